@@ -1,0 +1,60 @@
+// Builds the Hono app: cross-cutting middleware, the resource routers, errors and the OpenAPI document.
+import { swaggerUI } from "@hono/swagger-ui";
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { getConfig } from "./lib/config";
+import { ApiError, renderError } from "./lib/errors";
+import { events } from "./routes/events";
+import { facets } from "./routes/facets";
+import { health } from "./routes/health";
+import { keys } from "./routes/keys";
+import { router } from "./routes/openapi";
+
+const base = router();
+
+base.use(requestId({ headerName: "X-Request-Id" }));
+base.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
+base.use(
+  createMiddleware(async (c, next) => {
+    c.set("config", getConfig(c.env));
+    await next();
+  }),
+);
+base.use(async (c, next) => {
+    const origins = c.var.config.corsOrigins;
+    if (origins.length === 0) return next();
+    return cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowHeaders: ["Authorization", "X-API-Key", "Content-Type"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      maxAge: 600,
+    })(c, next);
+});
+
+export const app = base
+  .route("/", health)
+  .route("/", events)
+  .route("/", facets)
+  .route("/", keys);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyHeader", { type: "apiKey", in: "header", name: "X-API-Key" });
+
+app.doc31("/openapi.json", (c) => ({
+  openapi: "3.1.0",
+  info: {
+    title: "download-audit",
+    version: c.var.config.version,
+    description: "Audit ledger of research-data downloads: ingest, query, keys.",
+  },
+}));
+
+app.get("/docs", swaggerUI({ url: "/openapi.json", title: "download-audit API" }));
+
+app.notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`), c));
+app.onError(renderError);
+
+/** The app's type, for typed clients via `hono/client`. */
+export type AppType = typeof app;

@@ -1,0 +1,68 @@
+// D1 tables as drizzle definitions; `npm run db:generate` turns changes into SQL migrations under migrations/.
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** The ledger: one row per event. Personal data lives in `actors`, keyed by the pseudonymous `actor_key`. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    occurredAt: integer("occurred_at").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    action: text("action").notNull(),
+    status: text("status", { enum: ["success", "failure", "denied"] }).notNull(),
+    resourceType: text("resource_type"),
+    resourceId: text("resource_id"),
+    doi: text("doi"),
+    title: text("title"),
+    actorKey: text("actor_key"),
+    /** Pseudonymous COUNTER user key (actor id, else email, else IP + user agent): dedup and unique users. */
+    userKey: text("user_key"),
+    organisation: text("organisation"),
+    ipPrefix: text("ip_prefix"),
+    ipHash: text("ip_hash"),
+    userAgent: text("user_agent"),
+    bytes: integer("bytes"),
+    message: text("message"),
+    meta: text("meta"),
+    duplicateOf: text("duplicate_of"),
+  },
+  (table) => [
+    index("events_occurred").on(table.occurredAt, table.id),
+    index("events_action_occurred").on(table.action, table.occurredAt, table.id),
+    index("events_status_occurred").on(table.status, table.occurredAt, table.id),
+    index("events_resource_occurred").on(table.resourceType, table.resourceId, table.occurredAt, table.id),
+    index("events_doi_occurred").on(table.doi, table.occurredAt, table.id),
+    index("events_actor_occurred").on(table.actorKey, table.occurredAt, table.id),
+    index("events_organisation_occurred").on(table.organisation, table.occurredAt, table.id),
+  ],
+);
+
+/** Personal data of actors, erasable without touching event rows or counts. */
+export const actors = sqliteTable(
+  "actors",
+  {
+    actorKey: text("actor_key").primaryKey(),
+    actorId: text("actor_id"),
+    email: text("email"),
+    name: text("name"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (table) => [index("actors_email").on(table.email), index("actors_actor_id").on(table.actorId)],
+);
+
+/** API keys: only the SHA-256 of the secret is stored. */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    secretHash: text("secret_hash").notNull().unique(),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    lastUsedAt: integer("last_used_at"),
+  },
+  (table) => [index("api_keys_created").on(table.createdAt)],
+);
+

@@ -1,0 +1,171 @@
+// HTTP surface of the ledger: ingest (single, batch, import) and queries over events.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import {
+  BatchInputSchema,
+  BatchResultSchema,
+  EventFilterSchema,
+  EventInputSchema,
+  EventListQuerySchema,
+  EventListSchema,
+  EventSchema,
+  IngestResultSchema,
+  actionPattern,
+  type EventInput,
+} from "../core/event-schema";
+import { importEvents, ImportResultSchema } from "../core/import";
+import { ingestEvents, type RequestContext } from "../core/ingest";
+import { getEvent, listEvents } from "../core/query";
+import { requireScope } from "../lib/auth";
+import { acceptBody, jsonBody, MB } from "../lib/body";
+import { zodProblems } from "../lib/errors";
+import { clientIpFromHeaders } from "../lib/ip";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const events = router();
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
+function requestContext(c: Context<AppEnv>): RequestContext {
+  return {
+    ip: clientIpFromHeaders(c.req.raw.headers, c.var.config.trustForwardedHeaders),
+    userAgent: c.req.header("user-agent") ?? undefined,
+    receivedAt: Date.now(),
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const postEvent = createRoute({
+  method: "post",
+  path: "/v1/events",
+  tags: ["Events"],
+  summary: "Record one event",
+  security,
+  middleware: [requireScope("ingest"), ...jsonBody(1 * MB)] as const,
+  request: { body: { required: true, content: { "application/json": { schema: EventInputSchema } } } },
+  responses: {
+    201: json(IngestResultSchema, "Stored"),
+    200: json(IngestResultSchema, "Replay of an id that already exists; nothing new stored"),
+    ...errorResponses("invalid_request", "payload_too_large", "unsupported_media_type", ...authErrors),
+  },
+});
+
+events.openapi(postEvent, async (c) => {
+  const [outcome] = await ingestEvents(c.env.DB, c.var.config, [c.req.valid("json")], requestContext(c));
+  const body = { id: outcome!.id, received_at: iso(outcome!.received_at), duplicate_of: outcome!.duplicate_of };
+  return outcome!.replayed ? c.json({ ...body, replayed: true }, 200) : c.json(body, 201);
+});
+
+const postBatch = createRoute({
+  method: "post",
+  path: "/v1/events/batch",
+  tags: ["Events"],
+  summary: "Record up to 1,000 events; invalid ones are reported by index",
+  security,
+  middleware: [requireScope("ingest"), ...jsonBody(5 * MB)] as const,
+  request: { body: { required: true, content: { "application/json": { schema: BatchInputSchema } } } },
+  responses: {
+    200: json(BatchResultSchema, "Valid events stored (atomically per chunk), invalid ones listed"),
+    ...errorResponses("invalid_request", "payload_too_large", "unsupported_media_type", ...authErrors),
+  },
+});
+
+events.openapi(postBatch, async (c) => {
+  const items = c.req.valid("json").events;
+  const valid: EventInput[] = [];
+  const rejected: { index: number; errors: { path: string; message: string }[] }[] = [];
+  items.forEach((item, index) => {
+    const parsed = EventInputSchema.safeParse(item);
+    if (parsed.success) valid.push(parsed.data);
+    else rejected.push({ index, errors: zodProblems(parsed.error) });
+  });
+  const outcomes = valid.length > 0 ? await ingestEvents(c.env.DB, c.var.config, valid, requestContext(c)) : [];
+  const replayed = outcomes.filter((outcome) => outcome.replayed).length;
+  return c.json({ accepted: outcomes.length - replayed, replayed, rejected, ids: outcomes.map((outcome) => outcome.id) }, 200);
+});
+
+const importRoute = createRoute({
+  method: "post",
+  path: "/v1/events/import",
+  tags: ["Events"],
+  summary: "Import historical events from NDJSON or CSV (≤ 50,000 lines)",
+  description:
+    "CSV needs a header row with the flat columns id, occurred_at, action, status, resource_type, resource_id, doi, title, actor_id, email, name, organisation, ip, user_agent, bytes, message, meta (JSON). Lines without an id get one derived from their content, so importing the same file twice inserts nothing the second time.",
+  security,
+  middleware: [requireScope("admin"), ...acceptBody(["application/x-ndjson", "text/csv"], 32 * MB)] as const,
+  request: {
+    query: z.object({ dry_run: z.enum(["true", "false"]).default("false").openapi({ description: "Validate only; store nothing" }) }),
+    body: {
+      required: true,
+      content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } },
+    },
+  },
+  responses: {
+    200: json(ImportResultSchema, "Validation result and what was stored"),
+    ...errorResponses("invalid_request", "payload_too_large", "unsupported_media_type", ...authErrors),
+  },
+});
+
+events.openapi(importRoute, async (c) => {
+  const format = c.req.header("content-type")!.toLowerCase().startsWith("text/csv") ? "csv" : "ndjson";
+  const result = await importEvents(c.env.DB, c.var.config, await c.req.text(), format, {
+    dryRun: c.req.valid("query").dry_run === "true",
+    receivedAt: Date.now(),
+  });
+  return c.json(result, 200);
+});
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/events",
+  tags: ["Events"],
+  summary: "Find events, newest first, with keyset pagination",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { query: EventListQuerySchema },
+  responses: { 200: json(EventListSchema, "A page of events"), ...errorResponses("invalid_request", ...authErrors) },
+});
+
+events.openapi(listRoute, async (c) => {
+  const { limit, cursor, ...filter } = c.req.valid("query");
+  return c.json(await listEvents(c.env.DB, filter, limit, cursor), 200);
+});
+
+const recentRoute = createRoute({
+  method: "get",
+  path: "/v1/events/recent",
+  tags: ["Events"],
+  summary: "Events of the last minutes, newest first",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: {
+    query: z.object({
+      minutes: z.coerce.number().int().min(1).max(10_080).default(60),
+      limit: z.coerce.number().int().min(1).max(500).default(500),
+      action: z.string().regex(actionPattern).optional(),
+      include_duplicates: EventFilterSchema.shape.include_duplicates,
+    }),
+  },
+  responses: { 200: json(EventListSchema.pick({ data: true }), "Recent events"), ...errorResponses("invalid_request", ...authErrors) },
+});
+
+events.openapi(recentRoute, async (c) => {
+  const { minutes, limit, action, include_duplicates } = c.req.valid("query");
+  const page = await listEvents(c.env.DB, { from: Date.now() - minutes * 60_000, action, include_duplicates }, limit);
+  return c.json({ data: page.data }, 200);
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/events/{id}",
+  tags: ["Events"],
+  summary: "One event",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { params: z.object({ id: z.string().min(1).max(128) }) },
+  responses: { 200: json(EventSchema, "The event"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
+});
+
+events.openapi(getRoute, async (c) => c.json(await getEvent(c.env.DB, c.req.valid("param").id), 200));

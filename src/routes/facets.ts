@@ -1,0 +1,43 @@
+// HTTP surface of the ledger's facets: which actions and resource types have been seen.
+import { createRoute, z } from "@hono/zod-openapi";
+import { listActions, listResourceTypes } from "../core/query";
+import { requireScope } from "../lib/auth";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const facets = router();
+
+const actionsRoute = createRoute({
+  method: "get",
+  path: "/v1/actions",
+  tags: ["Events"],
+  summary: "Actions seen, with event counts and last occurrence",
+  security,
+  middleware: [requireScope("read")] as const,
+  responses: {
+    200: {
+      description: "Actions",
+      content: { "application/json": { schema: z.array(z.object({ action: z.string(), events: z.number(), last_seen: z.string() })) } },
+    },
+    ...errorResponses(...authErrors),
+  },
+});
+
+facets.openapi(actionsRoute, async (c) => c.json(await listActions(c.env.DB), 200));
+
+const resourceTypesRoute = createRoute({
+  method: "get",
+  path: "/v1/resource-types",
+  tags: ["Events"],
+  summary: "Resource types seen, with event counts",
+  security,
+  middleware: [requireScope("read")] as const,
+  responses: {
+    200: {
+      description: "Resource types",
+      content: { "application/json": { schema: z.array(z.object({ resource_type: z.string(), events: z.number() })) } },
+    },
+    ...errorResponses(...authErrors),
+  },
+});
+
+facets.openapi(resourceTypesRoute, async (c) => c.json(await listResourceTypes(c.env.DB), 200));

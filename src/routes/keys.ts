@@ -1,0 +1,83 @@
+// HTTP surface of API keys (admin scope): create, list, revoke.
+import { createRoute, z } from "@hono/zod-openapi";
+import { createKey, listKeys, revokeKey, scopes } from "../core/keys";
+import { requireScope } from "../lib/auth";
+import { jsonBody } from "../lib/body";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const keys = router();
+
+const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string().openapi({ description: "First characters of the key, to recognise it" }),
+    scopes: z.array(z.enum(scopes)),
+    created_at: z.string(),
+    revoked_at: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+  })
+  .openapi("ApiKey");
+
+const CreatedKeySchema = ApiKeySchema.extend({ key: z.string().openapi({ description: "The secret; shown only in this response" }) }).openapi(
+  "CreatedApiKey",
+);
+
+const createRouteDef = createRoute({
+  method: "post",
+  path: "/v1/keys",
+  tags: ["Keys"],
+  summary: "Create an API key (the secret is returned once)",
+  security,
+  middleware: [requireScope("admin"), ...jsonBody(64 * 1024)] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.strictObject({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(scopes)).min(1) }).openapi("CreateApiKey"),
+        },
+      },
+    },
+  },
+  responses: {
+    201: { description: "Created", content: { "application/json": { schema: CreatedKeySchema } } },
+    ...errorResponses("invalid_request", "payload_too_large", "unsupported_media_type", ...authErrors),
+  },
+});
+
+keys.openapi(createRouteDef, async (c) => {
+  const { name, scopes: keyScopes } = c.req.valid("json");
+  return c.json(await createKey(c.env.DB, name, keyScopes), 201);
+});
+
+const listRouteDef = createRoute({
+  method: "get",
+  path: "/v1/keys",
+  tags: ["Keys"],
+  summary: "List API keys (never their secrets)",
+  security,
+  middleware: [requireScope("admin")] as const,
+  responses: {
+    200: { description: "Keys, newest first", content: { "application/json": { schema: z.object({ data: z.array(ApiKeySchema) }) } } },
+    ...errorResponses(...authErrors),
+  },
+});
+
+keys.openapi(listRouteDef, async (c) => c.json({ data: await listKeys(c.env.DB) }, 200));
+
+const revokeRouteDef = createRoute({
+  method: "delete",
+  path: "/v1/keys/{id}",
+  tags: ["Keys"],
+  summary: "Revoke an API key, effective immediately",
+  security,
+  middleware: [requireScope("admin")] as const,
+  request: { params: z.object({ id: z.string().min(1).max(64) }) },
+  responses: {
+    200: { description: "The revoked key", content: { "application/json": { schema: ApiKeySchema } } },
+    ...errorResponses("not_found", ...authErrors),
+  },
+});
+
+keys.openapi(revokeRouteDef, async (c) => c.json(await revokeKey(c.env.DB, c.req.valid("param").id), 200));

@@ -1,0 +1,50 @@
+// Test helpers: call the Worker through its real fetch handler, with keys and JSON bodies.
+import { env, exports } from "cloudflare:workers";
+
+export const ADMIN_KEY = "test-admin-key";
+
+export interface CallOptions {
+  key?: string | null;
+  body?: unknown;
+  rawBody?: BodyInit;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  const headers = new Headers(options.headers);
+  const key = options.key === undefined ? ADMIN_KEY : options.key;
+  if (key) headers.set("authorization", `Bearer ${key}`);
+  let body: BodyInit | undefined = options.rawBody;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined && !headers.has("content-type")) headers.set("content-type", options.contentType ?? "application/json");
+  return exports.default.fetch(new Request(`http://localhost${path}`, { method, headers, body }));
+}
+
+export async function callJson<T = any>(method: string, path: string, options: CallOptions = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  const response = await call(method, path, options);
+  return { status: response.status, body: (await response.json()) as T, headers: response.headers };
+}
+
+/** Creates a key with the given scopes through the API and returns its secret. */
+export async function keyWith(...scopes: string[]): Promise<string> {
+  const { status, body } = await callJson("POST", "/v1/keys", { body: { name: `test ${scopes.join("+")}`, scopes } });
+  if (status !== 201) throw new Error(`key creation failed: ${status} ${JSON.stringify(body)}`);
+  return body.key;
+}
+
+export async function countRows(table: string, where = "1 = 1"): Promise<number> {
+  const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).first<{ n: number }>();
+  return row!.n;
+}
+
+export function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    action: "download",
+    resource: { type: "dataset", id: "ds-1", doi: "10.1234/ds.1", title: "Ocean temperatures 2020" },
+    actor: { id: "user-1", email: "Ada@Example.org", name: "Ada Lovelace", organisation: "Analytical Engines Ltd" },
+    client: { ip: "203.0.113.77", user_agent: "Mozilla/5.0 test" },
+    bytes: 1024,
+    ...overrides,
+  };
+}
