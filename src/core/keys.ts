@@ -1,7 +1,7 @@
 // API keys: creation (secret shown once), listing, revocation and lookup by the secret's hash.
 import { desc, eq, and, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { apiKeys } from "../db/schema";
+import { apiKeys } from "../db/ledger-schema";
 import { randomToken, sha256Hex, uuidv7 } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
 

@@ -1,7 +1,7 @@
 // Reads the ledger: filtered keyset pages, single events, recent events and the action / resource-type catalogues.
 import { and, count, desc, eq, gte, inArray, isNull, like, lt, max, or, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { actors, events } from "../db/schema";
+import { actors, events } from "../db/ledger-schema";
 import { ApiError } from "../lib/errors";
 import type { Event, EventFilter } from "./event-schema";
 import { normaliseEmail } from "./ingest";

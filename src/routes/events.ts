@@ -15,7 +15,8 @@ import {
   type EventInput,
 } from "../core/event-schema";
 import { importEvents, ImportResultSchema } from "../core/import";
-import { ingestEvents, type RequestContext } from "../core/ingest";
+import type { RequestContext } from "../core/ingest";
+import { recordEvents } from "../core/pipeline";
 import { getEvent, listEvents } from "../core/query";
 import { requireScope } from "../lib/auth";
 import { acceptBody, jsonBody, MB } from "../lib/body";
@@ -53,7 +54,7 @@ const postEvent = createRoute({
 });
 
 events.openapi(postEvent, async (c) => {
-  const [outcome] = await ingestEvents(c.env.DB, c.var.config, [c.req.valid("json")], requestContext(c));
+  const [outcome] = await recordEvents(c.env, c.var.config, [c.req.valid("json")], requestContext(c));
   const body = { id: outcome!.id, received_at: iso(outcome!.received_at), duplicate_of: outcome!.duplicate_of };
   return outcome!.replayed ? c.json({ ...body, replayed: true }, 200) : c.json(body, 201);
 });
@@ -81,7 +82,7 @@ events.openapi(postBatch, async (c) => {
     if (parsed.success) valid.push(parsed.data);
     else rejected.push({ index, errors: zodProblems(parsed.error) });
   });
-  const outcomes = valid.length > 0 ? await ingestEvents(c.env.DB, c.var.config, valid, requestContext(c)) : [];
+  const outcomes = valid.length > 0 ? await recordEvents(c.env, c.var.config, valid, requestContext(c)) : [];
   const replayed = outcomes.filter((outcome) => outcome.replayed).length;
   return c.json({ accepted: outcomes.length - replayed, replayed, rejected, ids: outcomes.map((outcome) => outcome.id) }, 200);
 });
