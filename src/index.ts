@@ -1,5 +1,8 @@
-// Worker entry: wires the HTTP app (and, later, scheduled jobs and Durable Objects).
+// Worker entry: wires the HTTP app, scheduled jobs and the Durable Object classes.
 import { app } from "./app";
+
+export { LedgerShard } from "./guards/ledger-shard";
+export { RateLimiter } from "./guards/rate-limiter";
 
 export default {
   fetch: app.fetch,

@@ -1,4 +1,5 @@
 // Test helpers: call the Worker through its real fetch handler, with keys and JSON bodies.
+import { listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 
 export const ADMIN_KEY = "test-admin-key";
@@ -11,7 +12,18 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * Flushes every ledger shard's staged events to D1 now, instead of waiting for its alarm, so that tests can read what
+ * was just acknowledged.
+ */
+export async function flushLedger(): Promise<void> {
+  const ids = await listDurableObjectIds(env.LEDGER_SHARD);
+  await Promise.all(ids.map((id) => env.LEDGER_SHARD.get(id).flush()));
+}
+
+/** Calls the Worker; staged events are flushed first so every call sees all earlier writes. */
 export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  await flushLedger();
   const headers = new Headers(options.headers);
   const key = options.key === undefined ? ADMIN_KEY : options.key;
   if (key) headers.set("authorization", `Bearer ${key}`);
@@ -34,6 +46,7 @@ export async function keyWith(...scopes: string[]): Promise<string> {
 }
 
 export async function countRows(table: string, where = "1 = 1"): Promise<number> {
+  await flushLedger();
   const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).first<{ n: number }>();
   return row!.n;
 }

@@ -109,8 +109,10 @@ export const BatchInputSchema = z
 
 export const BatchResultSchema = z
   .object({
-    accepted: z.number(),
+    accepted: z.number().openapi({ description: "New events stored (including denied attempts and duplicates)" }),
     replayed: z.number(),
+    denied: z.number().openapi({ description: "Download attempts over the per-IP limit, stored with status denied" }),
+    duplicates: z.number().openapi({ description: "Repeats within the dedup window, stored with duplicate_of" }),
     rejected: z.array(z.object({ index: z.number(), errors: z.array(z.object({ path: z.string(), message: z.string() })) })),
     ids: z.array(z.string()),
   })

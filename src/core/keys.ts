@@ -65,12 +65,12 @@ export async function revokeKey(db: D1Database, id: string): Promise<ApiKeyInfo>
   return toInfo(existing);
 }
 
-/** The active key whose secret hashes to the presented one, or null. Lookup is by hash, so no secret is ever compared. */
-export async function findActiveKey(db: D1Database, secret: string): Promise<{ id: string; scopes: Scope[] } | null> {
+/** The active key whose secret has this SHA-256, or null. Lookup is by hash, so no secret is ever compared. */
+export async function findActiveKey(db: D1Database, secretHash: string): Promise<{ id: string; scopes: Scope[] } | null> {
   const [row] = await drizzle(db)
     .select({ id: apiKeys.id, scopes: apiKeys.scopes })
     .from(apiKeys)
-    .where(and(eq(apiKeys.secretHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)))
     .limit(1);
   return row ? { id: row.id, scopes: row.scopes as Scope[] } : null;
 }

@@ -1,8 +1,9 @@
-// Authentication middleware: API key from `Authorization: Bearer` or `X-API-Key`, and scope checks.
+// Authentication middleware: API key from `Authorization: Bearer` or `X-API-Key`, per-key rate limit, and scope checks.
 import { createMiddleware } from "hono/factory";
-import { findActiveKey, type Scope } from "../core/keys";
 import type { AppEnv } from "../app-env";
-import { secretsEqual } from "./crypto";
+import { findActiveKey, type Scope } from "../core/keys";
+import { rateLimitHeaders, shardOf } from "../core/pipeline";
+import { secretsEqual, sha256Hex } from "./crypto";
 import { ApiError } from "./errors";
 
 function presentedKey(headers: Headers): string | undefined {
@@ -14,18 +15,30 @@ function presentedKey(headers: Headers): string | undefined {
   return headers.get("x-api-key")?.trim() || undefined;
 }
 
-/** Requires a valid key holding `scope` (an `admin` key holds every scope). */
+/**
+ * Requires a valid key holding `scope` (an `admin` key holds every scope) within its per-minute request limit. The limit
+ * is counted by the secret's hash in parallel with the key lookup, so it costs no extra round trip.
+ */
 export function requireScope(scope: Scope) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const secret = presentedKey(c.req.raw.headers);
     if (!secret) throw new ApiError("unauthorized", "API key is missing");
-    const adminKey = c.var.config.adminApiKey;
-    let principal: { id: string; scopes: Scope[] } | null = null;
-    if (adminKey && (await secretsEqual(secret, adminKey))) principal = { id: "bootstrap-admin", scopes: ["admin"] };
-    else principal = await findActiveKey(c.env.DB, secret);
+    const { config } = c.var;
+    const secretHash = await sha256Hex(secret);
+    const limiter = c.env.RATE_LIMITER.getByName(`key:${shardOf(secretHash, config.rateLimitShards)}`);
+    const [principal, decision] = await Promise.all([
+      config.adminApiKey && (await secretsEqual(secret, config.adminApiKey))
+        ? { id: "bootstrap-admin", scopes: ["admin"] as Scope[] }
+        : findActiveKey(c.env.DB, secretHash),
+      limiter.takeCounter({ subject: secretHash, at: Date.now() }, config.apiRateLimitPerMinute, 60_000),
+    ]);
     if (!principal) throw new ApiError("unauthorized", "Invalid API key");
     if (!principal.scopes.includes(scope) && !principal.scopes.includes("admin"))
       throw new ApiError("forbidden", `This API key lacks the '${scope}' scope`);
+    if (!decision.allowed)
+      throw new ApiError("rate_limited", `This API key is limited to ${config.apiRateLimitPerMinute} requests per minute`, {
+        headers: rateLimitHeaders(decision, true),
+      });
     c.set("apiKeyId", principal.id);
     await next();
   });

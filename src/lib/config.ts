@@ -23,6 +23,14 @@ const ConfigSchema = z.object({
   CORS_ORIGINS: list,
   TRUST_FORWARDED_HEADERS: flag,
   VERSION: z.string().default("0.1.0"),
+  DOWNLOAD_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : ["download", "bundle.download", "metadata.download"])),
+  DOWNLOAD_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
+  DOWNLOAD_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
+  DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
+  LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
+  RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(1024).default(64),
+  LEDGER_FLUSH_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(250),
 });
 
 export type Config = {
@@ -31,6 +39,18 @@ export type Config = {
   corsOrigins: string[];
   trustForwardedHeaders: boolean;
   version: string;
+  /** Actions that are downloads: rate limited per client IP and deduplicated per user and resource. */
+  downloadActions: Set<string>;
+  downloadRateLimit: number;
+  downloadRateWindowSeconds: number;
+  apiRateLimitPerMinute: number;
+  dedupWindowSeconds: number;
+  /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
+  ledgerShards: number;
+  /** Durable Objects that hold per-IP download limits; IPs are spread over them by their hash. */
+  rateLimitShards: number;
+  /** How long a staged event may wait before its shard flushes to D1. */
+  ledgerFlushDelayMs: number;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -51,6 +71,14 @@ export function getConfig(env: Env): Config {
     corsOrigins: value.CORS_ORIGINS,
     trustForwardedHeaders: value.TRUST_FORWARDED_HEADERS,
     version: value.VERSION,
+    downloadActions: new Set(value.DOWNLOAD_ACTIONS),
+    downloadRateLimit: value.DOWNLOAD_RATE_LIMIT,
+    downloadRateWindowSeconds: value.DOWNLOAD_RATE_WINDOW_SECONDS,
+    apiRateLimitPerMinute: value.API_RATE_LIMIT_PER_MINUTE,
+    dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
+    ledgerShards: value.LEDGER_SHARDS,
+    rateLimitShards: value.RATE_LIMIT_SHARDS,
+    ledgerFlushDelayMs: value.LEDGER_FLUSH_DELAY_MS,
   };
   cache.set(env, config);
   return config;

@@ -16,11 +16,11 @@ import {
 } from "../core/event-schema";
 import { importEvents, ImportResultSchema } from "../core/import";
 import type { RequestContext } from "../core/ingest";
-import { recordEvents } from "../core/pipeline";
+import { rateLimitHeaders, recordEvents } from "../core/pipeline";
 import { getEvent, listEvents } from "../core/query";
 import { requireScope } from "../lib/auth";
 import { acceptBody, jsonBody, MB } from "../lib/body";
-import { zodProblems } from "../lib/errors";
+import { ApiError, zodProblems } from "../lib/errors";
 import { clientIpFromHeaders } from "../lib/ip";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
@@ -55,8 +55,14 @@ const postEvent = createRoute({
 
 events.openapi(postEvent, async (c) => {
   const [outcome] = await recordEvents(c.env, c.var.config, [c.req.valid("json")], requestContext(c));
-  const body = { id: outcome!.id, received_at: iso(outcome!.received_at), duplicate_of: outcome!.duplicate_of };
-  return outcome!.replayed ? c.json({ ...body, replayed: true }, 200) : c.json(body, 201);
+  const { id, received_at, duplicate_of, replayed, denied, rateLimit } = outcome!;
+  if (rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(rateLimit, denied))) c.header(name, value);
+  if (denied)
+    throw new ApiError("rate_limited", "Download limit reached for this client IP; the attempt was recorded as denied", {
+      details: { event_id: id },
+    });
+  const body = { id, received_at: iso(received_at), duplicate_of };
+  return replayed ? c.json({ ...body, replayed: true }, 200) : c.json(body, 201);
 });
 
 const postBatch = createRoute({
@@ -84,7 +90,12 @@ events.openapi(postBatch, async (c) => {
   });
   const outcomes = valid.length > 0 ? await recordEvents(c.env, c.var.config, valid, requestContext(c)) : [];
   const replayed = outcomes.filter((outcome) => outcome.replayed).length;
-  return c.json({ accepted: outcomes.length - replayed, replayed, rejected, ids: outcomes.map((outcome) => outcome.id) }, 200);
+  const denied = outcomes.filter((outcome) => outcome.denied).length;
+  const duplicates = outcomes.filter((outcome) => outcome.duplicate_of !== null && !outcome.replayed).length;
+  return c.json(
+    { accepted: outcomes.length - replayed, replayed, denied, duplicates, rejected, ids: outcomes.map((outcome) => outcome.id) },
+    200,
+  );
 });
 
 const importRoute = createRoute({
