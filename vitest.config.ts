@@ -13,13 +13,20 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             ADMIN_API_KEY: "test-admin-key",
             PII_KEY: "test-pii-key-0123456789",
+            DOWNLOAD_TOKEN_SECRET: "test-download-token-secret",
+            // Smallest parts R2 allows and small slices, so bundle tests cross part and alarm boundaries.
+            BUNDLE_PART_BYTES: String(5 * 1024 * 1024),
+            BUNDLE_SLICE_BYTES: String(1024 * 1024),
           },
         },
       }),
     ],
     test: {
-      include: ["test/**/*.test.ts"],
-      setupFiles: ["./test/setup.ts"],
+      projects: [
+        { extends: true, test: { name: "workers", include: ["test/**/*.test.ts"], setupFiles: ["./test/setup.ts"] } },
+        // The dashboard's browser tests run in Node, after the Workers tests (e2e/vitest.config.ts).
+        "./e2e/vitest.config.ts",
+      ],
     },
   };
 });

@@ -6,11 +6,21 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { getConfig } from "./lib/config";
 import { ApiError, renderError } from "./lib/errors";
+import { archives } from "./routes/archives";
+import { bundlesRouter } from "./routes/bundles";
+import { dashboard } from "./routes/dashboard";
+import { downloadsRouter } from "./routes/downloads";
 import { events } from "./routes/events";
+import { eventsExport } from "./routes/events-export";
 import { facets } from "./routes/facets";
 import { health } from "./routes/health";
+import { jobsRouter } from "./routes/jobs";
 import { keys } from "./routes/keys";
+import { maintenance } from "./routes/maintenance";
 import { router } from "./routes/openapi";
+import { recordsRouter } from "./routes/records";
+import { reports } from "./routes/reports";
+import { stats } from "./routes/stats";
 
 const base = router();
 
@@ -27,17 +37,31 @@ base.use(async (c, next) => {
     if (origins.length === 0) return next();
     return cors({
       origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "X-API-Key", "Content-Type"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      allowHeaders: ["Authorization", "X-API-Key", "Content-Type", "Range", "If-None-Match"],
+      exposeHeaders: [
+        "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+        "Content-Disposition", "Content-Range", "Content-Length", "ETag",
+      ],
       maxAge: 600,
     })(c, next);
 });
 
 export const app = base
   .route("/", health)
+  // Before `events`, whose GET /v1/events/{id} would otherwise claim /v1/events/export.csv.
+  .route("/", eventsExport)
   .route("/", events)
   .route("/", facets)
-  .route("/", keys);
+  .route("/", keys)
+  .route("/", stats)
+  .route("/", reports)
+  .route("/", maintenance)
+  .route("/", archives)
+  .route("/", recordsRouter)
+  .route("/", downloadsRouter)
+  .route("/", bundlesRouter)
+  .route("/", jobsRouter)
+  .route("/", dashboard);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyHeader", { type: "apiKey", in: "header", name: "X-API-Key" });

@@ -1,6 +1,7 @@
 // Test helpers: call the Worker through its real fetch handler, with keys and JSON bodies.
-import { listDurableObjectIds } from "cloudflare:test";
+import { createExecutionContext, listDurableObjectIds, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import { app } from "../src/app";
 
 export const ADMIN_KEY = "test-admin-key";
 
@@ -24,13 +25,27 @@ export async function flushLedger(): Promise<void> {
 /** Calls the Worker; staged events are flushed first so every call sees all earlier writes. */
 export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
   await flushLedger();
+  return exports.default.fetch(request(method, path, options));
+}
+
+/** The request `call` sends: the admin key unless `key` says otherwise, JSON unless `contentType` says otherwise. */
+export function request(method: string, path: string, options: CallOptions = {}): Request {
   const headers = new Headers(options.headers);
   const key = options.key === undefined ? ADMIN_KEY : options.key;
   if (key) headers.set("authorization", `Bearer ${key}`);
   let body: BodyInit | undefined = options.rawBody;
   if (options.body !== undefined) body = JSON.stringify(options.body);
   if (body !== undefined && !headers.has("content-type")) headers.set("content-type", options.contentType ?? "application/json");
-  return exports.default.fetch(new Request(`http://localhost${path}`, { method, headers, body }));
+  return new Request(`http://localhost${path}`, { method, headers, body });
+}
+
+/** Calls the app directly with a modified environment: configuration variations or wrapped bindings. */
+export async function callWithEnv(overrides: Record<string, unknown>, method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  await flushLedger();
+  const context = createExecutionContext();
+  const response = await app.fetch(request(method, path, options), { ...env, ...overrides } as Env, context);
+  await waitOnExecutionContext(context);
+  return response;
 }
 
 export async function callJson<T = any>(method: string, path: string, options: CallOptions = {}): Promise<{ status: number; body: T; headers: Headers }> {
@@ -60,4 +75,18 @@ export function event(overrides: Record<string, unknown> = {}): Record<string, u
     bytes: 1024,
     ...overrides,
   };
+}
+
+/** A short unique value, so that tests sharing one database do not see each other's rows. */
+export const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+
+/** Asserts the one error shape: status, code, a message, and a request_id equal to the X-Request-Id header. */
+export async function expectError(response: Response, status: number, code: string): Promise<{ code: string; message: string; details?: any; request_id: string }> {
+  const body = (await response.json()) as { error: { code: string; message: string; details?: any; request_id: string } };
+  if (response.status !== status || body.error?.code !== code)
+    throw new Error(`expected ${status} ${code}, got ${response.status} ${JSON.stringify(body)}`);
+  if (typeof body.error.message !== "string" || body.error.message === "") throw new Error("error without message");
+  if (!body.error.request_id || body.error.request_id !== response.headers.get("x-request-id"))
+    throw new Error(`request_id ${body.error.request_id} does not match X-Request-Id ${response.headers.get("x-request-id")}`);
+  return body.error;
 }

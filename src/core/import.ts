@@ -78,25 +78,46 @@ function parseNdjson(text: string): { lines: Line[]; invalid: { line: number; er
   return { lines, invalid };
 }
 
+/** CSV records with the file line each starts on (blank lines and quoted line breaks make the two differ). */
+function csvRecords(text: string): { line: number; fields: string[]; problems: FieldProblem[] }[] {
+  const records: { line: number; fields: string[]; problems: FieldProblem[] }[] = [];
+  let scanned = 0;
+  let line = 1;
+  let previousEnd = 0;
+  Papa.parse<string[]>(text, {
+    skipEmptyLines: "greedy",
+    step: (result) => {
+      let start = previousEnd;
+      while (start < text.length && /\s/.test(text[start]!)) start++;
+      for (; scanned < start; scanned++) if (text.charCodeAt(scanned) === 10) line++;
+      records.push({ line, fields: result.data, problems: result.errors.map((error) => ({ path: "(line)", message: error.message })) });
+      previousEnd = result.meta.cursor;
+    },
+  });
+  return records;
+}
+
 function parseCsv(text: string): { lines: Line[]; invalid: { line: number; errors: FieldProblem[] }[] } {
-  const parsed = Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: "greedy" });
-  const header = parsed.meta.fields ?? [];
+  const [headerRecord, ...records] = csvRecords(text);
+  const header = headerRecord?.fields.map((name) => name.trim()) ?? [];
   if (!header.includes("action"))
     throw new ApiError("invalid_request", "The CSV needs a header row with the flat column names", {
       details: [{ path: "header", message: `expected columns among: ${flatColumns.join(", ")}` }],
     });
-  const badRows = new Map<number, FieldProblem[]>();
-  for (const error of parsed.errors) {
-    if (error.row === undefined) continue;
-    badRows.set(error.row, [...(badRows.get(error.row) ?? []), { path: "(line)", message: error.message }]);
-  }
   const lines: Line[] = [];
   const invalid: { line: number; errors: FieldProblem[] }[] = [];
-  parsed.data.forEach((row, index) => {
-    const problems = badRows.get(index);
-    if (problems) invalid.push({ line: index + 2, errors: problems });
-    else lines.push({ line: index + 2, value: flatToInput(row), source: JSON.stringify(row) });
-  });
+  for (const record of records) {
+    const problems =
+      record.fields.length === header.length
+        ? record.problems
+        : [...record.problems, { path: "(line)", message: `expected ${header.length} fields but found ${record.fields.length}` }];
+    if (problems.length > 0) {
+      invalid.push({ line: record.line, errors: problems });
+      continue;
+    }
+    const row = Object.fromEntries(header.map((name, index) => [name, record.fields[index]!]));
+    lines.push({ line: record.line, value: flatToInput(row), source: JSON.stringify(row) });
+  }
   return { lines, invalid };
 }
 

@@ -112,6 +112,18 @@ ON CONFLICT(actor_key) DO UPDATE SET actor_id = coalesce(excluded.actor_id, acto
   email = coalesce(excluded.email, actors.email), name = coalesce(excluded.name, actors.name),
   updated_at = max(excluded.updated_at, actors.updated_at)`;
 
+/** Two details of the same actor in one chunk: later values win, a missing one never erases a known one (as the upsert). */
+function mergeActor(known: ActorRow | undefined, next: ActorRow): ActorRow {
+  if (!known) return next;
+  return {
+    actor_key: next.actor_key,
+    actor_id: next.actor_id ?? known.actor_id,
+    email: next.email ?? known.email,
+    name: next.name ?? known.name,
+    updated_at: Math.max(known.updated_at, next.updated_at),
+  };
+}
+
 export interface StoreResult {
   /** Ids that were new and are now stored. */
   inserted: Set<string>;
@@ -131,7 +143,7 @@ export async function storeEvents(db: D1Database, events: PreparedEvent[]): Prom
     const slice = events.slice(offset, offset + chunk.items.length);
     offset += chunk.items.length;
     const actors = new Map<string, ActorRow>();
-    for (const { actor } of slice) if (actor) actors.set(actor.actor_key, actor);
+    for (const { actor } of slice) if (actor) actors.set(actor.actor_key, mergeActor(actors.get(actor.actor_key), actor));
     const batch: D1PreparedStatement[] = [];
     if (actors.size > 0) {
       const actorRows = [...actors.values()].map((a) => [a.actor_key, a.actor_id, a.email, a.name, a.updated_at]);

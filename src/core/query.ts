@@ -1,12 +1,13 @@
 // Reads the ledger: filtered keyset pages, single events, recent events and the action / resource-type catalogues.
-import { and, count, desc, eq, gte, inArray, isNull, like, lt, max, or, sql, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, isNull, lt, max, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { drizzle } from "drizzle-orm/d1";
 import { actors, events } from "../db/ledger-schema";
 import { ApiError } from "../lib/errors";
 import type { Event, EventFilter } from "./event-schema";
 import { normaliseEmail } from "./ingest";
 
-const eventSelection = {
+export const eventSelection = {
   id: events.id,
   occurredAt: events.occurredAt,
   receivedAt: events.receivedAt,
@@ -28,11 +29,11 @@ const eventSelection = {
   name: actors.name,
 };
 
-type SelectedEvent = {
+export type SelectedEvent = {
   [K in keyof typeof eventSelection]: (typeof eventSelection)[K]["_"]["data"] | null;
 };
 
-function toEvent(row: SelectedEvent): Event {
+export function toEvent(row: SelectedEvent): Event {
   return {
     id: row.id!,
     occurred_at: new Date(row.occurredAt!).toISOString(),
@@ -70,7 +71,10 @@ export function decodeCursor(value: string): Cursor {
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
 
-function filterConditions(filter: EventFilter): SQL[] {
+/** Case-insensitive substring match; SQLite honours the backslash escapes only with an explicit ESCAPE clause. */
+const contains = (column: SQLiteColumn, text: string) => sql`${column} LIKE ${`%${escapeLike(text)}%`} ESCAPE '\\'`;
+
+export function filterConditions(filter: EventFilter): SQL[] {
   const conditions: (SQL | undefined)[] = [
     filter.from === undefined ? undefined : gte(events.occurredAt, filter.from),
     filter.to === undefined ? undefined : lt(events.occurredAt, filter.to),
@@ -87,11 +91,7 @@ function filterConditions(filter: EventFilter): SQL[] {
       ? inArray(events.actorKey, sql`(SELECT ${actors.actorKey} FROM ${actors} WHERE ${actors.email} = ${normaliseEmail(filter.email)})`)
       : undefined,
     filter.q
-      ? or(
-          like(events.message, `%${escapeLike(filter.q)}%`),
-          like(events.title, `%${escapeLike(filter.q)}%`),
-          like(events.organisation, `%${escapeLike(filter.q)}%`),
-        )
+      ? or(contains(events.message, filter.q), contains(events.title, filter.q), contains(events.organisation, filter.q))
       : undefined,
     filter.include_duplicates ? undefined : isNull(events.duplicateOf),
   ];

@@ -30,10 +30,13 @@ export const events = sqliteTable(
     index("events_occurred").on(table.occurredAt, table.id),
     index("events_action_occurred").on(table.action, table.occurredAt, table.id),
     index("events_status_occurred").on(table.status, table.occurredAt, table.id),
-    index("events_resource_occurred").on(table.resourceType, table.resourceId, table.occurredAt, table.id),
+    index("events_resource_type_occurred").on(table.resourceType, table.occurredAt, table.id),
+    index("events_resource_id_occurred").on(table.resourceId, table.occurredAt, table.id),
     index("events_doi_occurred").on(table.doi, table.occurredAt, table.id),
     index("events_actor_occurred").on(table.actorKey, table.occurredAt, table.id),
     index("events_organisation_occurred").on(table.organisation, table.occurredAt, table.id),
+    /** Rollups find the days touched by late events, and stats add events received after the rollup watermark. */
+    index("events_received").on(table.receivedAt),
   ],
 );
 

@@ -31,6 +31,19 @@ const ConfigSchema = z.object({
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
   RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(1024).default(64),
   LEDGER_FLUSH_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(250),
+  DOWNLOAD_TOKEN_SECRET: z.string().min(16, "DOWNLOAD_TOKEN_SECRET must be at least 16 characters").optional(),
+  DOWNLOAD_LINK_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
+  PUBLIC_BASE_URL: z.url().optional(),
+  BUNDLE_MAX_BYTES: z.coerce.number().int().min(1).max(4 * 1024 ** 3 - 64 * 1024 ** 2, "BUNDLE_MAX_BYTES must stay under 4 GiB (ZIP without ZIP64)").default(2 * 1024 ** 3),
+  BUNDLE_TTL_HOURS: z.coerce.number().min(0.01).default(24),
+  BUNDLE_PART_BYTES: z.coerce.number().int().min(5 * 1024 ** 2, "BUNDLE_PART_BYTES must be at least 5 MiB (R2's minimum part)").default(8 * 1024 ** 2),
+  BUNDLE_SLICE_BYTES: z.coerce.number().int().min(1).default(256 * 1024 ** 2),
+  JOB_STALE_MINUTES: z.coerce.number().int().min(1).default(15),
+  RETENTION_DAYS: z.coerce.number().int().min(1).default(180),
+  ROLLUP_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  ROLLUP_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  CATALOG_RECORD_URL: z.string().min(1).default("https://doi.org/{doi}"),
+  CATALOG_SEARCH_URL: z.string().min(1).default("https://commons.datacite.org/doi.org?query={dois}"),
 });
 
 export type Config = {
@@ -51,6 +64,31 @@ export type Config = {
   rateLimitShards: number;
   /** How long a staged event may wait before its shard flushes to D1. */
   ledgerFlushDelayMs: number;
+  /** Signs download links (HMAC) and seals the user they carry (AES-GCM); downloads answer 500 while it is unset. */
+  downloadTokenSecret: string | undefined;
+  /** Default lifetime of a signed download link; a request may ask for up to 3,600 s. */
+  downloadLinkTtlSeconds: number;
+  /** Origin of the links the service hands out; the request's origin when unset. */
+  publicBaseUrl: string | undefined;
+  /** Largest bundle (sum of its entries) accepted; larger requests are refused with 413 before any work. */
+  bundleMaxBytes: number;
+  bundleTtlHours: number;
+  /** Size of every multipart part of a bundle but the last (R2 needs ≥ 5 MiB and equal sizes). */
+  bundlePartBytes: number;
+  /** Input bytes a bundle job processes per Durable Object alarm before it checkpoints and continues in a new one. */
+  bundleSliceBytes: number;
+  /** A pending/processing job without progress for this long is failed by the cron. */
+  jobStaleMinutes: number;
+  /** Raw events older than this many days are archived to R2 and deleted by the daily job. */
+  retentionDays: number;
+  /** Rollups older than this many days are deleted by the daily job; 0 keeps them forever. */
+  rollupRetentionDays: number;
+  /** How long the rollup waits for events still being flushed to D1 before it rolls up what they were received in. */
+  rollupSettleSeconds: number;
+  /** Export `link` of a single record; placeholders {doi}, {resource_type}, {resource_id}. */
+  catalogRecordUrl: string;
+  /** Export `link` of a bundle; {dois} is its DOIs as `"a" OR "b"`, URL-encoded. */
+  catalogSearchUrl: string;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -79,6 +117,19 @@ export function getConfig(env: Env): Config {
     ledgerShards: value.LEDGER_SHARDS,
     rateLimitShards: value.RATE_LIMIT_SHARDS,
     ledgerFlushDelayMs: value.LEDGER_FLUSH_DELAY_MS,
+    downloadTokenSecret: value.DOWNLOAD_TOKEN_SECRET,
+    downloadLinkTtlSeconds: value.DOWNLOAD_LINK_TTL_SECONDS,
+    publicBaseUrl: value.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
+    bundleMaxBytes: value.BUNDLE_MAX_BYTES,
+    bundleTtlHours: value.BUNDLE_TTL_HOURS,
+    bundlePartBytes: value.BUNDLE_PART_BYTES,
+    bundleSliceBytes: value.BUNDLE_SLICE_BYTES,
+    jobStaleMinutes: value.JOB_STALE_MINUTES,
+    retentionDays: value.RETENTION_DAYS,
+    rollupRetentionDays: value.ROLLUP_RETENTION_DAYS,
+    rollupSettleSeconds: value.ROLLUP_SETTLE_SECONDS,
+    catalogRecordUrl: value.CATALOG_RECORD_URL,
+    catalogSearchUrl: value.CATALOG_SEARCH_URL,
   };
   cache.set(env, config);
   return config;

@@ -16,13 +16,15 @@ function expandIpv6(ip: string): number[] | undefined {
     const octets = v4Tail[1]!.split(".").map(Number);
     address = address.slice(0, -v4Tail[1]!.length) + `${((octets[0]! << 8) | octets[1]!).toString(16)}:${((octets[2]! << 8) | octets[3]!).toString(16)}`;
   }
-  const [head, tail] = address.split("::");
+  const halves = address.split("::");
+  if (halves.length > 2) return undefined;
+  const [head, tail] = halves;
   const headParts = head ? head.split(":") : [];
   const tailParts = tail ? tail.split(":") : [];
   const missing = 8 - headParts.length - tailParts.length;
-  if (address.includes("::") ? missing < 0 : missing !== 0) return undefined;
-  const groups = [...headParts, ...Array(address.includes("::") ? missing : 0).fill("0"), ...tailParts].map((part) => parseInt(part, 16));
-  return groups.every((group) => Number.isInteger(group) && group >= 0 && group <= 0xffff) ? groups : undefined;
+  if (halves.length === 2 ? missing < 0 : missing !== 0) return undefined;
+  const parts = [...headParts, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tailParts];
+  return parts.every((part) => /^[0-9a-f]{1,4}$/i.test(part)) ? parts.map((part) => parseInt(part, 16)) : undefined;
 }
 
 /** Truncates an IP to its network: IPv4 to /24 ("203.0.113.0"), IPv6 to /48 ("2001:db8:1::"). */

@@ -1,5 +1,5 @@
 // HTTP surface of the ledger: ingest (single, batch, import) and queries over events.
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute, z, type RouteHandler } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import {
@@ -23,8 +23,6 @@ import { acceptBody, jsonBody, MB } from "../lib/body";
 import { ApiError, zodProblems } from "../lib/errors";
 import { clientIpFromHeaders } from "../lib/ip";
 import { authErrors, errorResponses, router, security } from "./openapi";
-
-export const events = router();
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 
@@ -53,7 +51,7 @@ const postEvent = createRoute({
   },
 });
 
-events.openapi(postEvent, async (c) => {
+const recordEvent: RouteHandler<typeof postEvent, AppEnv> = async (c) => {
   const [outcome] = await recordEvents(c.env, c.var.config, [c.req.valid("json")], requestContext(c));
   const { id, received_at, duplicate_of, replayed, denied, rateLimit } = outcome!;
   if (rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(rateLimit, denied))) c.header(name, value);
@@ -63,7 +61,7 @@ events.openapi(postEvent, async (c) => {
     });
   const body = { id, received_at: iso(received_at), duplicate_of };
   return replayed ? c.json({ ...body, replayed: true }, 200) : c.json(body, 201);
-});
+};
 
 const postBatch = createRoute({
   method: "post",
@@ -79,7 +77,7 @@ const postBatch = createRoute({
   },
 });
 
-events.openapi(postBatch, async (c) => {
+const recordBatch: RouteHandler<typeof postBatch, AppEnv> = async (c) => {
   const items = c.req.valid("json").events;
   const valid: EventInput[] = [];
   const rejected: { index: number; errors: { path: string; message: string }[] }[] = [];
@@ -96,7 +94,7 @@ events.openapi(postBatch, async (c) => {
     { accepted: outcomes.length - replayed, replayed, denied, duplicates, rejected, ids: outcomes.map((outcome) => outcome.id) },
     200,
   );
-});
+};
 
 const importRoute = createRoute({
   method: "post",
@@ -120,14 +118,14 @@ const importRoute = createRoute({
   },
 });
 
-events.openapi(importRoute, async (c) => {
+const importHistory: RouteHandler<typeof importRoute, AppEnv> = async (c) => {
   const format = c.req.header("content-type")!.toLowerCase().startsWith("text/csv") ? "csv" : "ndjson";
   const result = await importEvents(c.env.DB, c.var.config, await c.req.text(), format, {
     dryRun: c.req.valid("query").dry_run === "true",
     receivedAt: Date.now(),
   });
   return c.json(result, 200);
-});
+};
 
 const listRoute = createRoute({
   method: "get",
@@ -140,10 +138,10 @@ const listRoute = createRoute({
   responses: { 200: json(EventListSchema, "A page of events"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-events.openapi(listRoute, async (c) => {
+const findEvents: RouteHandler<typeof listRoute, AppEnv> = async (c) => {
   const { limit, cursor, ...filter } = c.req.valid("query");
   return c.json(await listEvents(c.env.DB, filter, limit, cursor), 200);
-});
+};
 
 const recentRoute = createRoute({
   method: "get",
@@ -163,11 +161,11 @@ const recentRoute = createRoute({
   responses: { 200: json(EventListSchema.pick({ data: true }), "Recent events"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-events.openapi(recentRoute, async (c) => {
+const recentEvents: RouteHandler<typeof recentRoute, AppEnv> = async (c) => {
   const { minutes, limit, action, include_duplicates } = c.req.valid("query");
   const page = await listEvents(c.env.DB, { from: Date.now() - minutes * 60_000, action, include_duplicates }, limit);
   return c.json({ data: page.data }, 200);
-});
+};
 
 const getRoute = createRoute({
   method: "get",
@@ -180,4 +178,13 @@ const getRoute = createRoute({
   responses: { 200: json(EventSchema, "The event"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-events.openapi(getRoute, async (c) => c.json(await getEvent(c.env.DB, c.req.valid("param").id), 200));
+const oneEvent: RouteHandler<typeof getRoute, AppEnv> = async (c) => c.json(await getEvent(c.env.DB, c.req.valid("param").id), 200);
+
+/** Chained, so that the app's type (AppType) carries these routes for hono/client. */
+export const events = router()
+  .openapi(postEvent, recordEvent)
+  .openapi(postBatch, recordBatch)
+  .openapi(importRoute, importHistory)
+  .openapi(listRoute, findEvents)
+  .openapi(recentRoute, recentEvents)
+  .openapi(getRoute, oneEvent);

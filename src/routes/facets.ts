@@ -1,10 +1,9 @@
 // HTTP surface of the ledger's facets: which actions and resource types have been seen.
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute, z, type RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../app-env";
 import { listActions, listResourceTypes } from "../core/query";
 import { requireScope } from "../lib/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
-
-export const facets = router();
 
 const actionsRoute = createRoute({
   method: "get",
@@ -22,7 +21,7 @@ const actionsRoute = createRoute({
   },
 });
 
-facets.openapi(actionsRoute, async (c) => c.json(await listActions(c.env.DB), 200));
+const actionCounts: RouteHandler<typeof actionsRoute, AppEnv> = async (c) => c.json(await listActions(c.env.DB), 200);
 
 const resourceTypesRoute = createRoute({
   method: "get",
@@ -40,4 +39,9 @@ const resourceTypesRoute = createRoute({
   },
 });
 
-facets.openapi(resourceTypesRoute, async (c) => c.json(await listResourceTypes(c.env.DB), 200));
+const resourceTypeCounts: RouteHandler<typeof resourceTypesRoute, AppEnv> = async (c) => c.json(await listResourceTypes(c.env.DB), 200);
+
+/** Chained, so that the app's type (AppType) carries these routes for hono/client. */
+export const facets = router()
+  .openapi(actionsRoute, actionCounts)
+  .openapi(resourceTypesRoute, resourceTypeCounts);

@@ -1,8 +1,7 @@
 // Liveness and dependency check, without authentication.
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute, z, type RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../app-env";
 import { router } from "./openapi";
-
-export const health = router();
 
 const HealthSchema = z
   .object({ status: z.enum(["ok", "degraded"]), checks: z.object({ db: z.enum(["ok", "error"]) }), version: z.string() })
@@ -19,7 +18,7 @@ const healthRoute = createRoute({
   },
 });
 
-health.openapi(healthRoute, async (c) => {
+const checkHealth: RouteHandler<typeof healthRoute, AppEnv> = async (c) => {
   const db = await c.env.DB.prepare("SELECT 1 AS ok")
     .first<{ ok: number }>()
     .then((row) => (row?.ok === 1 ? ("ok" as const) : ("error" as const)))
@@ -28,4 +27,8 @@ health.openapi(healthRoute, async (c) => {
   return db === "ok"
     ? c.json({ status: "ok" as const, checks: { db }, version }, 200)
     : c.json({ status: "degraded" as const, checks: { db }, version }, 503);
-});
+};
+
+/** Chained, so that the app's type (AppType) carries these routes for hono/client. */
+export const health = router()
+  .openapi(healthRoute, checkHealth);

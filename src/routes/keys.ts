@@ -1,11 +1,10 @@
 // HTTP surface of API keys (admin scope): create, list, revoke.
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute, z, type RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../app-env";
 import { createKey, listKeys, revokeKey, scopes } from "../core/keys";
 import { requireScope } from "../lib/auth";
 import { jsonBody } from "../lib/body";
 import { authErrors, errorResponses, router, security } from "./openapi";
-
-export const keys = router();
 
 const ApiKeySchema = z
   .object({
@@ -46,10 +45,10 @@ const createRouteDef = createRoute({
   },
 });
 
-keys.openapi(createRouteDef, async (c) => {
+const createApiKey: RouteHandler<typeof createRouteDef, AppEnv> = async (c) => {
   const { name, scopes: keyScopes } = c.req.valid("json");
   return c.json(await createKey(c.env.DB, name, keyScopes), 201);
-});
+};
 
 const listRouteDef = createRoute({
   method: "get",
@@ -64,7 +63,7 @@ const listRouteDef = createRoute({
   },
 });
 
-keys.openapi(listRouteDef, async (c) => c.json({ data: await listKeys(c.env.DB) }, 200));
+const listApiKeys: RouteHandler<typeof listRouteDef, AppEnv> = async (c) => c.json({ data: await listKeys(c.env.DB) }, 200);
 
 const revokeRouteDef = createRoute({
   method: "delete",
@@ -76,8 +75,14 @@ const revokeRouteDef = createRoute({
   request: { params: z.object({ id: z.string().min(1).max(64) }) },
   responses: {
     200: { description: "The revoked key", content: { "application/json": { schema: ApiKeySchema } } },
-    ...errorResponses("not_found", ...authErrors),
+    ...errorResponses("invalid_request", "not_found", ...authErrors),
   },
 });
 
-keys.openapi(revokeRouteDef, async (c) => c.json(await revokeKey(c.env.DB, c.req.valid("param").id), 200));
+const revokeApiKey: RouteHandler<typeof revokeRouteDef, AppEnv> = async (c) => c.json(await revokeKey(c.env.DB, c.req.valid("param").id), 200);
+
+/** Chained, so that the app's type (AppType) carries these routes for hono/client. */
+export const keys = router()
+  .openapi(createRouteDef, createApiKey)
+  .openapi(listRouteDef, listApiKeys)
+  .openapi(revokeRouteDef, revokeApiKey);

@@ -1,0 +1,36 @@
+// One client IP on purpose: every download hits the same rate-limit object; past the limit the answers are 429 (recorded as denied).
+import { answered, describeStatuses, loadFigures } from "../lib/load.mjs";
+
+const resourceType = "bench-hot-ip";
+const HOT_IP = "203.0.113.7";
+
+export default {
+  name: "hot-ip",
+  description: "POST /v1/events downloads from a single CF-Connecting-IP (varied users/records): the per-IP limit under load",
+  order: 50,
+  async run(ctx) {
+    const events = ctx.events(51);
+    const before = await ctx.countStored(resourceType);
+    const load = await ctx.load({
+      request: (n) => ({
+        method: "POST",
+        path: "/v1/events",
+        headers: {
+          authorization: `Bearer ${ctx.keys.ingest[n % ctx.keys.ingest.length]}`,
+          "content-type": "application/json",
+          "cf-connecting-ip": HOT_IP,
+        },
+        body: JSON.stringify({ ...events.event({ resourceType }), action: "download" }),
+      }),
+    });
+    // Refused downloads are stored too (status `denied`), so every 201 and 429 is a row.
+    const drain = await ctx.waitForStored(resourceType, before + answered(load, "201") + answered(load, "429"));
+    const refused = load.statusCounts["429"] ?? 0;
+    return {
+      compareTo: "post",
+      figures: { ...loadFigures(load), eventsPerSecond: ((load.statusCounts["201"] ?? 0) + refused) / load.durationSeconds },
+      notes: [`${describeStatuses(load)}; ${((refused / Math.max(1, load.requests)) * 100).toFixed(1)}% refused with 429 and recorded as denied; ${drain.note}`],
+      details: { load, drain },
+    };
+  },
+};

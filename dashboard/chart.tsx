@@ -1,0 +1,68 @@
+// The time-series chart of successful vs failed downloads, drawn with uPlot on a canvas that follows its container's width.
+import { useEffect, useRef } from "hono/jsx/dom";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { formatNumber } from "./format";
+import type { Stats } from "./types";
+
+const HEIGHT = 280;
+const wholeNumberSteps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
+
+export function SeriesChart({ series, periodLabel }: { series: Stats["series"]; periodLabel: (period: string) => string }) {
+  const container = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = container.current;
+    if (!element) return;
+    const labels = series.map((entry) => periodLabel(entry.period));
+    const data: uPlot.AlignedData = [
+      series.map((_, index) => index),
+      series.map((entry) => entry.successful),
+      series.map((entry) => entry.failed),
+    ];
+    const showPoints = series.length <= 62;
+    const plot = new uPlot(
+      {
+        width: Math.max(element.clientWidth, 200),
+        height: HEIGHT,
+        scales: { x: { time: false, range: () => [-0.5, Math.max(series.length - 0.5, 0.5)] } },
+        series: [
+          { label: "Period", value: (_, index) => (index === null ? "–" : labels[Math.round(index)] ?? "") },
+          {
+            label: "Successful",
+            stroke: "#1a7f37",
+            fill: "rgba(26, 127, 55, 0.12)",
+            width: 2,
+            points: { show: showPoints },
+            value: (_, value) => (value === null ? "–" : formatNumber(value)),
+          },
+          {
+            label: "Failed",
+            stroke: "#cf222e",
+            fill: "rgba(207, 34, 46, 0.10)",
+            width: 2,
+            dash: [6, 3],
+            points: { show: showPoints },
+            value: (_, value) => (value === null ? "–" : formatNumber(value)),
+          },
+        ],
+        axes: [
+          {
+            incrs: wholeNumberSteps,
+            space: 70,
+            values: (_, splits) => splits.map((index) => (Number.isInteger(index) ? labels[index] ?? "" : "")),
+          },
+          { incrs: wholeNumberSteps, size: 60, values: (_, splits) => splits.map((value) => formatNumber(value)) },
+        ],
+      },
+      data,
+      element,
+    );
+    const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(element.clientWidth, 200), height: HEIGHT }));
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
+  }, [series]);
+  return <div class="chart" ref={container} />;
+}

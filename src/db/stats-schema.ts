@@ -1,0 +1,61 @@
+// D1 tables of the statistics side: daily rollups of counted events, their bookkeeping, and maintenance state/leases.
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/**
+ * Daily rollups of counted events (not duplicates, not denied), at four grains so that each question reads the smallest
+ * table slice: `all` (day × action × status), `organisation`, `resource` and `cube` (resource × organisation). Columns
+ * that are not part of a grain, and absent values, hold '' so that composite keys never contain NULL.
+ */
+export const eventRollups = sqliteTable(
+  "event_rollups",
+  {
+    grain: text("grain", { enum: ["all", "organisation", "resource", "cube"] }).notNull(),
+    /** Days since 1970-01-01 (UTC). */
+    day: integer("day").notNull(),
+    action: text("action").notNull(),
+    status: text("status", { enum: ["success", "failure"] }).notNull(),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    organisation: text("organisation").notNull(),
+    events: integer("events").notNull(),
+    bytes: integer("bytes").notNull(),
+    firstAt: integer("first_at").notNull(),
+    lastAt: integer("last_at").notNull(),
+    doi: text("doi"),
+    title: text("title"),
+    /** Success rows while raw rows exist: comma-separated 52-bit user hashes (13 hex digits), the exact user set. */
+    users: text("users"),
+    /** Success rows of purged days: HyperLogLog registers (base64) that replace `users` when raw rows are deleted. */
+    sketch: text("sketch"),
+  },
+  (table) => [
+    primaryKey({
+      columns: [table.grain, table.day, table.action, table.status, table.resourceType, table.resourceId, table.organisation],
+    }),
+    index("event_rollups_resource").on(table.grain, table.resourceType, table.resourceId, table.day),
+    index("event_rollups_organisation").on(table.grain, table.organisation, table.day),
+  ],
+);
+
+/** One row per rolled-up day: which receipt time its rollup reflects, and whether its raw rows were archived away. */
+export const rollupDays = sqliteTable("rollup_days", {
+  day: integer("day").primaryKey(),
+  /** The rollup holds exactly the day's counted events with received_at ≤ this. */
+  rolledThrough: integer("rolled_through").notNull(),
+  rolledAt: integer("rolled_at").notNull(),
+  /** Set once retention has converted the day's user sets to sketches; from then on the day is folded, never rebuilt. */
+  purgedAt: integer("purged_at"),
+});
+
+/** Named numeric state of maintenance jobs, e.g. the rollup watermark. */
+export const maintenanceState = sqliteTable("maintenance_state", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
+});
+
+/** Leases that keep two runs of the same maintenance job from overlapping (correctness never depends on them). */
+export const maintenanceLeases = sqliteTable("maintenance_leases", {
+  job: text("job").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});

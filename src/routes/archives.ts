@@ -1,0 +1,59 @@
+// HTTP surface of the R2 archives (admin): list them with their row counts, and restore one into the ledger.
+import { createRoute, z } from "@hono/zod-openapi";
+import { ArchiveSchema, listArchives, restoreArchive, RestoreResultSchema } from "../core/archive";
+import { requireScope } from "../lib/auth";
+import { jsonBody } from "../lib/body";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const archives = router();
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/archives",
+  tags: ["Maintenance"],
+  summary: "Archive objects (one per day) with their row counts and checksums",
+  security,
+  middleware: [requireScope("admin")] as const,
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+      cursor: z.string().max(1024).optional().openapi({ description: "next_cursor of the previous page" }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "A page of archives, oldest day first",
+      content: { "application/json": { schema: z.object({ data: z.array(ArchiveSchema), next_cursor: z.string().nullable() }).openapi("ArchiveList") } },
+    },
+    ...errorResponses("invalid_request", ...authErrors),
+  },
+});
+
+archives.openapi(listRoute, async (c) => c.json(await listArchives(c.env.BUCKET, c.req.valid("query")), 200));
+
+const restoreRoute = createRoute({
+  method: "post",
+  path: "/v1/archives/restore",
+  tags: ["Maintenance"],
+  summary: "Re-import an archive into the ledger (idempotent by event id)",
+  description:
+    "Restored events keep their ids, times and receipt times, so statistics do not count them twice. They are older than the retention period, so the next retention run archives (the object stays the same) and deletes them again unless RETENTION_DAYS was raised.",
+  security,
+  middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.strictObject({ key: z.string().min(1).max(256).openapi({ example: "archive/events/2026/05/01.ndjson.gz" }) }).openapi("ArchiveRestoreRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: "Rows in the archive and how many were restored", content: { "application/json": { schema: RestoreResultSchema } } },
+    ...errorResponses("invalid_request", "not_found", "payload_too_large", "unsupported_media_type", ...authErrors),
+  },
+});
+
+archives.openapi(restoreRoute, async (c) => c.json(await restoreArchive(c.env.BUCKET, c.env.DB, c.req.valid("json").key), 200));

@@ -1,0 +1,66 @@
+// HTTP surface of background jobs: status, listing by status, and cancellation.
+import { createRoute, z } from "@hono/zod-openapi";
+import { activeStatuses, JobListSchema, JobSchema, jobStatuses, listJobs, requireJob } from "../core/jobs";
+import { requireScope } from "../lib/auth";
+import { ApiError } from "../lib/errors";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const jobsRouter = router();
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const jobParams = z.object({ id: z.string().min(1).max(64) });
+
+const getJobRoute = createRoute({
+  method: "get",
+  path: "/v1/jobs/{id}",
+  tags: ["Jobs"],
+  summary: "A job's status, progress and result",
+  security,
+  middleware: [requireScope("ingest")] as const,
+  request: { params: jobParams },
+  responses: { 200: json(JobSchema, "The job"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
+});
+
+jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c.req.valid("param").id), 200));
+
+const listJobsRoute = createRoute({
+  method: "get",
+  path: "/v1/jobs",
+  tags: ["Jobs"],
+  summary: "Jobs, newest first, optionally of one status",
+  security,
+  middleware: [requireScope("ingest")] as const,
+  request: {
+    query: z.object({
+      status: z.enum(jobStatuses).optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      cursor: z.string().max(512).optional(),
+    }),
+  },
+  responses: { 200: json(JobListSchema, "A page of jobs"), ...errorResponses("invalid_request", ...authErrors) },
+});
+
+jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, c.req.valid("query")), 200));
+
+const cancelJobRoute = createRoute({
+  method: "delete",
+  path: "/v1/jobs/{id}",
+  tags: ["Jobs"],
+  summary: "Cancel a pending or processing job (its partial upload is aborted)",
+  security,
+  middleware: [requireScope("ingest")] as const,
+  request: { params: jobParams },
+  responses: {
+    200: json(JobSchema, "The cancelled job"),
+    ...errorResponses("invalid_request", "not_found", "conflict", ...authErrors),
+  },
+});
+
+jobsRouter.openapi(cancelJobRoute, async (c) => {
+  const { id } = c.req.valid("param");
+  const job = await requireJob(c.env.DB, id);
+  if (!activeStatuses.includes(job.status)) throw new ApiError("conflict", `The job is already ${job.status}`);
+  const status = await c.env.BUNDLE_JOBS.getByName(id).cancel();
+  if (status !== "cancelled") throw new ApiError("conflict", `The job is already ${status}`);
+  return c.json(await requireJob(c.env.DB, id), 200);
+});

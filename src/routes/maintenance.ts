@@ -1,0 +1,100 @@
+// HTTP surface of maintenance (admin): run or rebuild rollups, and run retention (or a dry run of it).
+import { createRoute, z } from "@hono/zod-openapi";
+import { dayOf } from "../core/periods";
+import { RetentionResultSchema, runRetention } from "../core/retention";
+import { rebuildDays, runRollup } from "../core/rollup";
+import { requireScope } from "../lib/auth";
+import { jsonBody } from "../lib/body";
+import { ApiError } from "../lib/errors";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const maintenance = router();
+
+const MAX_REBUILD_DAYS = 3_660;
+const date = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD")
+  .transform((value) => Date.parse(`${value}T00:00:00Z`))
+  .refine((ms) => Number.isFinite(ms), "is not a valid date");
+
+const RollupRequestSchema = z
+  .strictObject({
+    from: date.optional().openapi({ description: "First day to rebuild (inclusive)", example: "2026-08-01" }),
+    to: date.optional().openapi({ description: "Day after the last one to rebuild (exclusive)", example: "2026-11-01" }),
+  })
+  .refine((body) => (body.from === undefined) === (body.to === undefined), { message: "give both from and to, or neither", path: ["to"] })
+  .openapi("RollupRequest");
+
+const RollupResultSchema = z
+  .object({
+    mode: z.enum(["incremental", "rebuild"]),
+    snapshot: z.string().openapi({ description: "Events received up to this instant are in the rolled days" }),
+    days: z.number().int(),
+    rebuilt: z.number().int(),
+    folded: z.number().int().openapi({ description: "Archived days whose rollups received late events" }),
+  })
+  .openapi("RollupResult");
+
+const rollupRoute = createRoute({
+  method: "post",
+  path: "/v1/maintenance/rollup",
+  tags: ["Maintenance"],
+  summary: "Roll up closed days: the cron's incremental run (empty body), or a rebuild of [from, to)",
+  description:
+    "Rebuilding is idempotent: a day that still has raw rows is recomputed from them; a day whose raw rows were archived keeps its rollup and only folds in events that arrived since. 409 while a cron run holds the lease.",
+  security,
+  middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
+  request: { body: { required: true, content: { "application/json": { schema: RollupRequestSchema } } } },
+  responses: {
+    200: { description: "What was rolled up", content: { "application/json": { schema: RollupResultSchema } } },
+    ...errorResponses("invalid_request", "conflict", "payload_too_large", "unsupported_media_type", ...authErrors),
+  },
+});
+
+maintenance.openapi(rollupRoute, async (c) => {
+  const body = c.req.valid("json");
+  const settleMs = c.var.config.rollupSettleSeconds * 1000;
+  if (body.from === undefined || body.to === undefined) {
+    const run = await runRollup(c.env.DB, { settleMs });
+    return c.json({ mode: "incremental" as const, snapshot: new Date(run.watermark).toISOString(), days: run.days, rebuilt: run.rebuilt, folded: run.folded }, 200);
+  }
+  const fromDay = dayOf(body.from);
+  const toDay = dayOf(body.to);
+  if (toDay <= fromDay || toDay - fromDay > MAX_REBUILD_DAYS)
+    throw new ApiError("invalid_request", `\`to\` must be after \`from\`, at most ${MAX_REBUILD_DAYS} days`, { details: [{ path: "to", message: "out of range" }] });
+  const run = await rebuildDays(c.env.DB, fromDay, toDay, { settleMs });
+  return c.json({ mode: "rebuild" as const, snapshot: new Date(run.snapshot).toISOString(), days: run.days, rebuilt: run.rebuilt, folded: run.folded }, 200);
+});
+
+const retentionRoute = createRoute({
+  method: "post",
+  path: "/v1/maintenance/retention",
+  tags: ["Maintenance"],
+  summary: "Archive raw events older than N days to R2, verify, then delete them (or report what would happen)",
+  security,
+  middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .strictObject({
+              older_than_days: z.number().int().min(1).max(36_500).optional().openapi({ description: "Default RETENTION_DAYS" }),
+              dry_run: z.boolean().default(false),
+            })
+            .openapi("RetentionRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: "What was (or would be) archived and deleted", content: { "application/json": { schema: RetentionResultSchema } } },
+    ...errorResponses("invalid_request", "conflict", "payload_too_large", "unsupported_media_type", ...authErrors),
+  },
+});
+
+maintenance.openapi(retentionRoute, async (c) => {
+  const body = c.req.valid("json");
+  return c.json(await runRetention(c.env, c.var.config, { olderThanDays: body.older_than_days, dryRun: body.dry_run }), 200);
+});

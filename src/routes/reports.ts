@@ -1,0 +1,57 @@
+// HTTP surface of reports: a day or an ISO week as Markdown (default) or JSON.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { buildReport, currentLabel, dailyPeriod, reportMarkdown, weeklyPeriod, type ReportPeriod } from "../core/report";
+import { requireScope } from "../lib/auth";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const reports = router();
+
+const format = z.enum(["markdown", "json"]).default("markdown").openapi({ description: "`json` returns the same content as JSON" });
+
+const responses = {
+  200: {
+    description: "The report",
+    content: { "text/markdown": { schema: z.string() }, "application/json": { schema: z.object({}).passthrough().openapi("Report") } },
+  },
+  ...errorResponses("invalid_request", ...authErrors),
+};
+
+async function respond(c: Context<AppEnv>, period: ReportPeriod, as: "markdown" | "json"): Promise<Response> {
+  const report = await buildReport(c.env.DB, period, [...c.var.config.downloadActions]);
+  if (as === "json") return c.json(report, 200);
+  return c.body(reportMarkdown(report), 200, { "Content-Type": "text/markdown; charset=utf-8" });
+}
+
+const dailyRoute = createRoute({
+  method: "get",
+  path: "/v1/reports/daily",
+  tags: ["Reports"],
+  summary: "Report of one UTC day: summary, top resources and organisations, failures and refusals",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { query: z.object({ date: z.string().optional().openapi({ description: "YYYY-MM-DD; default today (UTC)", example: "2026-11-20" }), format }) },
+  responses,
+});
+
+reports.openapi(dailyRoute, (c) => {
+  const query = c.req.valid("query");
+  return respond(c, dailyPeriod(query.date ?? currentLabel("daily")), query.format);
+});
+
+const weeklyRoute = createRoute({
+  method: "get",
+  path: "/v1/reports/weekly",
+  tags: ["Reports"],
+  summary: "Report of one ISO week, with a line per day",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { query: z.object({ week: z.string().optional().openapi({ description: "YYYY-Www (ISO week); default the current week", example: "2026-W47" }), format }) },
+  responses,
+});
+
+reports.openapi(weeklyRoute, (c) => {
+  const query = c.req.valid("query");
+  return respond(c, weeklyPeriod(query.week ?? currentLabel("weekly")), query.format);
+});

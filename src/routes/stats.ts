@@ -1,0 +1,186 @@
+// HTTP surface of usage statistics: range stats with series and top lists, per-resource and per-person figures.
+import { createRoute, z } from "@hono/zod-openapi";
+import { actionPattern, InstantSchema } from "../core/event-schema";
+import { DAY_MS, dayOf, dayStart } from "../core/periods";
+import { computeResourceStats, computeStats, computeUserStats } from "../core/stats";
+import { requireScope } from "../lib/auth";
+import { ApiError } from "../lib/errors";
+import type { Config } from "../lib/config";
+import { authErrors, errorResponses, router, security } from "./openapi";
+
+export const stats = router();
+
+const MAX_RANGE_DAYS = 3_660;
+const DEFAULT_RANGE_DAYS = 30;
+
+const trimmed = (max: number) => z.string().trim().min(1).max(max);
+
+/** `action=a,b`: the actions counted; the download actions when absent. */
+const ActionListSchema = z
+  .string()
+  .max(2_000)
+  .transform((value) => [...new Set(value.split(",").map((action) => action.trim()).filter(Boolean))])
+  .refine((actions) => actions.length > 0 && actions.every((action) => actionPattern.test(action)), "must be a comma-separated list of actions")
+  .openapi({ description: "Comma-separated actions to count; default: the download actions", example: "download,bundle.download" });
+
+const actionsOf = (requested: string[] | undefined, config: Config) => requested ?? [...config.downloadActions];
+
+const RangeQuery = {
+  from: InstantSchema.optional().openapi({ description: "Inclusive date or date-time; default 30 days before `to`", example: "2026-08-01" }),
+  to: InstantSchema.optional().openapi({ description: "Exclusive date or date-time; default the start of tomorrow (UTC)", example: "2026-11-01" }),
+  action: ActionListSchema.optional(),
+};
+
+const StatsQuerySchema = z.object({
+  ...RangeQuery,
+  resource_type: trimmed(64).optional(),
+  resource_id: trimmed(256).optional(),
+  organisation: trimmed(256).optional(),
+  interval: z.enum(["day", "week", "month"]).default("day").openapi({ description: "Series periods; weeks are ISO weeks (Monday first)" }),
+  top: z.coerce.number().int().min(1).max(100).optional().openapi({ description: "Length of both top lists; default 20 organisations, 10 resources" }),
+});
+
+function rangeOf(query: { from?: number; to?: number }): { from: number; to: number } {
+  const to = query.to ?? dayStart(dayOf(Date.now()) + 1);
+  const from = query.from ?? to - DEFAULT_RANGE_DAYS * DAY_MS;
+  if (from >= to) throw new ApiError("invalid_request", "`from` must be before `to`", { details: [{ path: "from", message: "must be before to" }] });
+  if (to - from > MAX_RANGE_DAYS * DAY_MS)
+    throw new ApiError("invalid_request", `A range spans at most ${MAX_RANGE_DAYS} days`, { details: [{ path: "from", message: `at most ${MAX_RANGE_DAYS} days before to` }] });
+  return { from, to };
+}
+
+const userCount = z.number().int().openapi({ description: "Distinct users (dedup user key) with a successful event" });
+
+const StatsSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    interval: z.enum(["day", "week", "month"]),
+    unique_users_estimated: z.boolean().openapi({
+      description: "True when the range reaches days whose raw rows were archived: unique users then come from HyperLogLog sketches (standard error 1.6 %)",
+    }),
+    totals: z.object({
+      events: z.number().int(),
+      successful: z.number().int(),
+      failed: z.number().int(),
+      success_rate: z.number().nullable(),
+      unique_users: userCount,
+      bytes: z.number().int().openapi({ description: "Bytes of successful events" }),
+    }),
+    top_organisations: z.array(z.object({ organisation: z.string(), events: z.number().int(), unique_users: userCount })),
+    top_resources: z.array(
+      z.object({
+        resource_type: z.string(),
+        resource_id: z.string(),
+        doi: z.string().nullable(),
+        title: z.string().nullable(),
+        events: z.number().int(),
+        unique_users: userCount,
+      }),
+    ),
+    series: z.array(
+      z.object({ period: z.string(), successful: z.number().int(), failed: z.number().int(), bytes: z.number().int(), unique_users: userCount }),
+    ),
+  })
+  .openapi("Stats");
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
+const statsRoute = createRoute({
+  method: "get",
+  path: "/v1/stats",
+  tags: ["Stats"],
+  summary: "Counted downloads over a range: totals, top organisations and resources, and a zero-filled series",
+  description:
+    "Duplicates and refused (denied) attempts never count. Whole closed days come from the rollups, the rest from raw rows, so the answer is exact and costs about the same for a year as for a day.",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { query: StatsQuerySchema },
+  responses: { 200: json(StatsSchema, "Statistics"), ...errorResponses("invalid_request", ...authErrors) },
+});
+
+stats.openapi(statsRoute, async (c) => {
+  const query = c.req.valid("query");
+  const result = await computeStats(c.env.DB, {
+    ...rangeOf(query),
+    actions: actionsOf(query.action, c.var.config),
+    resourceType: query.resource_type,
+    resourceId: query.resource_id,
+    organisation: query.organisation,
+    interval: query.interval,
+    topOrganisations: query.top ?? 20,
+    topResources: query.top ?? 10,
+  });
+  return c.json(result, 200);
+});
+
+const ResourceStatsSchema = z
+  .object({
+    resource_type: z.string(),
+    resource_id: z.string(),
+    events: z.number().int(),
+    unique_users: userCount,
+    unique_users_estimated: z.boolean(),
+    bytes: z.number().int(),
+    first_at: z.string().nullable(),
+    last_at: z.string().nullable(),
+  })
+  .openapi("ResourceStats");
+
+const resourceRoute = createRoute({
+  method: "get",
+  path: "/v1/stats/resources/{type}/{id}",
+  tags: ["Stats"],
+  summary: "Counted downloads of one resource (all time unless from/to are given)",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: {
+    params: z.object({ type: trimmed(64), id: trimmed(256) }),
+    query: z.object(RangeQuery),
+  },
+  responses: { 200: json(ResourceStatsSchema, "The resource's figures"), ...errorResponses("invalid_request", ...authErrors) },
+});
+
+stats.openapi(resourceRoute, async (c) => {
+  const { type, id } = c.req.valid("param");
+  const query = c.req.valid("query");
+  const from = query.from ?? 0;
+  const to = query.to ?? Number.MAX_SAFE_INTEGER;
+  if (from >= to) throw new ApiError("invalid_request", "`from` must be before `to`", { details: [{ path: "from", message: "must be before to" }] });
+  return c.json(
+    await computeResourceStats(c.env.DB, { from, to, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id }),
+    200,
+  );
+});
+
+const UserStatsSchema = z
+  .object({
+    events: z.number().int(),
+    resources: z.number().int().openapi({ description: "Distinct resources" }),
+    bytes: z.number().int(),
+    last_at: z.string().nullable(),
+  })
+  .openapi("UserStats");
+
+const usersRoute = createRoute({
+  method: "get",
+  path: "/v1/stats/users",
+  tags: ["Stats"],
+  summary: "Counted downloads of one person, by email or actor id (raw rows: the retention window)",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: {
+    query: z
+      .object({ email: z.email().max(320).optional(), actor_id: trimmed(256).optional(), action: ActionListSchema.optional() })
+      .refine((query) => (query.email === undefined) !== (query.actor_id === undefined), { message: "give exactly one of email and actor_id", path: ["email"] }),
+  },
+  responses: { 200: json(UserStatsSchema, "The person's figures"), ...errorResponses("invalid_request", ...authErrors) },
+});
+
+stats.openapi(usersRoute, async (c) => {
+  const query = c.req.valid("query");
+  return c.json(
+    await computeUserStats(c.env.DB, { email: query.email, actorId: query.actor_id }, actionsOf(query.action, c.var.config)),
+    200,
+  );
+});

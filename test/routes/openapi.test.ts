@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { app } from "../../src/app";
+import { call, callJson } from "../helpers";
+
+type Operation = { security?: unknown; responses: Record<string, any>; parameters?: { name: string; in: string }[]; requestBody?: any };
+
+async function document(): Promise<{ openapi: string; paths: Record<string, Record<string, Operation>>; components: any }> {
+  const { status, body } = await callJson("GET", "/openapi.json", { key: null });
+  expect(status).toBe(200);
+  return body;
+}
+
+/** Every /v1 route the app serves, as OpenAPI "METHOD /path/{param}" strings. */
+function servedV1Routes(): string[] {
+  const routes = app.routes
+    .filter((route) => route.path.startsWith("/v1/") && route.method !== "ALL")
+    .map((route) => `${route.method.toLowerCase()} ${route.path.replace(/:(\w+)/g, "{$1}")}`);
+  return [...new Set(routes)].sort();
+}
+
+describe("GET /openapi.json", () => {
+  it("is an OpenAPI 3.1 document with both security schemes", async () => {
+    const doc = await document();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.components.securitySchemes).toEqual({
+      bearerAuth: { type: "http", scheme: "bearer" },
+      apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key" },
+    });
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["Error", "EventInput", "Event", "EventBatch", "ImportResult", "ApiKey"]));
+  });
+
+  it("documents every /v1 route the app serves, and the issue's routes are among them", async () => {
+    const doc = await document();
+    const documented = Object.entries(doc.paths)
+      .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`))
+      .filter((route) => route.includes(" /v1/"));
+    const served = servedV1Routes();
+    expect(served).toEqual(
+      expect.arrayContaining([
+        "post /v1/events",
+        "post /v1/events/batch",
+        "post /v1/events/import",
+        "get /v1/events",
+        "get /v1/events/recent",
+        "get /v1/events/{id}",
+        "get /v1/actions",
+        "get /v1/resource-types",
+        "post /v1/keys",
+        "get /v1/keys",
+        "delete /v1/keys/{id}",
+      ]),
+    );
+    for (const route of served) expect(documented, route).toContain(route);
+  });
+
+  it("gives every /v1 operation the security requirement and the auth error responses in the error schema", async () => {
+    const doc = await document();
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      if (!path.startsWith("/v1/")) continue;
+      for (const [method, operation] of Object.entries(operations)) {
+        const where = `${method} ${path}`;
+        expect(operation.security, where).toEqual(expect.arrayContaining([{ bearerAuth: [] }, { apiKeyHeader: [] }]));
+        for (const status of ["401", "403", "500"]) {
+          expect(operation.responses[status]?.content?.["application/json"]?.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/Error" });
+        }
+        if (operation.requestBody) for (const status of ["400", "413"]) expect(operation.responses[status], `${where} ${status}`).toBeDefined();
+        if (operation.parameters?.length) expect(operation.responses["400"], `${where} 400`).toBeDefined();
+      }
+    }
+  });
+
+  it("documents 415 for the ledger's typed bodies", async () => {
+    const doc = await document();
+    for (const [path, method] of [["/v1/events", "post"], ["/v1/events/batch", "post"], ["/v1/events/import", "post"], ["/v1/keys", "post"]] as const) {
+      expect(doc.paths[path]![method]!.responses["415"], `${method} ${path}`).toEqual({
+        description: expect.any(String),
+        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+      });
+    }
+  });
+
+  it("describes the event filters and the ingest body from the validating schemas", async () => {
+    const doc = await document();
+    const list = doc.paths["/v1/events"]!.get!;
+    const parameters = list.parameters!.filter((parameter) => parameter.in === "query").map((parameter) => parameter.name);
+    expect(parameters).toEqual(
+      expect.arrayContaining(["from", "to", "action", "status", "resource_type", "resource_id", "doi", "actor_id", "email", "organisation", "q", "limit", "cursor"]),
+    );
+    for (const [path, method] of [["/v1/events", "get"], ["/v1/events", "post"], ["/v1/keys/{id}", "delete"]] as const) {
+      expect(doc.paths[path]![method]!.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);
+    }
+    const ingest = doc.paths["/v1/events"]!.post!;
+    expect(ingest.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/EventInput" });
+    expect(Object.keys(ingest.responses)).toEqual(expect.arrayContaining(["200", "201"]));
+    expect(doc.components.schemas.EventInput.required).toEqual(["action"]);
+    const importBody = doc.paths["/v1/events/import"]!.post!.requestBody.content;
+    expect(Object.keys(importBody).sort()).toEqual(["application/x-ndjson", "text/csv"]);
+  });
+
+  it("leaves /health without security", async () => {
+    const doc = await document();
+    expect(doc.paths["/health"]!.get!.security).toBeUndefined();
+  });
+});
+
+describe("GET /docs", () => {
+  it("serves the interactive page for /openapi.json without a key", async () => {
+    const response = await call("GET", "/docs", { key: null });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    const html = await response.text();
+    expect(html).toContain("swagger-ui");
+    expect(html).toContain("/openapi.json");
+  });
+});
