@@ -1,6 +1,6 @@
 // `npm run bench`: builds the worker, serves it with Miniflare beside a bare-Hono baseline, runs the selected scenarios
 // (bench/scenarios/*.mjs) and prints one table of absolute figures, ratios to the baseline and target verdicts.
-import { readdir, rm } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -85,30 +85,30 @@ const unknown = (requested ?? []).filter((name) => !all.some((scenario) => scena
 if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}; known: ${all.map((s) => s.name).join(", ")}`);
 const selected = all.filter((scenario) => scenario.name === "baseline" || (requested ? requested.includes(scenario.name) : scenario.defaultRun !== false));
 
-const log = (message) => console.error(`[bench ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)}s] ${message}`);
 const startedAt = Date.now();
+const log = (message) => console.error(`[bench ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)}s] ${message}`);
 const loadAverageAtStart = os.loadavg();
 
-/** Removes the temporary build and state and stops workerd, also on Ctrl-C or a failure. */
+/** Stops workerd and removes the temporary build and state (on signals, the exit hooks of server.mjs and Miniflare do). */
 const cleanups = [];
 async function cleanUp() {
   while (cleanups.length > 0) await cleanups.pop()().catch(() => {});
 }
-process.once("SIGINT", () => {
-  log("interrupted: stopping workerd and removing temporary state");
-  void cleanUp().finally(() => process.exit(130));
-});
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130));
 
 log("building the worker and the baseline with wrangler (dry-run bundles)");
 const build = await buildWorkers();
-cleanups.push(() => rm(build.dir, { recursive: true, force: true }));
+cleanups.push(build.dispose);
 log("starting Miniflare (app + baseline in one workerd process, throwaway state)");
-const server = await startServer(build, { vars, stateParent: options.stateDir });
+const server = await startServer(build, { vars, stateParent: options.stateDir }).catch(async (error) => {
+  await cleanUp();
+  throw error;
+});
 cleanups.push(() => server.dispose());
 log(`app ${server.appUrl}, baseline ${server.baselineUrl}, workerd pid ${server.workerdPid ?? "unknown"}`);
 
 const api = createApi(server.appUrl, server.adminKey);
-const seeded = { count: 0, seconds: 0 };
+const seeded = { count: 0, seconds: 0, finishedAt: 0 };
 let tracedBusy = Promise.resolve();
 
 /** @type {import("./lib/scenario.mjs").Context} */
@@ -159,6 +159,7 @@ const ctx = {
     const { count: stored } = await waitForCount(() => countStored(server, SEEDED_RESOURCE_TYPE), before + sums.inserted, { timeoutMs: 600_000 });
     seeded.count += stored - before;
     seeded.seconds += (Date.now() - started) / 1000;
+    seeded.finishedAt = Date.now();
     log(`seeded ${seeded.count.toLocaleString("en-US")} events in ${seeded.seconds.toFixed(1)} s`);
     return { ...seeded };
   },
@@ -241,6 +242,7 @@ const summary = [
   notes(rows),
 ].join("\n");
 console.log(summary);
+if (server.structuredErrors.length > 0) log(`the worker logged errors (first ${server.structuredErrors.length} in results.json), e.g. ${server.structuredErrors[0]}`);
 const resultsFile = path.join(root, "bench", "results.json");
 await writeResults(resultsFile, { date: new Date().toISOString(), machine, options, vars, workerdPeakRssMb: peakRssMb, rows, serverErrors: server.structuredErrors });
 log(`wrote ${path.relative(root, resultsFile)}; total ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);

@@ -22,9 +22,11 @@ export async function flushLedger(): Promise<void> {
   await Promise.all(ids.map((id) => env.LEDGER_SHARD.get(id).flush()));
 }
 
-/** Calls the Worker; staged events are flushed first so every call sees all earlier writes. */
+const isIngest = (method: string, path: string) => method === "POST" && /^\/v1\/events(\/batch)?(\?|$)/.test(path);
+
+/** Calls the Worker; except for ingest calls, staged events are flushed first so the call sees all earlier writes. */
 export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
-  await flushLedger();
+  if (!isIngest(method, path)) await flushLedger();
   return exports.default.fetch(request(method, path, options));
 }
 

@@ -1,7 +1,7 @@
 // Seeds ledger rows with chosen occurrence and receipt times (duplicates and denials included), and computes statistics
 // from raw rows in plain JavaScript: the independent reference that rollup-based stats must equal.
 import { env } from "cloudflare:workers";
-import type { EventInput } from "../src/core/event-schema";
+import { EventInputSchema, type EventInput } from "../src/core/event-schema";
 import { prepareEvent, storeEvents, type EventRow, type PreparedEvent } from "../src/core/ingest";
 import { periodLabel, periodsOf, type Interval } from "../src/core/periods";
 import { getConfig } from "../src/lib/config";
@@ -27,18 +27,19 @@ export async function clearLedger(): Promise<void> {
 }
 
 export interface SeedRow {
-  input: EventInput;
+  /** Validated (and defaulted) by EventInputSchema, as ingest does. */
+  input: EventInput | Record<string, unknown>;
   receivedAt: number;
   denied?: boolean;
   duplicateOf?: string;
 }
 
-/** Prepares rows exactly as ingest does, then stores them directly with the given receipt time, status and duplicate marker. */
+/** Validates and prepares rows exactly as ingest does, then stores them directly with the given receipt time, status and duplicate marker. */
 export async function seedRows(rows: SeedRow[]): Promise<EventRow[]> {
   const config = getConfig(env);
   const prepared: PreparedEvent[] = [];
   for (const row of rows) {
-    const event = await prepareEvent(row.input, config, { receivedAt: row.receivedAt });
+    const event = await prepareEvent(EventInputSchema.parse(row.input), config, { receivedAt: row.receivedAt });
     if (row.denied) event.row.status = "denied";
     if (row.duplicateOf) event.row.duplicate_of = row.duplicateOf;
     prepared.push(event);

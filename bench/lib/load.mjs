@@ -1,4 +1,4 @@
-// Drives HTTP load with autocannon and samples the workerd process's resident memory while it runs.
+// Drives HTTP load (autocannon, or a closed loop for heavy requests) and samples the workerd process's memory and CPU meanwhile.
 import { readFile } from "node:fs/promises";
 import autocannon from "autocannon";
 
@@ -48,9 +48,10 @@ export async function highWaterMark(pid) {
 /**
  * Runs autocannon against `url` for `duration` seconds with `connections` closed-loop clients. `request(counter)` builds
  * each request ({ method, path, headers, body }); it is called per request, so every request can differ.
- * Returns absolute figures: completed requests per second, latency percentiles (ms) and status counts.
+ * Returns absolute figures: completed requests per second, latency percentiles (ms) and status counts. Requests still
+ * unanswered after `timeoutSeconds` count as errors.
  */
-export async function runLoad({ url, duration, connections, request, workerdPid, warmupSeconds = 0 }) {
+export async function runLoad({ url, duration, connections, request, workerdPid, warmupSeconds = 0, timeoutSeconds = 10 }) {
   let counter = 0;
   const requests = [
     {
@@ -60,9 +61,9 @@ export async function runLoad({ url, duration, connections, request, workerdPid,
       },
     },
   ];
-  const warmup = warmupSeconds > 0 ? await autocannon({ url, connections, duration: warmupSeconds, requests }) : null;
+  const warmup = warmupSeconds > 0 ? await autocannon({ url, connections, duration: warmupSeconds, requests, timeout: timeoutSeconds }) : null;
   const sampler = sampleProcess(workerdPid);
-  const result = await autocannon({ url, connections, duration, requests });
+  const result = await autocannon({ url, connections, duration, requests, timeout: timeoutSeconds });
   const { peakRssMb, cpuPercent } = await sampler.stop();
   const statusCounts = countsByStatus(result);
   const completed = Object.values(statusCounts).reduce((sum, count) => sum + count, 0);
@@ -70,9 +71,10 @@ export async function runLoad({ url, duration, connections, request, workerdPid,
     requests: completed,
     durationSeconds: result.duration,
     rps: completed / result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    maxMs: result.latency.max,
+    // With no response there is no latency to report (autocannon's histogram would say 0).
+    p50Ms: completed > 0 ? result.latency.p50 : undefined,
+    p99Ms: completed > 0 ? result.latency.p99 : undefined,
+    maxMs: completed > 0 ? result.latency.max : undefined,
     statusCounts,
     ok: completed - result.non2xx,
     non2xx: result.non2xx,

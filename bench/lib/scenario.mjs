@@ -55,9 +55,10 @@
  * @property {(resourceType: string) => Promise<number>} countStored  Rows in D1 with that resource type (harness-side).
  * @property {(resourceType: string, expected: number) => Promise<{ stored: number, expected: number, afterMs: number, complete: boolean, note: string }>} waitForStored
  *   Waits until D1 holds `expected` rows of that resource type: how long acknowledged events take to be flushed.
- * @property {(count: number) => Promise<{ count: number, seconds: number }>} ensureSeeded
+ * @property {(count: number) => Promise<{ count: number, seconds: number, finishedAt: number }>} ensureSeeded
  *   Makes sure the ledger holds `count` seeded events (resource type "dataset", ids `seed-N`, 90 days of history) in D1,
- *   imported once per run through POST /v1/events/import and shared by every read scenario.
+ *   imported once per run through POST /v1/events/import and shared by every read scenario; `finishedAt` (epoch ms)
+ *   is when the last seeded event was stored.
  * @property {<T>(fn: (traced: TracedServer) => Promise<T>) => Promise<T>} traced
  *   Runs `fn` against a separate, freshly started instance whose D1 statements are counted (never time it).
  * @property {{ get?: Figures, post?: Figures }} baseline

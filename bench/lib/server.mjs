@@ -1,7 +1,7 @@
 // Builds the worker and the baseline worker with wrangler and serves both from one Miniflare (one workerd process) with
 // throwaway state, the bindings of wrangler.jsonc, the secrets named in .dev.vars.example and the D1 migrations applied.
 import { execFile } from "node:child_process";
-import { constants } from "node:fs";
+import { constants, rmSync } from "node:fs";
 import { access, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -11,14 +11,33 @@ import { unstable_getMiniflareWorkerOptions, unstable_readConfig, unstable_split
 
 const run = promisify(execFile);
 
+// Temporary build and state directories still present when the process exits (Ctrl-C, kill, a crash) are removed then;
+// the exit event is the one place that still runs after Miniflare's own signal handler has stopped workerd and exited.
+const temporaryDirs = new Set();
+process.on("exit", () => {
+  for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function temporaryDir(parent, prefix) {
+  const dir = await mkdtemp(path.join(parent, prefix));
+  temporaryDirs.add(dir);
+  return dir;
+}
+
+async function removeDir(dir) {
+  await rm(dir, { recursive: true, force: true });
+  temporaryDirs.delete(dir);
+}
+
 export const root = path.resolve(import.meta.dirname, "..", "..");
-const wranglerBin = path.join(root, "node_modules", ".bin", "wrangler");
+const wranglerCli = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const appConfigPath = path.join(root, "wrangler.jsonc");
 const baselineConfigPath = path.join(root, "bench", "baseline.wrangler.jsonc");
 
 /** Bundles a worker exactly as `wrangler deploy` would (dry run) and returns the directory and entry module. */
 async function bundle(configPath, outdir) {
-  await run(wranglerBin, ["deploy", "--dry-run", "--config", configPath, "--outdir", outdir], {
+  // Run by this Node (22, as npm scripts pick it), not by whatever `node` is first on PATH.
+  await run(process.execPath, [wranglerCli, "deploy", "--dry-run", "--config", configPath, "--outdir", outdir], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
     maxBuffer: 16 * 1024 * 1024,
@@ -30,12 +49,29 @@ async function bundle(configPath, outdir) {
 
 /** Builds the app and the baseline worker into a temporary directory. */
 export async function buildWorkers() {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "download-audit-bench-build-"));
-  const [app, baseline] = await Promise.all([
-    bundle(appConfigPath, path.join(dir, "app")),
-    bundle(baselineConfigPath, path.join(dir, "baseline")),
-  ]);
-  return { dir, app, baseline };
+  const dir = await temporaryDir(os.tmpdir(), "download-audit-bench-build-");
+  try {
+    const [app, baseline] = await Promise.all([
+      bundle(appConfigPath, path.join(dir, "app")),
+      bundle(baselineConfigPath, path.join(dir, "baseline")),
+    ]);
+    return { dir, app, baseline, dispose: () => removeDir(dir) };
+  } catch (error) {
+    await removeDir(dir);
+    throw error;
+  }
+}
+
+/** Runs `fn` with wrangler's logger at warn level: it would announce the developer's .dev.vars, which the bench replaces. */
+function quietly(fn) {
+  const level = process.env.WRANGLER_LOG;
+  process.env.WRANGLER_LOG = "warn";
+  try {
+    return fn();
+  } finally {
+    if (level === undefined) delete process.env.WRANGLER_LOG;
+    else process.env.WRANGLER_LOG = level;
+  }
 }
 
 /** `KEY=value` lines of .dev.vars.example: the secrets a local run needs, with their throwaway values. */
@@ -94,6 +130,46 @@ export async function defaultStateParent() {
   }
 }
 
+/** Miniflare options: the app with wrangler.jsonc's bindings, the baseline, and (traced) the D1 statement counter. */
+function miniflareOptions({ workerOptions, bindings, build, stateDir, traced, structuredErrors }) {
+  const runtime = { compatibilityDate: workerOptions.compatibilityDate, compatibilityFlags: workerOptions.compatibilityFlags };
+  return convertV4MiniflareOptions({
+    resourcePersistencePath: stateDir,
+    handleStructuredLogs: (log) => {
+      if (log.level === "error" && structuredErrors.length < 20) structuredErrors.push(log.message);
+    },
+    workers: [
+      {
+        ...workerOptions,
+        name: "app",
+        modulesRoot: build.app.dir,
+        modules: [{ type: "ESModule", path: build.app.entry }],
+        bindings,
+        unsafeDirectSockets: [{ port: 0 }],
+        ...(traced ? { streamingTails: ["d1-statement-counter"] } : {}),
+      },
+      {
+        ...runtime,
+        name: "baseline",
+        modulesRoot: build.baseline.dir,
+        modules: [{ type: "ESModule", path: build.baseline.entry }],
+        unsafeDirectSockets: [{ port: 0 }],
+      },
+      ...(traced
+        ? [
+            {
+              ...runtime,
+              name: "d1-statement-counter",
+              modules: true,
+              scriptPath: path.join(import.meta.dirname, "d1-statement-counter.js"),
+              unsafeDirectSockets: [{ port: 0 }],
+            },
+          ]
+        : []),
+    ],
+  });
+}
+
 /**
  * Starts one Miniflare serving the app ("app") and the bare Hono baseline ("baseline"), each on its own direct socket of
  * the same workerd process. With `traced`, the app also streams its trace to a tail worker that counts D1 statements
@@ -101,53 +177,17 @@ export async function defaultStateParent() {
  */
 export async function startServer(build, { traced = false, vars = {}, stateParent = os.tmpdir() } = {}) {
   const config = unstable_readConfig({ config: appConfigPath });
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
-  // Sources come from the wrangler bundle below; wrangler's module rules apply to unbundled sources only.
+  const { workerOptions } = quietly(() => unstable_getMiniflareWorkerOptions(config));
+  // The code is the wrangler bundle; module rules only matter for unbundled sources, and Miniflare's v4 adapter rejects them.
   delete workerOptions.modulesRules;
-  const stateDir = await mkdtemp(path.join(stateParent, "download-audit-bench-state-"));
-  const runtime = { compatibilityDate: workerOptions.compatibilityDate, compatibilityFlags: workerOptions.compatibilityFlags };
-  const before = new Set(await workerdChildren());
-  const structuredErrors = [];
   const bindings = { ...config.vars, ...(await exampleSecrets()), ...vars };
   if (!bindings.ADMIN_API_KEY) throw new Error("ADMIN_API_KEY must be listed in .dev.vars.example (or given with --var)");
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      resourcePersistencePath: stateDir,
-      handleStructuredLogs: (log) => {
-        if (log.level === "error" && structuredErrors.length < 20) structuredErrors.push(log.message);
-      },
-      workers: [
-        {
-          ...workerOptions,
-          name: "app",
-          modulesRoot: build.app.dir,
-          modules: [{ type: "ESModule", path: build.app.entry }],
-          bindings,
-          unsafeDirectSockets: [{ port: 0 }],
-          ...(traced ? { streamingTails: ["d1-statement-counter"] } : {}),
-        },
-        {
-          ...runtime,
-          name: "baseline",
-          modulesRoot: build.baseline.dir,
-          modules: [{ type: "ESModule", path: build.baseline.entry }],
-          unsafeDirectSockets: [{ port: 0 }],
-        },
-        ...(traced
-          ? [
-              {
-                ...runtime,
-                name: "d1-statement-counter",
-                modules: true,
-                scriptPath: path.join(import.meta.dirname, "d1-statement-counter.js"),
-                unsafeDirectSockets: [{ port: 0 }],
-              },
-            ]
-          : []),
-      ],
-    }),
-  );
+  const before = new Set(await workerdChildren());
+  const structuredErrors = [];
+  const stateDir = await temporaryDir(stateParent, "download-audit-bench-state-");
+  let mf;
   try {
+    mf = new Miniflare(miniflareOptions({ workerOptions, bindings, build, stateDir, traced, structuredErrors }));
     const appUrl = await mf.unsafeGetDirectURL("app");
     const baselineUrl = await mf.unsafeGetDirectURL("baseline");
     const counterUrl = traced ? await mf.unsafeGetDirectURL("d1-statement-counter") : null;
@@ -168,12 +208,12 @@ export async function startServer(build, { traced = false, vars = {}, stateParen
       },
       async dispose() {
         await mf.dispose();
-        await rm(stateDir, { recursive: true, force: true });
+        await removeDir(stateDir);
       },
     };
   } catch (error) {
-    await mf.dispose().catch(() => {});
-    await rm(stateDir, { recursive: true, force: true });
+    await mf?.dispose().catch(() => {});
+    await removeDir(stateDir);
     throw error;
   }
 }

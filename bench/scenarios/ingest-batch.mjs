@@ -34,7 +34,7 @@ export default {
 
     // Statement counting runs on a separate traced instance (tracing slows the runtime), with the same batches and concurrency.
     const traced = await ctx.traced(async (server) => {
-      const total = (ctx.options.full ? 200 : 20) * BATCH;
+      const total = (ctx.options.full ? 200 : 10) * BATCH;
       const generator = ctx.events(22);
       const start = await server.d1Totals();
       const sums = await postBatches({

@@ -86,8 +86,11 @@ function csvRow(row: SelectedEvent, templates: CatalogTemplates): (string | numb
  * =, +, -, @, tab or carriage return get a leading apostrophe and quotes (OWASP CSV injection), so spreadsheets show them
  * as text instead of evaluating them.
  */
+// papaparse's own `escapeFormulae: true` pattern ends in `.*$` and so misses formulas that contain a line break.
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 export function csvLines(rows: (string | number)[][]): string {
-  return `${Papa.unparse(rows, { newline: "\r\n", escapeFormulae: true, header: false })}\r\n`;
+  return `${Papa.unparse(rows, { newline: "\r\n", escapeFormulae: FORMULA_START, header: false })}\r\n`;
 }
 
 export async function exportPage(db: D1Database, filter: EventFilter, after: { occurredAt: number; id: string } | null, limit = EXPORT_PAGE_ROWS) {

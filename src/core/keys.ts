@@ -65,12 +65,24 @@ export async function revokeKey(db: D1Database, id: string): Promise<ApiKeyInfo>
   return toInfo(existing);
 }
 
+/** How stale `last_used_at` may get: it is written at most once per interval, off the request's critical path. */
+export const LAST_USED_RESOLUTION_MS = 60 * 60 * 1000;
+
 /** The active key whose secret has this SHA-256, or null. Lookup is by hash, so no secret is ever compared. */
-export async function findActiveKey(db: D1Database, secretHash: string): Promise<{ id: string; scopes: Scope[] } | null> {
+export async function findActiveKey(
+  db: D1Database,
+  secretHash: string,
+): Promise<{ id: string; scopes: Scope[]; lastUsedAt: number | null } | null> {
   const [row] = await drizzle(db)
-    .select({ id: apiKeys.id, scopes: apiKeys.scopes })
+    .select({ id: apiKeys.id, scopes: apiKeys.scopes, lastUsedAt: apiKeys.lastUsedAt })
     .from(apiKeys)
     .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)))
     .limit(1);
-  return row ? { id: row.id, scopes: row.scopes as Scope[] } : null;
+  return row ? { id: row.id, scopes: row.scopes as Scope[], lastUsedAt: row.lastUsedAt } : null;
+}
+
+/** Records that a key was used now, unless it was already recorded within `LAST_USED_RESOLUTION_MS`. */
+export async function touchKey(db: D1Database, key: { id: string; lastUsedAt: number | null }, now = Date.now()): Promise<void> {
+  if (key.lastUsedAt !== null && now - key.lastUsedAt < LAST_USED_RESOLUTION_MS) return;
+  await drizzle(db).update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
 }

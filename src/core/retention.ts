@@ -8,7 +8,7 @@ import { ApiError } from "../lib/errors";
 import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
 import { acquireLease, releaseLease, renewLease } from "./maintenance";
 import { dayOf, dayStart } from "./periods";
-import { GRAINS, purgeDayUsers, rollDay } from "./rollup";
+import { GRAINS, purgeDayUsers, rollDay, versionBump } from "./rollup";
 
 const LEASE_MS = 15 * 60_000;
 
@@ -69,6 +69,7 @@ async function pruneRollups(db: D1Database, beforeDay: number): Promise<number> 
         [beforeDay],
       ),
       preparedWithinLimits(db, "DELETE FROM rollup_days WHERE day IN (SELECT day FROM rollup_days WHERE day < ?1 LIMIT 1000)", [beforeDay]),
+      versionBump(db),
     ]);
     const changes = rollups!.meta.changes ?? 0;
     deleted += changes;

@@ -8,6 +8,8 @@ import { acquireLease, raiseState, readState, releaseLease } from "./maintenance
 import { DAY_MS, dayOf, dayStart } from "./periods";
 
 export const ROLLUP_WATERMARK = "rollup_watermark";
+/** A random value replaced by every write to the rollups, so readers can tell whether what they cached is still current. */
+export const ROLLUP_VERSION = "rollup_version";
 const LEASE_MS = 10 * 60_000;
 
 export type Grain = "all" | "organisation" | "resource" | "cube";
@@ -104,7 +106,15 @@ async function rebuildDay(db: D1Database, day: number, snapshot: number, now: nu
        WHERE rollup_days.rolled_through <= excluded.rolled_through AND rollup_days.purged_at IS NULL`,
       [day, snapshot, now],
     ),
+    versionBump(db),
   ]);
+}
+
+/** The statement that marks the rollups as changed; part of every batch that writes them. */
+export function versionBump(db: D1Database): D1PreparedStatement {
+  return db
+    .prepare("INSERT INTO maintenance_state (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+    .bind(ROLLUP_VERSION, Math.floor(Math.random() * Number.MAX_SAFE_INTEGER));
 }
 
 const rowKey = (row: RollupRow) => JSON.stringify([row.grain, row.action, row.status, row.resource_type, row.resource_id, row.organisation]);
@@ -123,7 +133,7 @@ async function replaceDayRows(db: D1Database, day: number, expected: DayState, r
   const statements = chunkForJsonParameter(rows.map((row) => rollupColumns.map((column) => row[column]))).map((chunk) =>
     preparedWithinLimits(db, upsertRollupsSql(guard), [chunk.json, day, expected.rolled_through]),
   );
-  statements.push(preparedWithinLimits(db, stateUpdate.sql, stateUpdate.params));
+  statements.push(preparedWithinLimits(db, stateUpdate.sql, stateUpdate.params), versionBump(db));
   await db.batch(statements);
 }
 

@@ -4,9 +4,8 @@
 import { preparedWithinLimits } from "../db/limits";
 import { HyperLogLog, parseUserHashes, UserCounter } from "./hll";
 import { normaliseEmail } from "./ingest";
-import { readState } from "./maintenance";
 import { DAY_MS, dayOf, dayStart, periodLabel, periodsOf, type Interval } from "./periods";
-import { grainFor, ROLLUP_WATERMARK, type Grain } from "./rollup";
+import { grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
 
 export interface StatsScope {
   /** Inclusive, epoch ms. */
@@ -23,17 +22,25 @@ export interface StatsScope {
 /** Rollups answer the whole days in [spanStart, spanEnd); raw rows answer the rest and what arrived after the rollup. */
 interface Coverage {
   watermark: number;
+  /** Changes with every write to the rollups. */
+  version: number;
   spanStart: number;
   spanEnd: number;
 }
 
 async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> {
-  const watermark = (await readState(db, ROLLUP_WATERMARK)) ?? 0;
+  const { results } = await db
+    .prepare("SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)")
+    .bind(ROLLUP_WATERMARK, ROLLUP_VERSION)
+    .all<{ name: string; value: number }>();
+  const state = Object.fromEntries(results.map((row) => [row.name, row.value]));
+  const watermark = state[ROLLUP_WATERMARK] ?? 0;
+  const version = state[ROLLUP_VERSION] ?? 0;
   const firstDay = Math.ceil(scope.from / DAY_MS);
   const endDay = Math.min(Math.floor(scope.to / DAY_MS), dayOf(watermark));
   return endDay > firstDay
-    ? { watermark, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay) }
-    : { watermark, spanStart: scope.from, spanEnd: scope.from };
+    ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay) }
+    : { watermark, version, spanStart: scope.from, spanEnd: scope.from };
 }
 
 /** Numbered parameters of one statement; a named value is bound once however often the SQL mentions it. */
@@ -92,18 +99,20 @@ class Sources {
   /** Counted raw rows the rollups do not hold, as a subquery with normalised columns ('' for absent dimensions). */
   raw(): string {
     const { params, scope, coverage } = this;
-    const base = `SELECT occurred_at / 86400000 AS day, occurred_at, action, status, coalesce(resource_type, '') AS resource_type,
+    const select = (index = "") => `SELECT occurred_at / 86400000 AS day, occurred_at, received_at, action, status, coalesce(resource_type, '') AS resource_type,
       coalesce(resource_id, '') AS resource_id, coalesce(organisation, '') AS organisation, doi, title, user_key,
       coalesce(bytes, 0) AS bytes
-      FROM events WHERE ${["status IN ('success', 'failure')", "duplicate_of IS NULL", ...this.dimensionConditions()].join(" AND ")}`;
+      FROM events ${index} WHERE ${["status IN ('success', 'failure')", "duplicate_of IS NULL", ...this.dimensionConditions()].join(" AND ")}`;
+    const base = select();
     const parts: string[] = [];
     const spanStart = () => params.add("spanStart", coverage.spanStart);
     const spanEnd = () => params.add("spanEnd", coverage.spanEnd);
     if (coverage.spanStart > scope.from) parts.push(`${base} AND occurred_at >= ${params.add("from", scope.from)} AND occurred_at < ${spanStart()}`);
     if (scope.to > coverage.spanEnd) parts.push(`${base} AND occurred_at >= ${spanEnd()} AND occurred_at < ${params.add("to", scope.to)}`);
+    // Events received after the watermark are few; without the hint the planner walks the whole span by occurred_at.
     if (this.hasRollups)
       parts.push(
-        `${base} AND received_at > ${params.add("watermark", coverage.watermark)} AND occurred_at >= ${spanStart()} AND occurred_at < ${spanEnd()}
+        `${select("INDEXED BY events_received")} AND received_at > ${params.add("watermark", coverage.watermark)} AND occurred_at >= ${spanStart()} AND occurred_at < ${spanEnd()}
          AND received_at > coalesce((SELECT rolled_through FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000), -1)`,
       );
     return `(${parts.join(" UNION ALL ")})`;
@@ -172,9 +181,38 @@ export interface Stats {
 
 const rate = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 10_000);
 
+/**
+ * Answers already computed in this isolate, keyed by the request and by what they were computed from: the rollups'
+ * version and a fingerprint of the raw rows they read. A changed rollup or a new, late or deleted raw row changes the
+ * key, so a reused answer is always exactly what computing it again would give.
+ */
+const answers = new Map<string, Stats>();
+const MAX_ANSWERS = 32;
+
+async function rawFingerprint(db: D1Database, sources: Sources): Promise<string> {
+  const row = await sources
+    .statement(db, `SELECT count(*) AS n, max(received_at) AS latest, total(occurred_at) AS occurred, total(received_at) AS received FROM ${sources.raw()}`)
+    .first<{ n: number; latest: number | null; occurred: number; received: number }>();
+  return JSON.stringify(row);
+}
+
 /** Totals, top organisations and resources, and a series with one entry per period of the range (zeros included). */
 export async function computeStats(db: D1Database, request: StatsRequest): Promise<Stats> {
   const coverage = await coverageOf(db, request);
+  const key = JSON.stringify([request, coverage, await rawFingerprint(db, new Sources(request, coverage))]);
+  const cached = answers.get(key);
+  if (cached) {
+    answers.delete(key);
+    answers.set(key, cached);
+    return cached;
+  }
+  const stats = await aggregateStats(db, request, coverage);
+  answers.set(key, stats);
+  if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+  return stats;
+}
+
+async function aggregateStats(db: D1Database, request: StatsRequest, coverage: Coverage): Promise<Stats> {
   const sources = () => new Sources(request, coverage);
   const seriesGrain = grainFor({ resource: Boolean(request.resourceType || request.resourceId), organisation: Boolean(request.organisation) });
   const organisationGrain = grainFor({ resource: Boolean(request.resourceType || request.resourceId), organisation: true });
@@ -196,10 +234,10 @@ export async function computeStats(db: D1Database, request: StatsRequest): Promi
     { rollup: ["organisation <> ''"], raw: "organisation <> ''" },
   )} GROUP BY organisation ORDER BY events DESC, organisation LIMIT ${organisations.params.add("limit", request.topOrganisations)}`;
   const resources = sources();
-  const resourcesSql = `SELECT resource_type, resource_id, sum(events) AS events, max(doi) AS doi, max(title) AS title FROM ${resources.union(
+  const resourcesSql = `SELECT resource_type, resource_id, sum(events) AS events FROM ${resources.union(
     resourceGrain,
-    "resource_type, resource_id, events, doi, title",
-    "resource_type, resource_id, 1 AS events, doi, title",
+    "resource_type, resource_id, events",
+    "resource_type, resource_id, 1 AS events",
     { rollup: ["resource_id <> ''"], raw: "resource_id <> ''" },
   )} GROUP BY resource_type, resource_id ORDER BY events DESC, resource_type, resource_id LIMIT ${resources.params.add("limit", request.topResources)}`;
 
@@ -210,7 +248,7 @@ export async function computeStats(db: D1Database, request: StatsRequest): Promi
     resources.statement(db, resourcesSql),
   ]);
   const topOrganisations = organisationRows!.results as { organisation: string; events: number }[];
-  const topResources = resourceRows!.results as { resource_type: string; resource_id: string; events: number; doi: string | null; title: string | null }[];
+  const topResources = resourceRows!.results as { resource_type: string; resource_id: string; events: number }[];
 
   const organisationUsers = new Map(topOrganisations.map((row) => [row.organisation, new UserCounter()]));
   const resourceKey = (type: string, id: string) => JSON.stringify([type, id]);
@@ -227,14 +265,32 @@ export async function computeStats(db: D1Database, request: StatsRequest): Promi
     const list = users.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
     const inList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${list}))`;
     followUps.push(users.statement(db, userSetsSql(users, resourceGrain, "resource_type, resource_id", [inList], inList)));
+    const labels = sources();
+    const labelList = labels.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
+    const labelInList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${labelList}))`;
+    followUps.push(
+      labels.statement(
+        db,
+        `SELECT resource_type, resource_id, max(doi) AS doi, max(title) AS title FROM ${labels.union(
+          resourceGrain,
+          "resource_type, resource_id, doi, title",
+          "resource_type, resource_id, doi, title",
+          { rollup: [labelInList], raw: labelInList },
+        )} GROUP BY resource_type, resource_id`,
+      ),
+    );
   }
   const followUpResults = followUps.length > 0 ? await db.batch<any>(followUps) : [];
   let next = 0;
   if (topOrganisations.length > 0)
     for (const row of followUpResults[next++]!.results as ({ organisation: string } & UserSetRow)[]) countInto([organisationUsers.get(row.organisation)!], row);
-  if (topResources.length > 0)
+  const resourceLabels = new Map<string, { doi: string | null; title: string | null }>();
+  if (topResources.length > 0) {
     for (const row of followUpResults[next++]!.results as ({ resource_type: string; resource_id: string } & UserSetRow)[])
       countInto([resourceUsers.get(resourceKey(row.resource_type, row.resource_id))!], row);
+    for (const row of followUpResults[next++]!.results as { resource_type: string; resource_id: string; doi: string | null; title: string | null }[])
+      resourceLabels.set(resourceKey(row.resource_type, row.resource_id), { doi: row.doi, title: row.title });
+  }
 
   const series = new Map(
     periodsOf(request.interval, request.from, request.to).map((period) => [
@@ -278,8 +334,8 @@ export async function computeStats(db: D1Database, request: StatsRequest): Promi
     top_resources: topResources.map((row) => ({
       resource_type: row.resource_type,
       resource_id: row.resource_id,
-      doi: row.doi,
-      title: row.title,
+      doi: resourceLabels.get(resourceKey(row.resource_type, row.resource_id))?.doi ?? null,
+      title: resourceLabels.get(resourceKey(row.resource_type, row.resource_id))?.title ?? null,
       events: row.events,
       unique_users: resourceUsers.get(resourceKey(row.resource_type, row.resource_id))!.count(),
     })),

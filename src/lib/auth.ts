@@ -1,7 +1,7 @@
 // Authentication middleware: API key from `Authorization: Bearer` or `X-API-Key`, per-key rate limit, and scope checks.
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
-import { findActiveKey, type Scope } from "../core/keys";
+import { findActiveKey, touchKey, type Scope } from "../core/keys";
 import { rateLimitHeaders, shardOf } from "../core/pipeline";
 import { secretsEqual, sha256Hex } from "./crypto";
 import { ApiError } from "./errors";
@@ -28,7 +28,7 @@ export function requireScope(scope: Scope) {
     const limiter = c.env.RATE_LIMITER.getByName(`key:${shardOf(secretHash, config.rateLimitShards)}`);
     const [principal, decision] = await Promise.all([
       config.adminApiKey && (await secretsEqual(secret, config.adminApiKey))
-        ? { id: "bootstrap-admin", scopes: ["admin"] as Scope[] }
+        ? { id: "bootstrap-admin", scopes: ["admin"] as Scope[], lastUsedAt: null }
         : findActiveKey(c.env.DB, secretHash),
       limiter.takeCounter({ subject: secretHash, at: Date.now() }, config.apiRateLimitPerMinute, 60_000),
     ]);
@@ -39,6 +39,7 @@ export function requireScope(scope: Scope) {
       throw new ApiError("rate_limited", `This API key is limited to ${config.apiRateLimitPerMinute} requests per minute`, {
         headers: rateLimitHeaders(decision, true),
       });
+    if (principal.id !== "bootstrap-admin") c.executionCtx.waitUntil(touchKey(c.env.DB, principal));
     c.set("apiKeyId", principal.id);
     await next();
   });

@@ -131,6 +131,19 @@ describe("stats from rollups equal stats from raw rows", () => {
     expect(stats.series[3]!.successful).toBeGreaterThan(0);
   });
 
+  it("reuses an answer only while the rollups and raw rows it came from are unchanged", async () => {
+    const request = { from: START, to: START + 20 * DAY, actions: downloads, interval: "week" as const, topOrganisations: 3, topResources: 3 };
+    const first = await computeStats(env.DB, request);
+    expect(await computeStats(env.DB, request)).toBe(first);
+    await seedRows([{ input: { ...randomInput(random(1), START + 5 * DAY, 77_777), action: "download" }, receivedAt: Date.now() }]);
+    const withLateEvent = await computeStats(env.DB, request);
+    expect(withLateEvent.totals.events).toBe(first.totals.events + 1);
+    await runRollup(env.DB, { now: Date.now() + 2 * SETTLE, settleMs: SETTLE });
+    const afterRollup = await computeStats(env.DB, request);
+    expect(afterRollup).not.toBe(withLateEvent);
+    expect(afterRollup).toEqual(withLateEvent);
+  });
+
   it("answers per-resource and per-person stats like the reference", async () => {
     const resource = await computeResourceStats(env.DB, { from: 0, to: Number.MAX_SAFE_INTEGER, actions: downloads, resourceType: "dataset", resourceId: "rec-1" });
     const expected = await referenceStats({ from: 0, to: NOW + DAY, actions: downloads, resourceType: "dataset", resourceId: "rec-1", interval: "month", topOrganisations: 0, topResources: 1 });

@@ -96,3 +96,16 @@ describe("key endpoints", () => {
     expect(ids.indexOf(newer.body.id)).toBeLessThan(ids.indexOf(older.body.id));
   });
 });
+
+describe("last_used_at", () => {
+  it("is recorded when a key is used, at most once per hour", async () => {
+    const secret = await keyWith("read");
+    const listed = async () => (await callJson("GET", "/v1/keys")).body.data.find((key: { prefix: string }) => secret.startsWith(key.prefix));
+    expect((await listed()).last_used_at).toBeNull();
+    expect((await call("GET", "/v1/actions", { key: secret })).status).toBe(200);
+    const first = (await listed()).last_used_at;
+    expect(first).not.toBeNull();
+    expect((await call("GET", "/v1/actions", { key: secret })).status).toBe(200);
+    expect((await listed()).last_used_at).toBe(first);
+  });
+});

@@ -142,6 +142,22 @@ describe("anonymous downloads of public records", () => {
     expect(JSON.parse(events[0]!.meta!)).toEqual({ file: "data.csv" });
   });
 
+  it("serves a public record's metadata PDF anonymously, rendered once and then from R2, one event per download", async () => {
+    const id = uniqueId();
+    await createRecord(id, { public: true });
+    const first = await call("GET", `/v1/records/${id}/metadata.pdf`, { key: null });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("content-type")).toBe("application/pdf");
+    const bytes = new Uint8Array(await first.arrayBuffer());
+    const second = await call("GET", `/v1/records/${id}/metadata.pdf`, { key: null });
+    expect(second.headers.get("etag")).toBe(first.headers.get("etag"));
+    expect(new Uint8Array(await second.arrayBuffer())).toEqual(bytes);
+    expect((await env.BUCKET.list({ prefix: `records/${id}/metadata/` })).objects).toHaveLength(1);
+    const events = await eventsFor(id);
+    expect(events.map((e) => [e.action, e.status, e.bytes])).toEqual([["metadata.download", "success", bytes.length], ["metadata.download", "success", bytes.length]]);
+    expect((await call("GET", `/v1/records/${uniqueId()}/metadata.pdf`, { key: null })).status).toBe(404);
+  });
+
   it("needs a catalog key for records that are not public", async () => {
     const id = uniqueId();
     await createRecord(id, { public: false });

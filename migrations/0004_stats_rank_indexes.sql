@@ -1,0 +1,2 @@
+CREATE INDEX `event_rollups_rank_resource` ON `event_rollups` (`grain`,`day`,`action`,`resource_type`,`resource_id`,`events`);--> statement-breakpoint
+CREATE INDEX `event_rollups_rank_organisation` ON `event_rollups` (`grain`,`day`,`action`,`organisation`,`events`);
