@@ -67,6 +67,38 @@ function tau(x: number): number {
   }
 }
 
+const registerOf = (hash: number) => Math.floor(hash / REMAINDER_SPAN);
+
+function rankOf(hash: number): number {
+  const remainder = hash % REMAINDER_SPAN;
+  const high = Math.floor(remainder / 2 ** 32);
+  const highestBit = high > 0 ? 63 - Math.clz32(high) : remainder > 0 ? 31 - Math.clz32(remainder >>> 0) : -1;
+  return REMAINDER_BITS - highestBit;
+}
+
+/** The sparse serialisation of a few hashes, without building the 4,096 registers (retention converts thousands of small sets). */
+function sparseOf(hashes: number[]): string {
+  const ranks = new Map<number, number>();
+  for (const hash of hashes) {
+    const index = registerOf(hash);
+    ranks.set(index, Math.max(ranks.get(index) ?? 0, rankOf(hash)));
+  }
+  const indexes = [...ranks.keys()].sort((a, b) => a - b);
+  const bytes = new Uint8Array(1 + indexes.length * 3);
+  bytes[0] = SPARSE_FORMAT;
+  indexes.forEach((index, i) => {
+    bytes[1 + i * 3] = index >> 8;
+    bytes[2 + i * 3] = index & 0xff;
+    bytes[3 + i * 3] = ranks.get(index)!;
+  });
+  return toBase64(bytes);
+}
+
+/** Serialised sketch of a set of hashes, as `HyperLogLog.of(hashes).serialise()` would give. */
+export function sketchOf(hashes: number[]): string {
+  return hashes.length * 3 < REGISTERS ? sparseOf(hashes) : HyperLogLog.of(hashes).serialise();
+}
+
 export class HyperLogLog {
   readonly registers: Uint8Array;
 
@@ -76,11 +108,8 @@ export class HyperLogLog {
 
   /** Adds a 52-bit user hash: its top bits choose the register, the rank of the rest is what the register keeps. */
   add(hash: number): void {
-    const index = Math.floor(hash / REMAINDER_SPAN);
-    const remainder = hash % REMAINDER_SPAN;
-    const high = Math.floor(remainder / 2 ** 32);
-    const highestBit = high > 0 ? 63 - Math.clz32(high) : remainder > 0 ? 31 - Math.clz32(remainder >>> 0) : -1;
-    const rank = REMAINDER_BITS - highestBit;
+    const index = registerOf(hash);
+    const rank = rankOf(hash);
     if (rank > this.registers[index]!) this.registers[index] = rank;
   }
 

@@ -2,7 +2,7 @@
 // GROUP BY); a day whose raw rows were archived is never rebuilt, only folded: late events are added to its rows. Each day
 // records the receipt time its rollup reflects, so stats add exactly the raw rows received after it.
 import { chunkForJsonParameter, preparedWithinLimits } from "../db/limits";
-import { HyperLogLog, parseUserHashes } from "./hll";
+import { HyperLogLog, parseUserHashes, sketchOf } from "./hll";
 import { ApiError } from "../lib/errors";
 import { acquireLease, raiseState, readState, releaseLease } from "./maintenance";
 import { DAY_MS, dayOf, dayStart } from "./periods";
@@ -85,11 +85,12 @@ ON CONFLICT (grain, day, action, status, resource_type, resource_id, organisatio
 
 interface DayState {
   rolled_through: number;
+  rolled_at: number;
   purged_at: number | null;
 }
 
 export async function dayState(db: D1Database, day: number): Promise<DayState | null> {
-  return db.prepare("SELECT rolled_through, purged_at FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
+  return db.prepare("SELECT rolled_through, rolled_at, purged_at FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
 }
 
 async function rebuildDay(db: D1Database, day: number, snapshot: number, now: number): Promise<void> {
@@ -192,15 +193,31 @@ export async function purgeDayUsers(db: D1Database, day: number, now = Date.now(
   const state = await dayState(db, day);
   if (!state) return null;
   if (state.purged_at !== null) return state;
-  const rows = (await readDayRollups(db, day, "users IS NOT NULL")).map((row) => ({
-    ...row,
-    users: null,
-    sketch: HyperLogLog.of(parseUserHashes(row.users)).serialise(),
-  }));
-  await replaceDayRows(db, day, state, rows, {
-    sql: "UPDATE rollup_days SET purged_at = ?1 WHERE day = ?2 AND rolled_through = ?3 AND purged_at IS NULL",
-    params: [now, day, state.rolled_through],
-  });
+  const { results } = await db
+    .prepare(`SELECT rowid AS row, users FROM event_rollups WHERE grain IN (${grainList}) AND day = ?1 AND users IS NOT NULL`)
+    .bind(day)
+    .all<{ row: number; users: string }>();
+  // Any rebuild since the read changes rolled_at (and the rows' rowids): then nothing here applies.
+  const guard = "EXISTS (SELECT 1 FROM rollup_days WHERE day = ?2 AND rolled_through = ?3 AND rolled_at = ?4 AND purged_at IS NULL)";
+  const statements = chunkForJsonParameter(results.map((row) => [row.row, sketchOf(parseUserHashes(row.users))])).map((chunk) =>
+    preparedWithinLimits(
+      db,
+      `UPDATE event_rollups SET users = NULL, sketch = json_extract(sketches.value, '$[1]')
+       FROM json_each(?1) AS sketches
+       WHERE event_rollups.rowid = json_extract(sketches.value, '$[0]') AND event_rollups.day = ?2 AND ${guard}`,
+      [chunk.json, day, state.rolled_through, state.rolled_at],
+    ),
+  );
+  statements.push(
+    preparedWithinLimits(db, "UPDATE rollup_days SET purged_at = ?1 WHERE day = ?2 AND rolled_through = ?3 AND rolled_at = ?4 AND purged_at IS NULL", [
+      now,
+      day,
+      state.rolled_through,
+      state.rolled_at,
+    ]),
+    versionBump(db),
+  );
+  await db.batch(statements);
   const after = await dayState(db, day);
   return after && after.purged_at !== null && after.rolled_through === state.rolled_through ? after : null;
 }

@@ -1,8 +1,9 @@
-// Serves the dashboard (built into public/dashboard by `npm run build:dashboard`) from the Worker, with a strict CSP.
+// Serves the dashboard (bundled by `npm run build:dashboard` into a generated module) from the Worker, with a strict CSP.
 import type { Context } from "hono";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../lib/errors";
+import { dashboardAssets } from "./dashboard-assets.generated";
 
 export const dashboard = new Hono<AppEnv>();
 
@@ -18,16 +19,20 @@ export const dashboardContentSecurityPolicy = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-async function serveFile(c: Context<AppEnv>, path: string): Promise<Response> {
-  const stored = await c.env.ASSETS.fetch(new Request(new URL(path, c.req.url), { headers: c.req.raw.headers }));
-  if (stored.status === 404) throw new ApiError("not_found", `No dashboard file at ${path}`);
-  const response = new Response(stored.body, stored);
-  response.headers.set("Content-Security-Policy", dashboardContentSecurityPolicy);
-  response.headers.set("Cache-Control", "no-cache");
-  return response;
+function serveFile(c: Context<AppEnv>, name: string): Response {
+  const asset = dashboardAssets[name];
+  if (!asset) throw new ApiError("not_found", `No dashboard file ${name}`);
+  const headers = {
+    "Content-Type": asset.contentType,
+    "Content-Security-Policy": dashboardContentSecurityPolicy,
+    "Cache-Control": "no-cache",
+    ETag: asset.etag,
+  };
+  if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304, headers);
+  return c.body(asset.body, 200, headers);
 }
 
-const shell = (c: Context<AppEnv>) => serveFile(c, "/dashboard/index.html");
+const shell = (c: Context<AppEnv>) => serveFile(c, "index.html");
 
 dashboard.get("/dashboard", shell);
 dashboard.get("/dashboard/", shell);
@@ -36,4 +41,4 @@ dashboard.get("/dashboard/settings.json", (c) => {
   c.header("Cache-Control", "no-cache");
   return c.json({ catalog_record_url: c.var.config.catalogRecordUrl });
 });
-dashboard.get("/dashboard/:file{.+}", (c) => serveFile(c, c.req.path));
+dashboard.get("/dashboard/:file{.+}", (c) => serveFile(c, c.req.param("file")));

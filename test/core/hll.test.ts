@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HLL_PRECISION, HyperLogLog, parseUserHashes, UserCounter, userHashOf } from "../../src/core/hll";
+import { HLL_PRECISION, HyperLogLog, parseUserHashes, sketchOf, UserCounter, userHashOf } from "../../src/core/hll";
 import { random } from "../stats-fixtures";
 
 /** 52-bit hashes from a seeded generator, like the 13 hex digits taken from an HMAC user key. */
@@ -47,6 +47,7 @@ describe("HyperLogLog", () => {
       if (count <= 50) expect(text.length).toBeLessThan(300);
     }
     expect(() => HyperLogLog.deserialise(btoa("\u0009xyz"))).toThrow();
+    for (const count of [0, 1, 7, 1365, 1366, 5000]) expect(sketchOf(hashes(count, count)), `n=${count}`).toBe(HyperLogLog.of(hashes(count, count)).serialise());
   });
 
   it("reads user hashes as rollups store them", () => {

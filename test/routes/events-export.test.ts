@@ -141,6 +141,25 @@ describe("GET /v1/events/export.csv and .ndjson", () => {
     expect(Papa.parse(whole.trim()).data).toHaveLength(seeded.length + 1);
   });
 
+  it("splits pages that would exceed D1's 2 MB value limit and still exports every row once, in order", async () => {
+    const big = Array.from({ length: 150 }, (_, index) => ({
+      input: {
+        id: `big-${String(index).padStart(3, "0")}`,
+        occurred_at: new Date(START + 7_200_000 + index).toISOString(),
+        action: "download",
+        resource: { type: "big", id: `big-${index}` },
+        meta: { blob: "x".repeat(15_000), dois: ["10.1234/big"] },
+      },
+      receivedAt: START,
+    }));
+    await seedRows(big);
+    const text = await (await call("GET", "/v1/events/export.ndjson?resource_type=big", { key: readKey })).text();
+    const lines = text.trim().split("\n").map((line) => JSON.parse(line));
+    expect(lines.map((event) => event.id)).toEqual(big.map((row) => row.input.id));
+    expect(lines[149].meta.blob).toHaveLength(15_000);
+    await env.DB.prepare("DELETE FROM events WHERE resource_type = 'big'").run();
+  });
+
   it("applies the event filters and writes NDJSON in the shape of GET /v1/events", async () => {
     const response = await call("GET", "/v1/events/export.ndjson?organisation=Odd%20Org&to=2026-06-01T01:30:00Z", { key: readKey });
     expect(response.status).toBe(200);
