@@ -75,11 +75,11 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     });
     expect(painted).toBeGreaterThan(2000);
 
-    const topRecords = page.getByRole("region", { name: "Top records" });
+    const topRecords = page.getByRole("region", { name: "Top records", exact: true });
     const firstLink = topRecords.getByRole("link").first();
     expect(await firstLink.getAttribute("href")).toMatch(/^https:\/\/doi\.org\/10\.5072\/odp\.\d+$/);
     expect(await topRecords.textContent()).toMatch(/DOI 10\.5072\/odp\.\d+/);
-    expect(await page.getByRole("region", { name: "Top organisations" }).locator("tbody tr").count()).toBeGreaterThan(1);
+    expect(await page.getByRole("region", { name: "Top organisations", exact: true }).locator("tbody tr").count()).toBeGreaterThan(1);
     await screenshot("overview");
 
     const thirty = digits(await downloads.textContent());
@@ -87,7 +87,7 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     await page.getByText("7 days", { exact: true }).click();
     await statsAnswer;
     await expect.poll(async () => digits(await downloads.textContent())).toBeLessThan(thirty);
-    await page.getByLabel("Per").selectOption("week");
+    await page.getByLabel("Per", { exact: true }).selectOption("week");
     await expect.poll(() => page.locator("figcaption").textContent()).toContain("per week");
   });
 

@@ -56,7 +56,7 @@ export function OverviewPage({ catalogRecordUrl }: { catalogRecordUrl: string })
         )}
         <label>
           Per
-          <select value={interval} onChange={(event: Event) => setInterval((event.target as HTMLSelectElement).value as Interval)}>
+          <select aria-label="Per" value={interval} onChange={(event: Event) => setInterval((event.target as HTMLSelectElement).value as Interval)}>
             <option value="day">day</option>
             <option value="week">week</option>
             <option value="month">month</option>
@@ -140,7 +140,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
           {stats.top_organisations.length === 0 ? (
             <p class="empty">No downloads in this range.</p>
           ) : (
-            <ScrollTable label="Top organisations">
+            <ScrollTable label="Top organisations table">
               <thead>
                 <tr>
                   <th scope="col">Organisation</th>
@@ -165,7 +165,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
           {stats.top_resources.length === 0 ? (
             <p class="empty">No downloads in this range.</p>
           ) : (
-            <ScrollTable label="Top records">
+            <ScrollTable label="Top records table">
               <thead>
                 <tr>
                   <th scope="col">Record</th>

@@ -3,6 +3,7 @@
 // so an object only ever grows; it is conditional on the object it merged, so two writers cannot lose each other's rows.
 import { z } from "@hono/zod-openapi";
 import { Gunzip } from "fflate";
+import { jsonPage } from "../db/json-pages";
 import { chunkForJsonParameter, preparedWithinLimits } from "../db/limits";
 import { ApiError } from "../lib/errors";
 import { storeEvents, type EventRow } from "./ingest";
@@ -10,7 +11,7 @@ import { DAY_MS, dayLabel, dayOf, dayStart } from "./periods";
 
 export const ARCHIVE_PREFIX = "archive/events/";
 const ARCHIVE_KEY = /^archive\/events\/(\d{4})\/(\d{2})\/(\d{2})\.ndjson\.gz$/;
-const PAGE_ROWS = 2_000;
+const PAGE_ROWS = 5_000;
 const encoder = new TextEncoder();
 
 const eventColumns = [
@@ -79,19 +80,22 @@ function compareIds(a: string, b: string): number {
 
 const compareRows = (a: EventRow, b: EventRow) => a.occurred_at - b.occurred_at || compareIds(a.id, b.id);
 
-/** The day's ledger rows in (occurred_at, id) order, a keyset page at a time. */
+/** The day's ledger rows in (occurred_at, id) order, a keyset page (one JSON cell) at a time. */
 async function* ledgerRowsOfDay(db: D1Database, day: number): AsyncGenerator<EventRow> {
   let after: [number, string] = [dayStart(day) - 1, ""];
   for (;;) {
-    const { results } = await preparedWithinLimits(
+    const page = await jsonPage(
       db,
       `SELECT ${eventColumns.join(", ")} FROM events
-       WHERE occurred_at >= ?1 AND occurred_at < ?2 AND (occurred_at, id) > (?3, ?4) ORDER BY occurred_at, id LIMIT ?5`,
+       WHERE occurred_at >= ? AND occurred_at < ? AND (occurred_at, id) > (?, ?) ORDER BY occurred_at, id LIMIT ?`,
       [dayStart(day), dayStart(day) + DAY_MS, after[0], after[1], PAGE_ROWS],
-    ).all<EventRow>();
-    yield* results;
-    if (results.length < PAGE_ROWS) return;
-    const last = results.at(-1)!;
+      eventColumns,
+      ["occurred_at", "id"],
+    );
+    if (page.length === 0) return;
+    const rows = page.map((values) => Object.fromEntries(eventColumns.map((column, index) => [column, values[index] ?? null])) as unknown as EventRow);
+    yield* rows;
+    const last = rows.at(-1)!;
     after = [last.occurred_at, last.id];
   }
 }

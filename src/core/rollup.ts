@@ -219,7 +219,7 @@ export async function purgeDayUsers(db: D1Database, day: number, now = Date.now(
   );
   await db.batch(statements);
   const after = await dayState(db, day);
-  return after && after.purged_at !== null && after.rolled_through === state.rolled_through ? after : null;
+  return after && after.purged_at !== null && after.rolled_through === state.rolled_through && after.rolled_at === state.rolled_at ? after : null;
 }
 
 export interface RollupRun {

@@ -90,6 +90,10 @@ describe("retention and archive", { timeout: 60_000 }, () => {
     const listing = await env.BUCKET.list({ prefix: "archive/", include: ["customMetadata"] });
     expect(listing.objects.reduce((sum, object) => sum + Number(object.customMetadata!.rows), 0)).toBe(old.length);
 
+    const userSetsLeft = await env.DB.prepare(
+      "SELECT count(*) AS n FROM event_rollups WHERE day IN (SELECT day FROM rollup_days WHERE purged_at IS NOT NULL) AND users IS NOT NULL",
+    ).first<{ n: number }>();
+    expect(userSetsLeft!.n).toBe(0);
     const statsAfter = await computeStats(env.DB, oldRange);
     expect(statsAfter.unique_users_estimated).toBe(true);
     expect(statsAfter.totals).toEqual({ ...statsBefore.totals, unique_users: statsAfter.totals.unique_users });
