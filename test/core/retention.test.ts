@@ -115,6 +115,19 @@ describe("retention and archive", { timeout: 60_000 }, () => {
     expect((await readArchive(key)).length).toBe(rows);
   });
 
+  it("deletes rollups older than ROLLUP_RETENTION_DAYS (never younger than RETENTION_DAYS) when it is set", async () => {
+    await seedOldDays();
+    const keepDays = 185;
+    const result = await runRetention(env, { ...config, rollupRetentionDays: keepDays }, { now: NOW });
+    expect(result.rollups_deleted).toBeGreaterThan(0);
+    const oldest = await env.DB.prepare("SELECT min(day) AS day FROM event_rollups").first<{ day: number }>();
+    expect(oldest!.day).toBe(TODAY - keepDays);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM rollup_days WHERE day < ?1").bind(TODAY - keepDays).first<{ n: number }>()).toEqual({ n: 0 });
+    await runRetention(env, { ...config, rollupRetentionDays: 30 }, { now: NOW });
+    const clamped = await env.DB.prepare("SELECT min(day) AS day FROM event_rollups").first<{ day: number }>();
+    expect(clamped!.day).toBe(TODAY - config.retentionDays);
+  });
+
   it("a run that dies between archiving and deleting leaves every row either in the ledger or archived, and the next run finishes", async () => {
     const before = await seedOldDays();
     const day = FIRST_DAY + 1;
