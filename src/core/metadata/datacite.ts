@@ -1,21 +1,5 @@
 // DataCite Metadata Schema 4.x as JSON (REST API attributes or the JSON:API document) → normalised record.
-import {
-  boundingBox,
-  doi,
-  emptyRecord,
-  isObject,
-  list,
-  number,
-  orcid,
-  paragraphs,
-  text,
-  unique,
-  year,
-  type Creator,
-  type Json,
-  type NormalisedRecord,
-  type SpatialCoverage,
-} from "./normalised";
+import { boundingBox, type Creator, doi, emptyRecord, isObject, type Json, list, type NormalisedRecord, number, orcid, paragraphs, relatedIdentifiers, type SpatialCoverage, text, unique, year } from "./normalised";
 
 /** Accepts `{data:{attributes}}` (the REST API's JSON:API document), `{attributes}` or the attributes themselves. */
 function attributesOf(document: unknown): Json {
@@ -132,12 +116,7 @@ export function fromDataCite(document: unknown): NormalisedRecord {
     }))
     .filter((rights) => rights.name || rights.uri || rights.identifier);
 
-  record.related = list(attributes.relatedIdentifiers)
-    .filter(isObject)
-    .flatMap((related) => {
-      const identifier = text(related.relatedIdentifier);
-      return identifier ? [{ identifier, type: text(related.relatedIdentifierType), relation: text(related.relationType) }] : [];
-    });
+  record.related = relatedIdentifiers(attributes.relatedIdentifiers);
 
   record.funding = list(attributes.fundingReferences)
     .filter(isObject)

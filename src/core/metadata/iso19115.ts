@@ -1,19 +1,5 @@
 // ISO 19115 as JSON, in the flat shape ODP-style catalogues use (e.g. SAEON's ISO19115 profile) → normalised record.
-import {
-  boundingBox,
-  doi,
-  emptyRecord,
-  isObject,
-  list,
-  orcid,
-  paragraphs,
-  text,
-  unique,
-  year,
-  type Creator,
-  type Json,
-  type NormalisedRecord,
-} from "./normalised";
+import { boundingBox, type Creator, doi, emptyRecord, isObject, type Json, list, type NormalisedRecord, orcid, paragraphs, relatedIdentifiers, text, unique, year } from "./normalised";
 
 /** Responsible-party roles (CI_RoleCode) that make someone a creator of the resource. */
 const creatorRoles = new Set(["originator", "principalInvestigator", "author", "coAuthor"]);
@@ -82,12 +68,7 @@ export function fromIso19115(document: unknown): NormalisedRecord {
     }))
     .filter((rights) => rights.name || rights.uri || rights.identifier);
 
-  record.related = list(metadata.relatedIdentifiers)
-    .filter(isObject)
-    .flatMap((related) => {
-      const identifier = text(related.relatedIdentifier);
-      return identifier ? [{ identifier, type: text(related.relatedIdentifierType), relation: text(related.relationType) }] : [];
-    });
+  record.related = relatedIdentifiers(metadata.relatedIdentifiers);
 
   record.funding = list(metadata.fundingReferences)
     .filter(isObject)

@@ -85,6 +85,16 @@ export function list(value: unknown): unknown[] {
   return value === undefined || value === null ? [] : [value];
 }
 
+/** DataCite-style `relatedIdentifiers` (also used by ODP's ISO 19115 JSON): entries without an identifier are dropped. */
+export function relatedIdentifiers(value: unknown): NormalisedRecord["related"] {
+  return list(value)
+    .filter(isObject)
+    .flatMap((related) => {
+      const identifier = text(related.relatedIdentifier);
+      return identifier ? [{ identifier, type: text(related.relatedIdentifierType), relation: text(related.relationType) }] : [];
+    });
+}
+
 export function number(value: unknown): number | null {
   const parsed = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   return typeof parsed === "number" && Number.isFinite(parsed) ? parsed : null;
