@@ -6,6 +6,17 @@ import { formatNumber } from "./format";
 import type { Stats } from "./types";
 
 const HEIGHT = 280;
+
+/** The plot drawn in each container: a re-render that reuses the container replaces it instead of stacking a second one. */
+const drawn = new WeakMap<HTMLElement, { plot: uPlot; resize: ResizeObserver }>();
+
+function clear(element: HTMLElement) {
+  const previous = drawn.get(element);
+  if (!previous) return;
+  previous.resize.disconnect();
+  previous.plot.destroy();
+  drawn.delete(element);
+}
 const wholeNumberSteps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
 
 export function SeriesChart({ series, periodLabel }: { series: Stats["series"]; periodLabel: (period: string) => string }) {
@@ -13,6 +24,7 @@ export function SeriesChart({ series, periodLabel }: { series: Stats["series"]; 
   useEffect(() => {
     const element = container.current;
     if (!element) return;
+    clear(element);
     const labels = series.map((entry) => periodLabel(entry.period));
     const data: uPlot.AlignedData = [
       series.map((_, index) => index),
@@ -59,10 +71,8 @@ export function SeriesChart({ series, periodLabel }: { series: Stats["series"]; 
     );
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(element.clientWidth, 200), height: HEIGHT }));
     resize.observe(element);
-    return () => {
-      resize.disconnect();
-      plot.destroy();
-    };
+    drawn.set(element, { plot, resize });
+    return () => clear(element);
   }, [series]);
   return <div class="chart" ref={container} />;
 }

@@ -12,7 +12,7 @@ const e2e = inject("e2e");
 const csvHeader = "id,occurred_at,action,status,resource_type,resource_id,doi,title,actor_id,email,name,organisation,ip,user_agent,bytes,message,link";
 
 describe.skipIf(e2e === null)("dashboard in Chromium", () => {
-  const { baseUrl, adminKey, artifacts } = e2e!;
+  const { baseUrl = "", adminKey = "", artifacts = "" } = e2e ?? {};
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -67,6 +67,7 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     expect(await page.locator("[data-card=bytes]").textContent()).toMatch(/\d.*(kB|MB|GB|TB)/);
     expect(await page.locator("[data-card=success-rate]").textContent()).toMatch(/^\d+(\.\d)?%$/);
 
+    expect(await page.locator(".chart canvas").count()).toBe(1);
     const painted = await page.locator(".chart canvas").evaluate((canvas: HTMLCanvasElement) => {
       const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
       let count = 0;
@@ -228,7 +229,9 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     await mobile.reload();
     const downloads = mobile.locator("[data-card=downloads]");
     await downloads.waitFor();
-    await mobile.locator(".chart canvas").waitFor();
+    await mobile.locator(".chart canvas").first().waitFor();
+    await mobile.waitForLoadState("networkidle");
+    expect(await mobile.locator(".chart canvas").count()).toBe(1);
     const stats = await mobile.evaluate(async () => {
       const response = await fetch(new URL(performance.getEntriesByType("resource").map((entry) => entry.name).find((url) => url.includes("/v1/stats"))!), {
         headers: { authorization: `Bearer ${sessionStorage.getItem("download-audit.api-key")}` },

@@ -45,7 +45,6 @@ async function rebuildRollups(baseUrl: string, adminKey: string): Promise<void> 
     headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
     body: JSON.stringify({ from: new Date(Date.now() - 95 * day).toISOString().slice(0, 10), to: new Date(Date.now() + day).toISOString().slice(0, 10) }),
   });
-  if (response.status === 404) return console.warn("TEMP: no rollup route yet");
   if (!response.ok) throw new Error(`rollup rebuild failed: ${response.status} ${await response.text()}`);
 }
 

@@ -8,21 +8,25 @@ export default {
   order: 95,
   async run(ctx) {
     const seeded = await ctx.ensureSeeded(ctx.options.events);
-    const body = { older_than_days: 1 };
-    const dry = await ctx.api.call("/v1/maintenance/retention", { method: "POST", body: { ...body, dry_run: true } });
+    const dry = await ctx.api.call("/v1/maintenance/retention", { method: "POST", body: { older_than_days: 1, dry_run: true } });
     const sampler = sampleProcess(ctx.server.workerdPid);
     const started = performance.now();
-    const result = await ctx.api.call("/v1/maintenance/retention", { method: "POST", body });
+    // Oldest days first, two weeks of history per request, so no request outlives the HTTP client's 5-minute timeout.
+    const results = [];
+    for (const olderThanDays of [78, 64, 50, 36, 22, 8, 1])
+      results.push(await ctx.api.call("/v1/maintenance/retention", { method: "POST", body: { older_than_days: olderThanDays } }));
     const seconds = (performance.now() - started) / 1000;
     const { peakRssMb, cpuPercent } = await sampler.stop();
+    const deleted = results.reduce((sum, result) => sum + result.deleted, 0);
+    const archived = results.reduce((sum, result) => sum + result.archived.length, 0);
     return {
-      figures: { rowsPerSecond: result.deleted / seconds, peakRssMb, workerdCpuPercent: cpuPercent },
+      figures: { rowsPerSecond: deleted / seconds, peakRssMb, workerdCpuPercent: cpuPercent },
       notes: [
-        `${result.deleted.toLocaleString("en-US")} of ${dry.events.toLocaleString("en-US")} rows older than ${result.cutoff} archived into ${result.archived.length} day objects, verified and deleted in ${seconds.toFixed(1)} s (ledger of ${seeded.count.toLocaleString("en-US")} seeded events plus earlier scenarios' events)`,
+        `${deleted.toLocaleString("en-US")} of ${dry.events.toLocaleString("en-US")} rows older than ${dry.cutoff} archived into ${archived} day objects, verified and deleted in ${seconds.toFixed(1)} s by ${results.length} requests (ledger of ${seeded.count.toLocaleString("en-US")} seeded events plus earlier scenarios' events)`,
         "every statement is checked against D1's production limits in code (≤ 100 bound parameters, ≤ 100 KB SQL, deletes of ≤ 1,000 ids each)",
       ],
       targets: [{ metric: "rowsPerSecond", op: ">=", value: 50_000, label: "≥ 50,000 rows/s", atEvents: 1_000_000 }],
-      details: { dry, result, seconds },
+      details: { dry, results, seconds },
     };
   },
 };

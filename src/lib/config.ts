@@ -37,7 +37,7 @@ const ConfigSchema = z.object({
   BUNDLE_MAX_BYTES: z.coerce.number().int().min(1).max(4 * 1024 ** 3 - 64 * 1024 ** 2, "BUNDLE_MAX_BYTES must stay under 4 GiB (ZIP without ZIP64)").default(2 * 1024 ** 3),
   BUNDLE_TTL_HOURS: z.coerce.number().min(0.01).default(24),
   BUNDLE_PART_BYTES: z.coerce.number().int().min(5 * 1024 ** 2, "BUNDLE_PART_BYTES must be at least 5 MiB (R2's minimum part)").default(8 * 1024 ** 2),
-  BUNDLE_SLICE_BYTES: z.coerce.number().int().min(1).default(256 * 1024 ** 2),
+  BUNDLE_SLICE_BYTES: z.coerce.number().int().min(1).default(32 * 1024 ** 2),
   JOB_STALE_MINUTES: z.coerce.number().int().min(1).default(15),
   RETENTION_DAYS: z.coerce.number().int().min(1).default(180),
   ROLLUP_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
