@@ -53,7 +53,8 @@ export class LedgerShard extends DurableObject<Env> {
     const stored = maybeStoredIds.length > 0 ? await findStored(this.env.DB, maybeStoredIds) : new Map<string, StoredSummary>();
     const now = Date.now();
     const outcomes = items.map((item): StageOutcome => {
-      const known = this.stagedSummary(item.row.id) ?? stored.get(item.row.id);
+      // Server-generated ids (UUIDv7) are new by construction; only client-chosen ones can be replays.
+      const known = item.clientChosenId ? (this.stagedSummary(item.row.id) ?? stored.get(item.row.id)) : undefined;
       if (known) return { id: known.id, received_at: known.received_at, replayed: true, duplicate_of: known.duplicate_of };
       const row = { ...item.row, duplicate_of: item.dedupKey ? this.applyDedupWindow(item.dedupKey, item.row, now, options.dedupWindowMs) : null };
       this.sql.exec(
