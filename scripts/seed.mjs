@@ -3,8 +3,8 @@
 import { parseArgs } from "node:util";
 import { faker } from "@faker-js/faker";
 import { getPlatformProxy } from "wrangler";
-import { EventInputSchema } from "../src/core/event-schema.ts";
-import { ingestEvents } from "../src/core/ingest.ts";
+import { EventInputSchema } from "../src/core/ledger/event-schema.ts";
+import { ingestEvents } from "../src/core/ledger/ingest.ts";
 import { getConfig } from "../src/lib/config.ts";
 
 const { values: options } = parseArgs({

@@ -2,9 +2,9 @@
 import { app } from "./app";
 import { scheduled } from "./scheduled";
 
-export { LedgerShard } from "./guards/ledger-shard";
-export { BundleJob } from "./jobs/bundle-job";
-export { RateLimiter } from "./guards/rate-limiter";
+export { LedgerShard } from "./objects/ledger-shard";
+export { BundleJob } from "./objects/bundle-job";
+export { RateLimiter } from "./objects/rate-limiter";
 
 export default {
   fetch: app.fetch,

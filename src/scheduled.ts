@@ -1,9 +1,9 @@
 // Cron entry: each trigger in wrangler.jsonc runs its list of jobs in order; a failing job is logged and the others still run.
-import { expireBundles } from "./core/bundles";
-import { failStaleJobs } from "./core/jobs";
-import { rebuildDays, runRollup } from "./core/rollup";
-import { runRetention } from "./core/retention";
-import { dayOf } from "./core/periods";
+import { expireBundles } from "./core/bundles/bundles";
+import { failStaleJobs } from "./core/bundles/jobs";
+import { rebuildDays, runRollup } from "./core/analytics/rollup";
+import { runRetention } from "./core/retention/retention";
+import { dayOf } from "./core/analytics/periods";
 import { getConfig, type Config } from "./lib/config";
 
 /** Must match "triggers.crons" in wrangler.jsonc. */

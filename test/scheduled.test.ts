@@ -2,8 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { readState } from "../src/core/maintenance";
-import { ROLLUP_WATERMARK } from "../src/core/rollup";
+import { readState } from "../src/core/retention/maintenance";
+import { ROLLUP_WATERMARK } from "../src/core/analytics/rollup";
 import { CRONS } from "../src/scheduled";
 import wranglerConfig from "../wrangler.jsonc?raw";
 import { countRows } from "./helpers";

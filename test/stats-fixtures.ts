@@ -1,9 +1,9 @@
 // Seeds ledger rows with chosen occurrence and receipt times (duplicates and denials included), and computes statistics
 // from raw rows in plain JavaScript: the independent reference that rollup-based stats must equal.
 import { env } from "cloudflare:workers";
-import { EventInputSchema, type EventInput } from "../src/core/event-schema";
-import { prepareEvent, storeEvents, type EventRow, type PreparedEvent } from "../src/core/ingest";
-import { periodLabel, periodsOf, type Interval } from "../src/core/periods";
+import { EventInputSchema, type EventInput } from "../src/core/ledger/event-schema";
+import { prepareEvent, storeEvents, type EventRow, type PreparedEvent } from "../src/core/ledger/ingest";
+import { periodLabel, periodsOf, type Interval } from "../src/core/analytics/periods";
 import { getConfig } from "../src/lib/config";
 
 export const DAY = 86_400_000;

@@ -1,8 +1,8 @@
 // HTTP surface of the R2 archives (admin): list them with their row counts, and restore one into the ledger.
 import { createRoute, z } from "@hono/zod-openapi";
-import { ArchiveSchema, listArchives, restoreArchive, RestoreResultSchema } from "../core/archive";
-import { requireScope } from "../lib/auth";
-import { jsonBody } from "../lib/body";
+import { ArchiveSchema, listArchives, restoreArchive, RestoreResultSchema } from "../core/retention/archive";
+import { requireScope } from "./middleware/auth";
+import { jsonBody } from "./middleware/body";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 export const archives = router();

@@ -1,9 +1,9 @@
 // HTTP surface of ZIP bundles: POST /v1/bundles registers a bundle and starts its job (202).
 import { createRoute, z } from "@hono/zod-openapi";
-import { BundleRequestSchema, createBundle } from "../core/bundles";
-import { JobSchema } from "../core/jobs";
-import { requireScope } from "../lib/auth";
-import { jsonBody } from "../lib/body";
+import { BundleRequestSchema, createBundle } from "../core/bundles/bundles";
+import { JobSchema } from "../core/bundles/jobs";
+import { requireScope } from "./middleware/auth";
+import { jsonBody } from "./middleware/body";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 export const bundlesRouter = router();

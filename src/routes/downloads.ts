@@ -2,12 +2,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { bundleEventMeta, getBundle } from "../core/bundles";
-import { FileNameSchema, recordForDownload, RecordIdSchema, type RecordForDownload } from "../core/catalog";
-import { ensureMetadataPdf, metadataPdfName } from "../core/pdf";
-import { DownloadUserSchema, mintToken, openUser, sealUser, verifyToken, type DownloadTarget, type DownloadUser, type TokenClaims } from "../core/tokens";
-import { requireScope } from "../lib/auth";
-import { jsonBody } from "../lib/body";
+import { bundleEventMeta, getBundle } from "../core/bundles/bundles";
+import { FileNameSchema, recordForDownload, RecordIdSchema, type RecordForDownload } from "../core/catalog/catalog";
+import { ensureMetadataPdf, metadataPdfName } from "../core/catalog/pdf";
+import { DownloadUserSchema, mintToken, openUser, sealUser, verifyToken, type DownloadTarget, type DownloadUser, type TokenClaims } from "../core/catalog/tokens";
+import { requireScope } from "./middleware/auth";
+import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
 import { linkOrigin } from "./bundles";
 import { authErrors, errorResponses, router, security } from "./openapi";

@@ -2,9 +2,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { EventFilterSchema, type EventFilter } from "../core/event-schema";
-import { CSV_COLUMNS, exportFilename, exportStream, type ExportFormat } from "../core/export";
-import { requireScope } from "../lib/auth";
+import { EventFilterSchema, type EventFilter } from "../core/ledger/event-schema";
+import { CSV_COLUMNS, exportFilename, exportStream, type ExportFormat } from "../core/ledger/export";
+import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 export const eventsExport = router();

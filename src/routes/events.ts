@@ -13,13 +13,13 @@ import {
   IngestResultSchema,
   actionPattern,
   type EventInput,
-} from "../core/event-schema";
-import { importEvents, ImportResultSchema } from "../core/import";
-import type { RequestContext } from "../core/ingest";
-import { rateLimitHeaders, recordEvents } from "../core/pipeline";
-import { getEvent, listEvents } from "../core/query";
-import { requireScope } from "../lib/auth";
-import { acceptBody, jsonBody, MB } from "../lib/body";
+} from "../core/ledger/event-schema";
+import { importEvents, ImportResultSchema } from "../core/ledger/import";
+import type { RequestContext } from "../core/ledger/ingest";
+import { rateLimitHeaders, recordEvents } from "../core/ledger/pipeline";
+import { getEvent, listEvents } from "../core/ledger/query";
+import { requireScope } from "./middleware/auth";
+import { acceptBody, jsonBody, MB } from "./middleware/body";
 import { ApiError, zodProblems } from "../lib/errors";
 import { clientIpFromHeaders } from "../lib/ip";
 import { authErrors, errorResponses, router, security } from "./openapi";

@@ -1,8 +1,8 @@
 // HTTP surface of the ledger's facets: which actions and resource types have been seen.
 import { createRoute, z, type RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
-import { listActions, listResourceTypes } from "../core/query";
-import { requireScope } from "../lib/auth";
+import { listActions, listResourceTypes } from "../core/ledger/query";
+import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 const actionsRoute = createRoute({

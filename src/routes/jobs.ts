@@ -1,7 +1,7 @@
 // HTTP surface of background jobs: status, listing by status, and cancellation.
 import { createRoute, z } from "@hono/zod-openapi";
-import { activeStatuses, JobListSchema, JobSchema, jobStatuses, listJobs, requireJob } from "../core/jobs";
-import { requireScope } from "../lib/auth";
+import { activeStatuses, JobListSchema, JobSchema, jobStatuses, listJobs, requireJob } from "../core/bundles/jobs";
+import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, router, security } from "./openapi";
 

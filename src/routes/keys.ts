@@ -1,9 +1,9 @@
 // HTTP surface of API keys (admin scope): create, list, revoke.
 import { createRoute, z, type RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
-import { createKey, listKeys, revokeKey, scopes } from "../core/keys";
-import { requireScope } from "../lib/auth";
-import { jsonBody } from "../lib/body";
+import { createKey, listKeys, revokeKey, scopes } from "../core/ledger/keys";
+import { requireScope } from "./middleware/auth";
+import { jsonBody } from "./middleware/body";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 const ApiKeySchema = z

@@ -1,10 +1,10 @@
 // HTTP surface of maintenance (admin): run or rebuild rollups, and run retention (or a dry run of it).
 import { createRoute, z } from "@hono/zod-openapi";
-import { dayOf } from "../core/periods";
-import { RetentionResultSchema, runRetention } from "../core/retention";
-import { rebuildDays, runRollup } from "../core/rollup";
-import { requireScope } from "../lib/auth";
-import { jsonBody } from "../lib/body";
+import { dayOf } from "../core/analytics/periods";
+import { RetentionResultSchema, runRetention } from "../core/retention/retention";
+import { rebuildDays, runRollup } from "../core/analytics/rollup";
+import { requireScope } from "./middleware/auth";
+import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, router, security } from "./openapi";
 

@@ -18,10 +18,10 @@ import {
   RecordSchema,
   requireRecord,
   type RecordForDownload,
-} from "../core/catalog";
-import { ensureMetadataPdf, metadataPdfName } from "../core/pdf";
-import { requireScope } from "../lib/auth";
-import { jsonBody, MB } from "../lib/body";
+} from "../core/catalog/catalog";
+import { ensureMetadataPdf, metadataPdfName } from "../core/catalog/pdf";
+import { requireScope } from "./middleware/auth";
+import { jsonBody, MB } from "./middleware/body";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, router, security } from "./openapi";
 import { failDownload, serveObject } from "./serve-download";

@@ -2,8 +2,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { buildReport, currentLabel, dailyPeriod, reportMarkdown, weeklyPeriod, type ReportPeriod } from "../core/report";
-import { requireScope } from "../lib/auth";
+import { buildReport, currentLabel, dailyPeriod, reportMarkdown, weeklyPeriod, type ReportPeriod } from "../core/analytics/report";
+import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 export const reports = router();

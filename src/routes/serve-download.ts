@@ -1,9 +1,9 @@
 // Serving a download: every attempt is recorded through the pipeline (guards decide 429), then R2 streams the object.
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import type { EventInput } from "../core/event-schema";
-import { rateLimitHeaders, recordEvents, type RecordedEvent } from "../core/pipeline";
-import type { DownloadUser } from "../core/tokens";
+import type { EventInput } from "../core/ledger/event-schema";
+import { rateLimitHeaders, recordEvents, type RecordedEvent } from "../core/ledger/pipeline";
+import type { DownloadUser } from "../core/catalog/tokens";
 import { ApiError, type ErrorCode } from "../lib/errors";
 import { clientIpFromHeaders } from "../lib/ip";
 

@@ -1,9 +1,9 @@
 // HTTP surface of usage statistics: range stats with series and top lists, per-resource and per-person figures.
 import { createRoute, z } from "@hono/zod-openapi";
-import { actionPattern, InstantSchema } from "../core/event-schema";
-import { DAY_MS, dayOf, dayStart } from "../core/periods";
-import { computeResourceStats, computeStats, computeUserStats } from "../core/stats";
-import { requireScope } from "../lib/auth";
+import { actionPattern, InstantSchema } from "../core/ledger/event-schema";
+import { DAY_MS, dayOf, dayStart } from "../core/analytics/periods";
+import { computeResourceStats, computeStats, computeUserStats } from "../core/analytics/stats";
+import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
 import type { Config } from "../lib/config";
 import { authErrors, errorResponses, router, security } from "./openapi";

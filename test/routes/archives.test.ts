@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runRetention } from "../../src/core/retention";
+import { runRetention } from "../../src/core/retention/retention";
 import { getConfig } from "../../src/lib/config";
 import { callJson, countRows, keyWith } from "../helpers";
 import { clearLedger, DAY, random, randomInput, seedRows } from "../stats-fixtures";

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
-import { mintToken, sealUser } from "../../src/core/tokens";
+import { mintToken, sealUser } from "../../src/core/catalog/tokens";
 import { bytesOf, createLink, createRecord, eventsFor, uniqueId, uploadFile } from "../catalog-helpers";
 import { call, callJson, countRows, keyWith } from "../helpers";
 

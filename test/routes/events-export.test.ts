@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import Papa from "papaparse";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CSV_COLUMNS, catalogLink, exportFilename, exportStream } from "../../src/core/export";
+import { CSV_COLUMNS, catalogLink, exportFilename, exportStream } from "../../src/core/ledger/export";
 import { call, callJson, keyWith } from "../helpers";
 import { clearLedger, seedRows, type SeedRow } from "../stats-fixtures";
 

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { acquireLease, releaseLease } from "../../src/core/maintenance";
-import { ROLLUP_WATERMARK } from "../../src/core/rollup";
-import { readState } from "../../src/core/maintenance";
+import { acquireLease, releaseLease } from "../../src/core/retention/maintenance";
+import { ROLLUP_WATERMARK } from "../../src/core/analytics/rollup";
+import { readState } from "../../src/core/retention/maintenance";
 import { call, callJson, keyWith } from "../helpers";
 import { clearLedger, DAY, random, randomInput, seedRows } from "../stats-fixtures";
 

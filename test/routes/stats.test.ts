@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runRollup } from "../../src/core/rollup";
+import { runRollup } from "../../src/core/analytics/rollup";
 import { callJson, keyWith } from "../helpers";
 import { clearLedger, DAY, seedRows } from "../stats-fixtures";
 

@@ -1,0 +1,434 @@
+// Usage statistics over counted events (never duplicates or denials): whole closed days come from the rollups, everything
+// else (the open day, partial days at the edges, events received after a day was rolled up) from raw rows, combined inside
+// SQLite. Unique users are exact from user sets while raw rows exist and estimated from HyperLogLog sketches after.
+import { preparedWithinLimits } from "../../db/limits";
+import { HyperLogLog, parseUserHashes, UserCounter } from "./hll";
+import { normaliseEmail } from "../ledger/ingest";
+import { DAY_MS, dayOf, dayStart, periodLabel, periodsOf, type Interval } from "./periods";
+import { grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
+
+export interface StatsScope {
+  /** Inclusive, epoch ms. */
+  from: number;
+  /** Exclusive, epoch ms. */
+  to: number;
+  /** Actions counted; null counts every action. */
+  actions: string[] | null;
+  resourceType?: string;
+  resourceId?: string;
+  organisation?: string;
+}
+
+/** Rollups answer the whole days in [spanStart, spanEnd); raw rows answer the rest and what arrived after the rollup. */
+interface Coverage {
+  watermark: number;
+  /** Changes with every write to the rollups. */
+  version: number;
+  spanStart: number;
+  spanEnd: number;
+}
+
+async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> {
+  const { results } = await db
+    .prepare("SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)")
+    .bind(ROLLUP_WATERMARK, ROLLUP_VERSION)
+    .all<{ name: string; value: number }>();
+  const state = Object.fromEntries(results.map((row) => [row.name, row.value]));
+  const watermark = state[ROLLUP_WATERMARK] ?? 0;
+  const version = state[ROLLUP_VERSION] ?? 0;
+  const firstDay = Math.ceil(scope.from / DAY_MS);
+  const endDay = Math.min(Math.floor(scope.to / DAY_MS), dayOf(watermark));
+  return endDay > firstDay
+    ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay) }
+    : { watermark, version, spanStart: scope.from, spanEnd: scope.from };
+}
+
+/** Numbered parameters of one statement; a named value is bound once however often the SQL mentions it. */
+class Parameters {
+  readonly values: unknown[] = [];
+  private readonly named = new Map<string, string>();
+
+  add(name: string, value: unknown): string {
+    let placeholder = this.named.get(name);
+    if (!placeholder) {
+      this.values.push(value);
+      placeholder = `?${this.values.length}`;
+      this.named.set(name, placeholder);
+    }
+    return placeholder;
+  }
+}
+
+/** Builds the two sources of one statement: rollup rows of a grain, and the counted raw rows not in the rollups. */
+class Sources {
+  readonly params = new Parameters();
+
+  constructor(
+    private readonly scope: StatsScope,
+    private readonly coverage: Coverage,
+  ) {}
+
+  private dimensionConditions(): string[] {
+    const { scope, params } = this;
+    const conditions: string[] = [];
+    if (scope.actions) conditions.push(`action IN (SELECT value FROM json_each(${params.add("actions", JSON.stringify(scope.actions))}))`);
+    if (scope.resourceType) conditions.push(`resource_type = ${params.add("resourceType", scope.resourceType)}`);
+    if (scope.resourceId) conditions.push(`resource_id = ${params.add("resourceId", scope.resourceId)}`);
+    if (scope.organisation) conditions.push(`organisation = ${params.add("organisation", scope.organisation)}`);
+    return conditions;
+  }
+
+  get hasRollups(): boolean {
+    return this.coverage.spanEnd > this.coverage.spanStart;
+  }
+
+  /** `SELECT <columns> FROM event_rollups WHERE …` for the covered days, or null when no whole rolled-up day is in range. */
+  rollups(grain: Grain, columns: string, extra: string[] = []): string | null {
+    if (!this.hasRollups) return null;
+    const { params, coverage } = this;
+    const conditions = [
+      `grain = '${grain}'`,
+      `day >= ${params.add("firstDay", dayOf(coverage.spanStart))}`,
+      `day < ${params.add("endDay", dayOf(coverage.spanEnd))}`,
+      ...this.dimensionConditions(),
+      ...extra,
+    ];
+    return `SELECT ${columns} FROM event_rollups WHERE ${conditions.join(" AND ")}`;
+  }
+
+  /** Counted raw rows the rollups do not hold, as a subquery with normalised columns ('' for absent dimensions). */
+  raw(): string {
+    const { params, scope, coverage } = this;
+    const select = (index = "") => `SELECT occurred_at / 86400000 AS day, occurred_at, received_at, action, status, coalesce(resource_type, '') AS resource_type,
+      coalesce(resource_id, '') AS resource_id, coalesce(organisation, '') AS organisation, doi, title, user_key,
+      coalesce(bytes, 0) AS bytes
+      FROM events ${index} WHERE ${["status IN ('success', 'failure')", "duplicate_of IS NULL", ...this.dimensionConditions()].join(" AND ")}`;
+    const base = select();
+    const parts: string[] = [];
+    const spanStart = () => params.add("spanStart", coverage.spanStart);
+    const spanEnd = () => params.add("spanEnd", coverage.spanEnd);
+    if (coverage.spanStart > scope.from) parts.push(`${base} AND occurred_at >= ${params.add("from", scope.from)} AND occurred_at < ${spanStart()}`);
+    if (scope.to > coverage.spanEnd) parts.push(`${base} AND occurred_at >= ${spanEnd()} AND occurred_at < ${params.add("to", scope.to)}`);
+    // Events received after the watermark are few; without the hint the planner walks the whole span by occurred_at.
+    if (this.hasRollups)
+      parts.push(
+        `${select("INDEXED BY events_received")} AND received_at > ${params.add("watermark", coverage.watermark)} AND occurred_at >= ${spanStart()} AND occurred_at < ${spanEnd()}
+         AND received_at > coalesce((SELECT rolled_through FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000), -1)`,
+      );
+    return `(${parts.join(" UNION ALL ")})`;
+  }
+
+  /** Rollup rows and raw rows combined: `SELECT … FROM (<rollups> UNION ALL <raw>)`. */
+  union(grain: Grain, rollupColumns: string, rawColumns: string, extra: { rollup?: string[]; raw?: string } = {}): string {
+    const rawSql = `SELECT ${rawColumns} FROM ${this.raw()}${extra.raw ? ` WHERE ${extra.raw}` : ""}`;
+    const rollupSql = this.rollups(grain, rollupColumns, extra.rollup);
+    return `(${rollupSql ? `${rollupSql} UNION ALL ` : ""}${rawSql})`;
+  }
+
+  statement(db: D1Database, sql: string): D1PreparedStatement {
+    return preparedWithinLimits(db, sql, this.params.values);
+  }
+}
+
+const userSetColumns = {
+  rollup: "users, sketch",
+  raw: "group_concat(DISTINCT substr(user_key, 1, 13)) AS users, NULL AS sketch",
+};
+
+interface UserSetRow {
+  users: string | null;
+  sketch: string | null;
+}
+
+function countInto(counters: UserCounter[], row: UserSetRow): void {
+  if (row.sketch) {
+    const sketch = HyperLogLog.deserialise(row.sketch);
+    for (const counter of counters) counter.addSketch(sketch);
+  } else if (row.users) {
+    const hashes = parseUserHashes(row.users);
+    for (const counter of counters) counter.addHashes(hashes);
+  }
+}
+
+/** User sets of successful events per group key, from rollups and raw rows. */
+function userSetsSql(sources: Sources, grain: Grain, keyColumns: string, rollupCondition: string[], rawCondition: string): string {
+  const rollups = sources.rollups(grain, `${keyColumns}, ${userSetColumns.rollup}`, [
+    "status = 'success'",
+    "(users IS NOT NULL OR sketch IS NOT NULL)",
+    ...rollupCondition,
+  ]);
+  const raw = `SELECT ${keyColumns}, ${userSetColumns.raw} FROM ${sources.raw()}
+    WHERE status = 'success' AND user_key IS NOT NULL AND ${rawCondition} GROUP BY ${keyColumns}`;
+  return rollups ? `${rollups} UNION ALL ${raw}` : raw;
+}
+
+export interface StatsRequest extends StatsScope {
+  interval: Interval;
+  topOrganisations: number;
+  topResources: number;
+}
+
+export interface Stats {
+  from: string;
+  to: string;
+  interval: Interval;
+  unique_users_estimated: boolean;
+  totals: { events: number; successful: number; failed: number; success_rate: number | null; unique_users: number; bytes: number };
+  top_organisations: { organisation: string; events: number; unique_users: number }[];
+  top_resources: { resource_type: string; resource_id: string; doi: string | null; title: string | null; events: number; unique_users: number }[];
+  series: { period: string; successful: number; failed: number; bytes: number; unique_users: number }[];
+}
+
+const rate = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 10_000);
+
+/**
+ * Answers already computed in this isolate, keyed by the request and by what they were computed from: the rollups'
+ * version and a fingerprint of the raw rows they read. A changed rollup or a new, late or deleted raw row changes the
+ * key, so a reused answer is always exactly what computing it again would give.
+ */
+const answers = new Map<string, Stats>();
+const MAX_ANSWERS = 32;
+
+async function rawFingerprint(db: D1Database, sources: Sources): Promise<string> {
+  const row = await sources
+    .statement(db, `SELECT count(*) AS n, max(received_at) AS latest, total(occurred_at) AS occurred, total(received_at) AS received FROM ${sources.raw()}`)
+    .first<{ n: number; latest: number | null; occurred: number; received: number }>();
+  return JSON.stringify(row);
+}
+
+/** Totals, top organisations and resources, and a series with one entry per period of the range (zeros included). */
+export async function computeStats(db: D1Database, request: StatsRequest): Promise<Stats> {
+  const coverage = await coverageOf(db, request);
+  const key = JSON.stringify([request, coverage, await rawFingerprint(db, new Sources(request, coverage))]);
+  const cached = answers.get(key);
+  if (cached) {
+    answers.delete(key);
+    answers.set(key, cached);
+    return cached;
+  }
+  const stats = await aggregateStats(db, request, coverage);
+  answers.set(key, stats);
+  if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+  return stats;
+}
+
+async function aggregateStats(db: D1Database, request: StatsRequest, coverage: Coverage): Promise<Stats> {
+  const sources = () => new Sources(request, coverage);
+  const seriesGrain = grainFor({ resource: Boolean(request.resourceType || request.resourceId), organisation: Boolean(request.organisation) });
+  const organisationGrain = grainFor({ resource: Boolean(request.resourceType || request.resourceId), organisation: true });
+  const resourceGrain = grainFor({ resource: true, organisation: Boolean(request.organisation) });
+
+  const byDay = sources();
+  const byDaySql = `SELECT day, status, sum(events) AS events, sum(bytes) AS bytes FROM ${byDay.union(
+    seriesGrain,
+    "day, status, events, bytes",
+    "day, status, 1 AS events, bytes",
+  )} GROUP BY day, status`;
+  const dayUsers = sources();
+  const dayUsersSql = userSetsSql(dayUsers, seriesGrain, "day", [], "true");
+  const organisations = sources();
+  const organisationsSql = `SELECT organisation, sum(events) AS events FROM ${organisations.union(
+    organisationGrain,
+    "organisation, events",
+    "organisation, 1 AS events",
+    { rollup: ["organisation <> ''"], raw: "organisation <> ''" },
+  )} GROUP BY organisation ORDER BY events DESC, organisation LIMIT ${organisations.params.add("limit", request.topOrganisations)}`;
+  const resources = sources();
+  const resourcesSql = `SELECT resource_type, resource_id, sum(events) AS events FROM ${resources.union(
+    resourceGrain,
+    "resource_type, resource_id, events",
+    "resource_type, resource_id, 1 AS events",
+    { rollup: ["resource_id <> ''"], raw: "resource_id <> ''" },
+  )} GROUP BY resource_type, resource_id ORDER BY events DESC, resource_type, resource_id LIMIT ${resources.params.add("limit", request.topResources)}`;
+
+  const [dayRows, dayUserRows, organisationRows, resourceRows] = await db.batch<any>([
+    byDay.statement(db, byDaySql),
+    dayUsers.statement(db, dayUsersSql),
+    organisations.statement(db, organisationsSql),
+    resources.statement(db, resourcesSql),
+  ]);
+  const topOrganisations = organisationRows!.results as { organisation: string; events: number }[];
+  const topResources = resourceRows!.results as { resource_type: string; resource_id: string; events: number }[];
+
+  const organisationUsers = new Map(topOrganisations.map((row) => [row.organisation, new UserCounter()]));
+  const resourceKey = (type: string, id: string) => JSON.stringify([type, id]);
+  const resourceUsers = new Map(topResources.map((row) => [resourceKey(row.resource_type, row.resource_id), new UserCounter()]));
+  const followUps: D1PreparedStatement[] = [];
+  if (topOrganisations.length > 0) {
+    const users = sources();
+    const list = users.params.add("top", JSON.stringify(topOrganisations.map((row) => row.organisation)));
+    const inList = `organisation IN (SELECT value FROM json_each(${list}))`;
+    followUps.push(users.statement(db, userSetsSql(users, organisationGrain, "organisation", [inList], inList)));
+  }
+  if (topResources.length > 0) {
+    const users = sources();
+    const list = users.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
+    const inList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${list}))`;
+    followUps.push(users.statement(db, userSetsSql(users, resourceGrain, "resource_type, resource_id", [inList], inList)));
+    const labels = sources();
+    const labelList = labels.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
+    const labelInList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${labelList}))`;
+    followUps.push(
+      labels.statement(
+        db,
+        `SELECT resource_type, resource_id, max(doi) AS doi, max(title) AS title FROM ${labels.union(
+          resourceGrain,
+          "resource_type, resource_id, doi, title",
+          "resource_type, resource_id, doi, title",
+          { rollup: [labelInList], raw: labelInList },
+        )} GROUP BY resource_type, resource_id`,
+      ),
+    );
+  }
+  const followUpResults = followUps.length > 0 ? await db.batch<any>(followUps) : [];
+  let next = 0;
+  if (topOrganisations.length > 0)
+    for (const row of followUpResults[next++]!.results as ({ organisation: string } & UserSetRow)[]) countInto([organisationUsers.get(row.organisation)!], row);
+  const resourceLabels = new Map<string, { doi: string | null; title: string | null }>();
+  if (topResources.length > 0) {
+    for (const row of followUpResults[next++]!.results as ({ resource_type: string; resource_id: string } & UserSetRow)[])
+      countInto([resourceUsers.get(resourceKey(row.resource_type, row.resource_id))!], row);
+    for (const row of followUpResults[next++]!.results as { resource_type: string; resource_id: string; doi: string | null; title: string | null }[])
+      resourceLabels.set(resourceKey(row.resource_type, row.resource_id), { doi: row.doi, title: row.title });
+  }
+
+  const series = new Map(
+    periodsOf(request.interval, request.from, request.to).map((period) => [
+      period,
+      { period, successful: 0, failed: 0, bytes: 0, users: new UserCounter() },
+    ]),
+  );
+  const entryOf = (day: number) => series.get(periodLabel(request.interval, day))!;
+  for (const row of dayRows!.results as { day: number; status: string; events: number; bytes: number }[]) {
+    const entry = entryOf(row.day);
+    if (row.status === "success") {
+      entry.successful += row.events;
+      entry.bytes += row.bytes;
+    } else entry.failed += row.events;
+  }
+  const totalUsers = new UserCounter();
+  for (const row of dayUserRows!.results as ({ day: number } & UserSetRow)[]) countInto([totalUsers, entryOf(row.day).users], row);
+
+  const entries = [...series.values()];
+  const successful = entries.reduce((sum, entry) => sum + entry.successful, 0);
+  const failed = entries.reduce((sum, entry) => sum + entry.failed, 0);
+  const counters = [totalUsers, ...entries.map((entry) => entry.users), ...organisationUsers.values(), ...resourceUsers.values()];
+  return {
+    from: new Date(request.from).toISOString(),
+    to: new Date(request.to).toISOString(),
+    interval: request.interval,
+    unique_users_estimated: counters.some((counter) => counter.estimated),
+    totals: {
+      events: successful + failed,
+      successful,
+      failed,
+      success_rate: rate(successful, successful + failed),
+      unique_users: totalUsers.count(),
+      bytes: entries.reduce((sum, entry) => sum + entry.bytes, 0),
+    },
+    top_organisations: topOrganisations.map((row) => ({
+      organisation: row.organisation,
+      events: row.events,
+      unique_users: organisationUsers.get(row.organisation)!.count(),
+    })),
+    top_resources: topResources.map((row) => ({
+      resource_type: row.resource_type,
+      resource_id: row.resource_id,
+      doi: resourceLabels.get(resourceKey(row.resource_type, row.resource_id))?.doi ?? null,
+      title: resourceLabels.get(resourceKey(row.resource_type, row.resource_id))?.title ?? null,
+      events: row.events,
+      unique_users: resourceUsers.get(resourceKey(row.resource_type, row.resource_id))!.count(),
+    })),
+    series: entries.map(({ users, ...entry }) => ({ ...entry, unique_users: users.count() })),
+  };
+}
+
+export interface ResourceStats {
+  resource_type: string;
+  resource_id: string;
+  events: number;
+  unique_users: number;
+  unique_users_estimated: boolean;
+  bytes: number;
+  first_at: string | null;
+  last_at: string | null;
+}
+
+/** Counted events, unique users, bytes and first/last occurrence of one resource within the scope (all time by default). */
+export async function computeResourceStats(db: D1Database, scope: StatsScope & { resourceType: string; resourceId: string }): Promise<ResourceStats> {
+  const coverage = await coverageOf(db, scope);
+  const totals = new Sources(scope, coverage);
+  const totalsSql = `SELECT coalesce(sum(events), 0) AS events, coalesce(sum(CASE WHEN status = 'success' THEN bytes ELSE 0 END), 0) AS bytes,
+    min(first_at) AS first_at, max(last_at) AS last_at
+    FROM ${totals.union("resource", "status, events, bytes, first_at, last_at", "status, 1 AS events, bytes, occurred_at AS first_at, occurred_at AS last_at")}`;
+  const users = new Sources(scope, coverage);
+  const usersSql = userSetsSql(users, "resource", "resource_type, resource_id", [], "true");
+  const [totalRows, userRows] = await db.batch<any>([totals.statement(db, totalsSql), users.statement(db, usersSql)]);
+  const row = totalRows!.results[0] as { events: number; bytes: number; first_at: number | null; last_at: number | null };
+  const counter = new UserCounter();
+  for (const userRow of userRows!.results as UserSetRow[]) countInto([counter], userRow);
+  return {
+    resource_type: scope.resourceType,
+    resource_id: scope.resourceId,
+    events: row.events,
+    unique_users: counter.count(),
+    unique_users_estimated: counter.estimated,
+    bytes: row.bytes,
+    first_at: row.first_at === null ? null : new Date(row.first_at).toISOString(),
+    last_at: row.last_at === null ? null : new Date(row.last_at).toISOString(),
+  };
+}
+
+export interface UserStats {
+  events: number;
+  resources: number;
+  bytes: number;
+  last_at: string | null;
+}
+
+/**
+ * Counted events of one person (by email or actor id), from raw rows only: rollups keep no per-person data, so this covers
+ * the retention window.
+ */
+export async function computeUserStats(
+  db: D1Database,
+  person: { email?: string; actorId?: string },
+  actions: string[] | null,
+): Promise<UserStats> {
+  const params = new Parameters();
+  const actor = person.email
+    ? `email = ${params.add("email", normaliseEmail(person.email))}`
+    : `actor_id = ${params.add("actorId", person.actorId)}`;
+  const actionCondition = actions ? `AND action IN (SELECT value FROM json_each(${params.add("actions", JSON.stringify(actions))}))` : "";
+  const row = await preparedWithinLimits(
+    db,
+    `SELECT count(*) AS events,
+       count(DISTINCT CASE WHEN resource_id IS NOT NULL THEN coalesce(resource_type, '') || char(31) || resource_id END) AS resources,
+       coalesce(sum(CASE WHEN status = 'success' THEN coalesce(bytes, 0) ELSE 0 END), 0) AS bytes, max(occurred_at) AS last_at
+     FROM events
+     WHERE actor_key IN (SELECT actor_key FROM actors WHERE ${actor})
+       AND duplicate_of IS NULL AND status IN ('success', 'failure') ${actionCondition}`,
+    params.values,
+  ).first<{ events: number; resources: number; bytes: number; last_at: number | null }>();
+  return {
+    events: row?.events ?? 0,
+    resources: row?.resources ?? 0,
+    bytes: row?.bytes ?? 0,
+    last_at: row?.last_at == null ? null : new Date(row.last_at).toISOString(),
+  };
+}
+
+/** Counted events per action and status in [from, to), every action included: what a report lists as "actions seen". */
+export async function actionCounts(db: D1Database, from: number, to: number): Promise<{ action: string; successful: number; failed: number }[]> {
+  const scope: StatsScope = { from, to, actions: null };
+  const sources = new Sources(scope, await coverageOf(db, scope));
+  const { results } = await sources
+    .statement(
+      db,
+      `SELECT action, sum(CASE WHEN status = 'success' THEN events ELSE 0 END) AS successful,
+         sum(CASE WHEN status = 'failure' THEN events ELSE 0 END) AS failed
+       FROM ${sources.union("all", "action, status, events", "action, status, 1 AS events")} GROUP BY action ORDER BY successful + failed DESC, action`,
+    )
+    .all<{ action: string; successful: number; failed: number }>();
+  return results;
+}

@@ -1,0 +1,156 @@
+// Reads the ledger: filtered keyset pages, single events, recent events and the action / resource-type catalogues.
+import { and, count, desc, eq, gte, inArray, isNull, lt, max, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { drizzle } from "drizzle-orm/d1";
+import { actors, events } from "../../db/ledger-schema";
+import { ApiError } from "../../lib/errors";
+import type { Event, EventFilter } from "./event-schema";
+import { normaliseEmail } from "./ingest";
+
+export const eventSelection = {
+  id: events.id,
+  occurredAt: events.occurredAt,
+  receivedAt: events.receivedAt,
+  action: events.action,
+  status: events.status,
+  resourceType: events.resourceType,
+  resourceId: events.resourceId,
+  doi: events.doi,
+  title: events.title,
+  organisation: events.organisation,
+  ipPrefix: events.ipPrefix,
+  userAgent: events.userAgent,
+  bytes: events.bytes,
+  message: events.message,
+  meta: events.meta,
+  duplicateOf: events.duplicateOf,
+  actorId: actors.actorId,
+  email: actors.email,
+  name: actors.name,
+};
+
+export type SelectedEvent = {
+  [K in keyof typeof eventSelection]: (typeof eventSelection)[K]["_"]["data"] | null;
+};
+
+export function toEvent(row: SelectedEvent): Event {
+  return {
+    id: row.id!,
+    occurred_at: new Date(row.occurredAt!).toISOString(),
+    received_at: new Date(row.receivedAt!).toISOString(),
+    action: row.action!,
+    status: row.status!,
+    resource: { type: row.resourceType, id: row.resourceId, doi: row.doi, title: row.title },
+    actor: { id: row.actorId, email: row.email, name: row.name, organisation: row.organisation },
+    client: { ip: row.ipPrefix, user_agent: row.userAgent },
+    bytes: row.bytes,
+    message: row.message,
+    meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : null,
+    duplicate_of: row.duplicateOf,
+  };
+}
+
+interface Cursor {
+  occurredAt: number;
+  id: string;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return btoa(JSON.stringify([cursor.occurredAt, cursor.id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(value: string): Cursor {
+  try {
+    const [occurredAt, id] = JSON.parse(atob(value.replace(/-/g, "+").replace(/_/g, "/"))) as unknown[];
+    if (typeof occurredAt === "number" && typeof id === "string") return { occurredAt, id };
+  } catch {
+    // fall through to the error below
+  }
+  throw new ApiError("invalid_request", "The cursor is not valid", { details: [{ path: "cursor", message: "not a cursor returned by this API" }] });
+}
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
+
+/** Case-insensitive substring match; SQLite honours the backslash escapes only with an explicit ESCAPE clause. */
+const contains = (column: SQLiteColumn, text: string) => sql`${column} LIKE ${`%${escapeLike(text)}%`} ESCAPE '\\'`;
+
+export function filterConditions(filter: EventFilter): SQL[] {
+  const conditions: (SQL | undefined)[] = [
+    filter.from === undefined ? undefined : gte(events.occurredAt, filter.from),
+    filter.to === undefined ? undefined : lt(events.occurredAt, filter.to),
+    filter.action ? eq(events.action, filter.action) : undefined,
+    filter.status ? eq(events.status, filter.status) : undefined,
+    filter.resource_type ? eq(events.resourceType, filter.resource_type) : undefined,
+    filter.resource_id ? eq(events.resourceId, filter.resource_id) : undefined,
+    filter.doi ? eq(events.doi, filter.doi) : undefined,
+    filter.organisation ? eq(events.organisation, filter.organisation) : undefined,
+    filter.actor_id
+      ? inArray(events.actorKey, sql`(SELECT ${actors.actorKey} FROM ${actors} WHERE ${actors.actorId} = ${filter.actor_id})`)
+      : undefined,
+    filter.email
+      ? inArray(events.actorKey, sql`(SELECT ${actors.actorKey} FROM ${actors} WHERE ${actors.email} = ${normaliseEmail(filter.email)})`)
+      : undefined,
+    filter.q
+      ? or(contains(events.message, filter.q), contains(events.title, filter.q), contains(events.organisation, filter.q))
+      : undefined,
+    filter.include_duplicates ? undefined : isNull(events.duplicateOf),
+  ];
+  return conditions.filter((condition): condition is SQL => condition !== undefined);
+}
+
+export interface EventPage {
+  data: Event[];
+  next_cursor: string | null;
+}
+
+/** A page of events, newest first, continuing after `cursor` (keyset pagination on occurred_at, id). */
+export async function listEvents(db: D1Database, filter: EventFilter, limit: number, cursor?: string): Promise<EventPage> {
+  const conditions = filterConditions(filter);
+  if (cursor) {
+    const after = decodeCursor(cursor);
+    conditions.push(sql`(${events.occurredAt}, ${events.id}) < (${after.occurredAt}, ${after.id})`);
+  }
+  const rows = await drizzle(db)
+    .select(eventSelection)
+    .from(events)
+    .leftJoin(actors, eq(actors.actorKey, events.actorKey))
+    .where(and(...conditions))
+    .orderBy(desc(events.occurredAt), desc(events.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    data: page.map(toEvent),
+    next_cursor: rows.length > limit && last ? encodeCursor({ occurredAt: last.occurredAt!, id: last.id! }) : null,
+  };
+}
+
+export async function getEvent(db: D1Database, id: string): Promise<Event> {
+  const [row] = await drizzle(db)
+    .select(eventSelection)
+    .from(events)
+    .leftJoin(actors, eq(actors.actorKey, events.actorKey))
+    .where(eq(events.id, id))
+    .limit(1);
+  if (!row) throw new ApiError("not_found", `No event with id ${id}`);
+  return toEvent(row);
+}
+
+export async function listActions(db: D1Database): Promise<{ action: string; events: number; last_seen: string }[]> {
+  const rows = await drizzle(db)
+    .select({ action: events.action, events: count(), lastSeen: max(events.occurredAt) })
+    .from(events)
+    .groupBy(events.action)
+    .orderBy(events.action);
+  return rows.map((row) => ({ action: row.action, events: row.events, last_seen: new Date(row.lastSeen ?? 0).toISOString() }));
+}
+
+export async function listResourceTypes(db: D1Database): Promise<{ resource_type: string; events: number }[]> {
+  const rows = await drizzle(db)
+    .select({ resourceType: events.resourceType, events: count() })
+    .from(events)
+    .where(sql`${events.resourceType} IS NOT NULL`)
+    .groupBy(events.resourceType)
+    .orderBy(events.resourceType);
+  return rows.map((row) => ({ resource_type: row.resourceType!, events: row.events }));
+}

@@ -1,0 +1,119 @@
+// Retention: raw events older than the cutoff are archived to R2, the archive is read back and verified, the day's rollup
+// is brought up to date and switched to sketches, and only then are exactly the archived rows deleted. A run that dies or
+// overlaps another at any step leaves no row deleted without being in a verified archive.
+import { z } from "@hono/zod-openapi";
+import { preparedWithinLimits } from "../../db/limits";
+import type { Config } from "../../lib/config";
+import { ApiError } from "../../lib/errors";
+import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
+import { acquireLease, releaseLease, renewLease } from "./maintenance";
+import { dayOf, dayStart } from "../analytics/periods";
+import { GRAINS, purgeDayUsers, rollDay, versionBump } from "../analytics/rollup";
+
+const LEASE_MS = 15 * 60_000;
+
+export const RetentionResultSchema = z
+  .object({
+    cutoff: z.string().openapi({ description: "Events that occurred before this instant are retired" }),
+    dry_run: z.boolean(),
+    events: z.number().openapi({ description: "Ledger events older than the cutoff (archived, or that would be)" }),
+    archived: z.array(z.string()).openapi({ description: "Archive objects written (or that would be)" }),
+    deleted: z.number().openapi({ description: "Ledger rows deleted after their archive was verified" }),
+    rollups_deleted: z.number().openapi({ description: "Rollup rows older than ROLLUP_RETENTION_DAYS deleted" }),
+  })
+  .openapi("RetentionResult");
+
+export type RetentionResult = z.infer<typeof RetentionResultSchema>;
+
+/** Days (ascending) that still hold ledger rows before `cutoff`, found by index seeks rather than a scan. */
+async function* daysWithEventsBefore(db: D1Database, cutoff: number): AsyncGenerator<number> {
+  let from = 0;
+  for (;;) {
+    const row = await db
+      .prepare("SELECT min(occurred_at) AS first FROM events WHERE occurred_at >= ?1 AND occurred_at < ?2")
+      .bind(from, cutoff)
+      .first<{ first: number | null }>();
+    if (row?.first == null) return;
+    const day = dayOf(row.first);
+    yield day;
+    from = dayStart(day + 1);
+  }
+}
+
+interface DayRetirement {
+  key: string;
+  events: number;
+  deleted: number;
+}
+
+/** Archives, verifies, purges the rollup's user sets and deletes one day; throws before deleting if any step fails. */
+export async function retireDay(env: Env, day: number, options: { snapshot: number; now: number }): Promise<DayRetirement | null> {
+  await rollDay(env.DB, day, options.snapshot, options.now);
+  const manifest = await writeDayArchive(env.BUCKET, env.DB, day);
+  if (!manifest) return null;
+  if (!(await verifyArchive(env.BUCKET, manifest))) throw new Error(`${manifest.key} failed verification after writing; nothing deleted`);
+  const purged = await purgeDayUsers(env.DB, day, options.now);
+  if (!purged) throw new ApiError("conflict", `The rollup of ${manifest.key} changed during retention; nothing deleted`);
+  const deleted = await deleteArchivedRows(env.DB, env.BUCKET, manifest, purged.rolled_through);
+  return { key: manifest.key, events: manifest.fromLedger, deleted };
+}
+
+/** Deletes rollups of days before `beforeDay`, at most 1,000 rows per statement. */
+async function pruneRollups(db: D1Database, beforeDay: number): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const [rollups, days] = await db.batch([
+      preparedWithinLimits(
+        db,
+        `DELETE FROM event_rollups WHERE rowid IN (SELECT rowid FROM event_rollups WHERE grain IN (${GRAINS.map((grain) => `'${grain}'`).join(", ")}) AND day < ?1 LIMIT 1000)`,
+        [beforeDay],
+      ),
+      preparedWithinLimits(db, "DELETE FROM rollup_days WHERE day IN (SELECT day FROM rollup_days WHERE day < ?1 LIMIT 1000)", [beforeDay]),
+      versionBump(db),
+    ]);
+    const changes = rollups!.meta.changes ?? 0;
+    deleted += changes;
+    if (changes === 0 && (days!.meta.changes ?? 0) === 0) return deleted;
+  }
+}
+
+/**
+ * Retires every day older than `olderThanDays` whole days (default RETENTION_DAYS). With `dryRun` it only reports what
+ * would happen. Refuses with 409 while another retention run holds the lease.
+ */
+export async function runRetention(
+  env: Env,
+  config: Config,
+  options: { olderThanDays?: number; dryRun?: boolean; now?: number } = {},
+): Promise<RetentionResult> {
+  const now = options.now ?? Date.now();
+  const cutoffDay = dayOf(now) - (options.olderThanDays ?? config.retentionDays);
+  const cutoff = dayStart(cutoffDay);
+  const result: RetentionResult = { cutoff: new Date(cutoff).toISOString(), dry_run: Boolean(options.dryRun), events: 0, archived: [], deleted: 0, rollups_deleted: 0 };
+  if (options.dryRun) {
+    const row = await env.DB.prepare("SELECT count(*) AS n FROM events WHERE occurred_at < ?1").bind(cutoff).first<{ n: number }>();
+    result.events = row?.n ?? 0;
+    for await (const day of daysWithEventsBefore(env.DB, cutoff)) result.archived.push(archiveKey(day));
+    return result;
+  }
+  const lease = await acquireLease(env.DB, "retention", LEASE_MS, now);
+  if (!lease) throw new ApiError("conflict", "Another retention run is in progress");
+  try {
+    const snapshot = now - config.rollupSettleSeconds * 1000;
+    for await (const day of daysWithEventsBefore(env.DB, cutoff)) {
+      const retired = await retireDay(env, day, { snapshot, now });
+      if (retired) {
+        result.archived.push(retired.key);
+        result.events += retired.events;
+        result.deleted += retired.deleted;
+      }
+      await renewLease(env.DB, lease, LEASE_MS);
+    }
+    if (config.rollupRetentionDays > 0)
+      result.rollups_deleted = await pruneRollups(env.DB, dayOf(now) - Math.max(config.rollupRetentionDays, config.retentionDays));
+  } finally {
+    await releaseLease(env.DB, lease);
+  }
+  return result;
+}
+

@@ -1,0 +1,131 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { EventFilterSchema, EventInputSchema } from "../../../src/core/ledger/event-schema";
+import { ingestEvents } from "../../../src/core/ledger/ingest";
+import { decodeCursor, encodeCursor, listActions, listEvents, listResourceTypes } from "../../../src/core/ledger/query";
+import { getConfig } from "../../../src/lib/config";
+import { ApiError } from "../../../src/lib/errors";
+import { recordingD1 } from "../../d1-spy";
+import { unique } from "../../helpers";
+
+const config = getConfig(env);
+
+describe("cursors", () => {
+  it("round-trip and are opaque URL-safe text", () => {
+    const cursor = encodeCursor({ occurredAt: 1_700_000_000_123, id: "01a2-ü/+" });
+    expect(cursor).toMatch(/^[\w-]+$/);
+    expect(decodeCursor(cursor)).toEqual({ occurredAt: 1_700_000_000_123, id: "01a2-ü/+" });
+  });
+
+  it("reject anything else as invalid_request on the cursor parameter", () => {
+    for (const bad of ["", "%%%", btoa("[1]"), btoa('["x","y"]'), btoa("not json")]) {
+      let error: unknown;
+      try {
+        decodeCursor(bad);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, bad).toBeInstanceOf(ApiError);
+      expect((error as ApiError).code).toBe("invalid_request");
+      expect((error as ApiError).details).toEqual([{ path: "cursor", message: expect.any(String) }]);
+    }
+  });
+});
+
+describe("listEvents", () => {
+  it("hides dedup repeats unless include_duplicates is set", async () => {
+    const resourceType = unique("dups");
+    const [counted, repeat] = await ingestEvents(
+      env.DB,
+      config,
+      [EventInputSchema.parse({ action: "download", resource: { type: resourceType, id: "1" } }), EventInputSchema.parse({ action: "download", resource: { type: resourceType, id: "1" } })],
+      { receivedAt: Date.now() },
+    );
+    await env.DB.prepare("UPDATE events SET duplicate_of = ? WHERE id = ?").bind(counted!.id, repeat!.id).run();
+    const hidden = await listEvents(env.DB, EventFilterSchema.parse({ resource_type: resourceType }), 10);
+    expect(hidden.data.map((event) => event.id)).toEqual([counted!.id]);
+    const shown = await listEvents(env.DB, EventFilterSchema.parse({ resource_type: resourceType, include_duplicates: "true" }), 10);
+    expect(shown.data.map((event) => event.id).sort()).toEqual([counted!.id, repeat!.id].sort());
+    expect(shown.data.find((event) => event.id === repeat!.id)!.duplicate_of).toBe(counted!.id);
+  });
+});
+
+/** The plan SQLite chooses for the one statement `read` sends. */
+async function planOf(read: (db: D1Database) => Promise<unknown>): Promise<string[]> {
+  const spy = recordingD1(env.DB);
+  await read(spy.db);
+  expect(spy.statements).toHaveLength(1);
+  const [{ sql, params }] = spy.statements as [{ sql: string; params: unknown[] }];
+  const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+  return plan.results.map((row) => row.detail);
+}
+
+/** The plan of the statement `listEvents` sends for `query`. */
+const planFor = (query: Record<string, string>, cursor?: string) => planOf((db) => listEvents(db, EventFilterSchema.parse(query), 100, cursor));
+
+describe("query plans of GET /v1/events filters", () => {
+  beforeAll(async () => {
+    const inputs = Array.from({ length: 500 }, (_, index) =>
+      EventInputSchema.parse({
+        action: ["download", "metadata.download", "auth.login"][index % 3],
+        occurred_at: new Date(Date.UTC(2025, 0, 1) + index * 3_600_000).toISOString(),
+        resource: { type: "dataset", id: `ds-${index % 50}`, doi: `10.1234/ds.${index % 50}`, title: `Record ${index % 50}` },
+        actor: { id: `plan-user-${index % 40}`, email: `plan${index % 40}@example.org`, organisation: `Org ${index % 7}` },
+      }),
+    );
+    await ingestEvents(env.DB, config, inputs, { receivedAt: Date.now() });
+  });
+
+  const indexed: [string, Record<string, string>, RegExp][] = [
+    ["from/to", { from: "2025-01-02", to: "2025-01-05" }, /SEARCH events USING INDEX events_occurred \(occurred_at>\? AND occurred_at<\?\)/],
+    ["action", { action: "download" }, /SEARCH events USING INDEX events_action_occurred \(action=\?\)/],
+    ["status", { status: "failure" }, /SEARCH events USING INDEX events_status_occurred \(status=\?\)/],
+    ["resource_type", { resource_type: "dataset" }, /SEARCH events USING INDEX events_resource_type_occurred \(resource_type=\?\)/],
+    ["resource_type + resource_id", { resource_type: "dataset", resource_id: "ds-1" }, /SEARCH events USING INDEX events_resource_id_occurred \(resource_id=\?\)/],
+    ["resource_id", { resource_id: "ds-1" }, /SEARCH events USING INDEX events_resource_id_occurred \(resource_id=\?\)/],
+    ["doi", { doi: "10.1234/ds.1" }, /SEARCH events USING INDEX events_doi_occurred \(doi=\?\)/],
+    ["actor_id", { actor_id: "plan-user-1" }, /SEARCH events USING INDEX events_actor_occurred \(actor_key=\?\)/],
+    ["email", { email: "plan1@example.org" }, /SEARCH events USING INDEX events_actor_occurred \(actor_key=\?\)/],
+    ["organisation", { organisation: "Org 1" }, /SEARCH events USING INDEX events_organisation_occurred \(organisation=\?\)/],
+    ["action + from", { action: "download", from: "2025-01-02" }, /SEARCH events USING INDEX events_action_occurred \(action=\? AND occurred_at>\?\)/],
+  ];
+
+  for (const [name, query, expected] of indexed) {
+    it(`uses an index for ${name}, never a full scan of events`, async () => {
+      const plan = await planFor(query);
+      expect(plan.some((detail) => expected.test(detail)), plan.join("\n")).toBe(true);
+      expect(plan.filter((detail) => /^SCAN events\b/.test(detail))).toEqual([]);
+      if (!["actor_id", "email"].includes(name)) expect(plan).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+    });
+  }
+
+  it("looks up actors for actor_id and email through their indexes", async () => {
+    expect((await planFor({ actor_id: "plan-user-1" })).join("\n")).toMatch(/SEARCH actors USING (COVERING )?INDEX actors_actor_id \(actor_id=\?\)/);
+    expect((await planFor({ email: "plan1@example.org" })).join("\n")).toMatch(/SEARCH actors USING (COVERING )?INDEX actors_email \(email=\?\)/);
+  });
+
+  it("continues a page by index range, not by re-reading earlier rows", async () => {
+    const cursor = encodeCursor({ occurredAt: Date.UTC(2025, 0, 10), id: "zzz" });
+    const plain = await planFor({}, cursor);
+    expect(plain.join("\n")).toMatch(/SEARCH events USING INDEX events_occurred \(\(occurred_at,id\)<\(\?,\?\)\)/);
+    const byAction = await planFor({ action: "download" }, cursor);
+    expect(byAction.join("\n")).toMatch(/SEARCH events USING INDEX events_action_occurred \(action=\? AND \(occurred_at,id\)<\(\?,\?\)\)/);
+  });
+
+  it("walks the time index without sorting when there is no filter, and for q (a documented scan)", async () => {
+    for (const query of [{}, { q: "Record 1" }] as Record<string, string>[]) {
+      const plan = await planFor(query);
+      expect(plan.join("\n")).toMatch(/SCAN events USING INDEX events_occurred/);
+      expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/);
+    }
+  });
+
+  it("reads /v1/actions and /v1/resource-types from covering indexes, without sorting", async () => {
+    const actions = await planOf(listActions);
+    expect(actions.join("\n")).toMatch(/SCAN events USING COVERING INDEX events_action_occurred/);
+    expect(actions.join("\n")).not.toMatch(/TEMP B-TREE/);
+    const types = await planOf(listResourceTypes);
+    expect(types.join("\n")).toMatch(/(SCAN|SEARCH) events USING COVERING INDEX events_resource_type_occurred/);
+    expect(types.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
+});
