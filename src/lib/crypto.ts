@@ -1,4 +1,6 @@
 // Hashing helpers: SHA-256, keyed HMAC pseudonyms and constant-time comparison.
+import { bytesToBase64Url } from "./base64url";
+
 const encoder = new TextEncoder();
 
 function toHex(buffer: ArrayBuffer): string {
@@ -38,7 +40,7 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
 /** A random URL-safe token of `bytes` random bytes. */
 export function randomToken(bytes = 32): string {
   const data = crypto.getRandomValues(new Uint8Array(bytes));
-  return btoa(String.fromCharCode(...data)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return bytesToBase64Url(data);
 }
 
 /** A UUIDv7: time-ordered, so new rows land at the end of the primary-key index. */

@@ -4,6 +4,7 @@ import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { jobs } from "../../db/catalog-schema";
 import type { Config } from "../../lib/config";
+import { base64UrlToText, textToBase64Url } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors";
 
 export const jobStatuses = ["pending", "processing", "completed", "failed", "cancelled"] as const;
@@ -52,12 +53,12 @@ export async function requireJob(db: D1Database, id: string): Promise<Job> {
   return job;
 }
 
-const encodeCursor = (createdAt: number, id: string) => btoa(JSON.stringify([createdAt, id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const encodeCursor = (createdAt: number, id: string) => textToBase64Url(JSON.stringify([createdAt, id]));
 
 function decodeCursor(cursor: string): [number, string] {
   try {
-    const [createdAt, id] = JSON.parse(atob(cursor.replace(/-/g, "+").replace(/_/g, "/"))) as unknown[];
-    if (typeof createdAt === "number" && typeof id === "string") return [createdAt, id];
+    const [createdAt, id] = JSON.parse(base64UrlToText(cursor) ?? "null") as unknown[];
+    if (Number.isSafeInteger(createdAt) && typeof id === "string") return [createdAt as number, id];
   } catch {
     // reported below
   }

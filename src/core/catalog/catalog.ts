@@ -3,6 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { recordFiles, records } from "../../db/catalog-schema";
+import { base64UrlToText, textToBase64Url } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors";
 import { DoiSchema } from "../ledger/event-schema";
 import { fromDataCite } from "./metadata/datacite";
@@ -166,15 +167,11 @@ export async function requireRecord(db: D1Database, id: string): Promise<Catalog
 }
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
-const encodeCursor = (id: string) => btoa(id).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const encodeCursor = (id: string) => textToBase64Url(id);
 
 function decodeCursor(cursor: string): string {
-  try {
-    const id = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    if (RECORD_ID_PATTERN.test(id)) return id;
-  } catch {
-    // reported below
-  }
+  const id = base64UrlToText(cursor);
+  if (id !== null && RECORD_ID_PATTERN.test(id)) return id;
   throw new ApiError("invalid_request", "The cursor is not valid", { details: [{ path: "cursor", message: "not a cursor returned by this API" }] });
 }
 

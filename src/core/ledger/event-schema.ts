@@ -146,7 +146,8 @@ export type EventFilter = z.infer<typeof EventFilterSchema>;
 
 export const EventListQuerySchema = EventFilterSchema.extend({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(512).optional().openapi({ description: "Opaque cursor from next_cursor" }),
+  // An id of 128 characters that JSON escapes (6 bytes each) makes a cursor of about 1,050 characters.
+  cursor: z.string().max(2048).optional().openapi({ description: "Opaque cursor from next_cursor" }),
 });
 
 export const EventListSchema = z.object({ data: z.array(EventSchema), next_cursor: z.string().nullable() }).openapi("EventList");

@@ -3,6 +3,7 @@ import { and, count, desc, eq, gte, inArray, isNull, lt, max, or, sql, type SQL 
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { drizzle } from "drizzle-orm/d1";
 import { actors, events } from "../../db/ledger-schema";
+import { base64UrlToText, textToBase64Url } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors";
 import type { Event, EventFilter } from "./event-schema";
 import { normaliseEmail } from "./ingest";
@@ -55,14 +56,15 @@ interface Cursor {
   id: string;
 }
 
+/** The position after an event, as base64url of UTF-8 JSON: ids may hold any Unicode character. */
 export function encodeCursor(cursor: Cursor): string {
-  return btoa(JSON.stringify([cursor.occurredAt, cursor.id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return textToBase64Url(JSON.stringify([cursor.occurredAt, cursor.id]));
 }
 
 export function decodeCursor(value: string): Cursor {
   try {
-    const [occurredAt, id] = JSON.parse(atob(value.replace(/-/g, "+").replace(/_/g, "/"))) as unknown[];
-    if (typeof occurredAt === "number" && typeof id === "string") return { occurredAt, id };
+    const [occurredAt, id] = JSON.parse(base64UrlToText(value) ?? "null") as unknown[];
+    if (Number.isSafeInteger(occurredAt) && typeof id === "string") return { occurredAt: occurredAt as number, id };
   } catch {
     // fall through to the error below
   }
