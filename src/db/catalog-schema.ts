@@ -50,8 +50,15 @@ export const jobs = sqliteTable(
     result: text("result"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** The API key that created the job: only it (and admin keys) may see or cancel it. Null for jobs created before owners were recorded. */
+    ownerKeyId: text("owner_key_id"),
   },
-  (table) => [index("jobs_created").on(table.createdAt, table.id), index("jobs_status_created").on(table.status, table.createdAt, table.id)],
+  (table) => [
+    index("jobs_created").on(table.createdAt, table.id),
+    index("jobs_status_created").on(table.status, table.createdAt, table.id),
+    index("jobs_owner_created").on(table.ownerKeyId, table.createdAt, table.id),
+    index("jobs_owner_status_created").on(table.ownerKeyId, table.status, table.createdAt, table.id),
+  ],
 );
 
 /** ZIP bundles of records; the object lives in R2 until `expires_at`, when the daily cron deletes it. */
@@ -71,6 +78,8 @@ export const bundles = sqliteTable(
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
     deletedAt: integer("deleted_at"),
+    /** The API key whose job built the bundle; its signed links carry this id and are refused for any other bundle owner. */
+    ownerKeyId: text("owner_key_id"),
   },
   (table) => [index("bundles_expires").on(table.deletedAt, table.expiresAt), index("bundles_job").on(table.jobId)],
 );

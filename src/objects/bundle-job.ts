@@ -420,7 +420,7 @@ export class BundleJob extends DurableObject<Env> {
     };
     const bundle = await getBundle(this.env.DB, state.bundleId);
     const expiresAt = Math.floor(state.expiresAt / 1000);
-    const token = await mintToken(config.downloadTokenSecret!, { target: { kind: "bundle", bundleId: state.bundleId }, sealedUser: bundle?.sealedUser ?? null, expiresAt });
+    const token = await mintToken(config.downloadTokenSecret!, { target: { kind: "bundle", bundleId: state.bundleId, ownerKeyId: state.ownerKeyId ?? null }, sealedUser: bundle?.sealedUser ?? null, expiresAt });
     const result = {
       bundle_id: state.bundleId,
       url: `${state.origin}/d/${token}`,

@@ -37,7 +37,7 @@ const createBundleRoute = createRoute({
 
 bundlesRouter.openapi(createBundleRoute, async (c) => {
   const origin = linkOrigin(c.var.config.publicBaseUrl, c.req.url);
-  const { bundleId, job } = await createBundle(c.env, c.var.config, c.req.valid("json"), origin);
+  const { bundleId, job } = await createBundle(c.env, c.var.config, c.req.valid("json"), origin, c.var.apiKeyId);
   return c.json(
     { bundle_id: bundleId, job: { id: job.id, status: job.status, progress: job.progress }, status_url: `${origin}/v1/jobs/${job.id}` },
     202,

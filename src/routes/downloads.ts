@@ -83,9 +83,11 @@ async function serveRecordTarget(c: Context<AppEnv>, target: Exclude<DownloadTar
   return serveObject(c, file.objectKey, file.name, recordAudit);
 }
 
-async function serveBundle(c: Context<AppEnv>, bundleId: string, audit: DownloadAudit): Promise<Response> {
+async function serveBundle(c: Context<AppEnv>, target: Extract<DownloadTarget, { kind: "bundle" }>, audit: DownloadAudit): Promise<Response> {
+  const { bundleId } = target;
   const bundle = await getBundle(c.env.DB, bundleId);
   if (!bundle || bundle.zipSize === null) return failDownload(c, audit, "not_found", `Bundle ${bundleId} does not exist or is not ready`);
+  if ((bundle.ownerKeyId ?? null) !== target.ownerKeyId) return failDownload(c, audit, "forbidden", "This download link is not valid");
   const bundleAudit: DownloadAudit = {
     ...audit,
     resource: { type: "bundle", id: bundle.id, title: `Bundle of ${bundle.recordIds.length} record(s)` },
@@ -113,6 +115,6 @@ downloadsRouter.openapi(downloadRoute, async (c) => {
   const { claims } = verified;
   const audit = auditFor(claims, await openUser(secret, claims.sealedUser));
   if (verified.status === "expired") return failDownload(c, audit, "gone", "This download link has expired");
-  if (claims.target.kind === "bundle") return serveBundle(c, claims.target.bundleId, audit);
+  if (claims.target.kind === "bundle") return serveBundle(c, claims.target, audit);
   return serveRecordTarget(c, claims.target, audit);
 });

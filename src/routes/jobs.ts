@@ -1,6 +1,9 @@
 // HTTP surface of background jobs: status, listing by status, and cancellation.
 import { createRoute, z } from "@hono/zod-openapi";
-import { activeStatuses, JobListSchema, JobSchema, jobStatuses, listJobs, requireJob } from "../core/bundles/jobs";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { activeStatuses, JobListSchema, JobSchema, jobStatuses, listJobs, requireJob, type JobViewer } from "../core/bundles/jobs";
+import { isAdminKey } from "../core/ledger/keys";
 import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, router, security } from "./openapi";
@@ -10,24 +13,28 @@ export const jobsRouter = router();
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const jobParams = z.object({ id: z.string().min(1).max(64) });
 
+/** Jobs belong to the key that created them; another key gets 404 for them, an admin key sees all. */
+const viewerOf = async (c: Context<AppEnv>): Promise<JobViewer> => ({ keyId: c.var.apiKeyId, admin: await isAdminKey(c.env.DB, c.var.apiKeyId) });
+
 const getJobRoute = createRoute({
   method: "get",
   path: "/v1/jobs/{id}",
   tags: ["Jobs"],
   summary: "A job's status, progress and result",
+  description: "A job is visible to the API key that created it and to admin keys; any other key gets 404.",
   security,
   middleware: [requireScope("ingest")] as const,
   request: { params: jobParams },
   responses: { 200: json(JobSchema, "The job"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c.req.valid("param").id), 200));
+jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c.req.valid("param").id, await viewerOf(c)), 200));
 
 const listJobsRoute = createRoute({
   method: "get",
   path: "/v1/jobs",
   tags: ["Jobs"],
-  summary: "Jobs, newest first, optionally of one status",
+  summary: "Jobs of this API key (all jobs for an admin key), newest first, optionally of one status",
   security,
   middleware: [requireScope("ingest")] as const,
   request: {
@@ -40,13 +47,14 @@ const listJobsRoute = createRoute({
   responses: { 200: json(JobListSchema, "A page of jobs"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, c.req.valid("query")), 200));
+jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, await viewerOf(c), c.req.valid("query")), 200));
 
 const cancelJobRoute = createRoute({
   method: "delete",
   path: "/v1/jobs/{id}",
   tags: ["Jobs"],
   summary: "Cancel a pending or processing job (its partial upload is aborted)",
+  description: "Only the API key that created the job or an admin key may cancel it; any other key gets 404.",
   security,
   middleware: [requireScope("ingest")] as const,
   request: { params: jobParams },
@@ -58,9 +66,10 @@ const cancelJobRoute = createRoute({
 
 jobsRouter.openapi(cancelJobRoute, async (c) => {
   const { id } = c.req.valid("param");
-  const job = await requireJob(c.env.DB, id);
+  const viewer = await viewerOf(c);
+  const job = await requireJob(c.env.DB, id, viewer);
   if (!activeStatuses.includes(job.status)) throw new ApiError("conflict", `The job is already ${job.status}`);
   const status = await c.env.BUNDLE_JOBS.getByName(id).cancel();
   if (status !== "cancelled") throw new ApiError("conflict", `The job is already ${status}`);
-  return c.json(await requireJob(c.env.DB, id), 200);
+  return c.json(await requireJob(c.env.DB, id, viewer), 200);
 });

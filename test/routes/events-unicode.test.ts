@@ -49,8 +49,8 @@ describe("regression 10.2: ids and text outside Latin-1 in cursors, listing, det
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let pages = 0; pages < 20; pages++) {
-      const query = new URLSearchParams({ resource_type: tag, limit: "1", ...(cursor ? { cursor } : {}) });
-      const page = await callJson("GET", `/v1/events?${query}`);
+      const query: URLSearchParams = new URLSearchParams({ resource_type: tag, limit: "1", ...(cursor ? { cursor } : {}) });
+      const page: { status: number; body: any } = await callJson("GET", `/v1/events?${query}`);
       expect(page.status, JSON.stringify(page.body)).toBe(200);
       seen.push(...page.body.data.map((item: { id: string }) => item.id));
       cursor = page.body.next_cursor;

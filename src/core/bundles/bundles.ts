@@ -38,6 +38,8 @@ export interface BundleJobParams {
   origin: string;
   createdAt: number;
   expiresAt: number;
+  /** The API key that asked for the bundle: it owns the job, and the signed link is bound to it. */
+  ownerKeyId: string | null;
 }
 
 /** What a `bundle.download` event carries in `meta` besides bundle_id and zip_size. */
@@ -68,7 +70,14 @@ export function estimateBundle(records: RecordForDownload[], includeFiles: boole
  * Validates and registers a bundle: all records in one query, unknown ids → 404 listing them, too large → 413, both
  * before anything is stored. Then a pending job and the bundle row, and the job's Durable Object is started.
  */
-export async function createBundle(env: Env, config: Config, request: BundleRequest, origin: string, now = Date.now()): Promise<{ bundleId: string; job: Job }> {
+export async function createBundle(
+  env: Env,
+  config: Config,
+  request: BundleRequest,
+  origin: string,
+  ownerKeyId: string,
+  now = Date.now(),
+): Promise<{ bundleId: string; job: Job }> {
   const recordIds = [...new Set(request.record_ids)];
   const found = await recordsForDownload(env.DB, recordIds);
   const known = new Set(found.map((record) => record.id));
@@ -92,10 +101,11 @@ export async function createBundle(env: Env, config: Config, request: BundleRequ
     origin,
     createdAt: now,
     expiresAt: now + Math.round(config.bundleTtlHours * 3_600_000),
+    ownerKeyId,
   };
   const orm = drizzle(env.DB);
   await orm.batch([
-    orm.insert(jobs).values({ id: params.jobId, type: "bundle", status: "pending", progress: 0, message: "Waiting to start", createdAt: now, updatedAt: now }),
+    orm.insert(jobs).values({ id: params.jobId, type: "bundle", status: "pending", progress: 0, message: "Waiting to start", createdAt: now, updatedAt: now, ownerKeyId }),
     orm.insert(bundles).values({
       id: params.bundleId,
       jobId: params.jobId,
@@ -105,6 +115,7 @@ export async function createBundle(env: Env, config: Config, request: BundleRequ
       sealedUser: await sealUser(config.downloadTokenSecret, request.user),
       createdAt: now,
       expiresAt: params.expiresAt,
+      ownerKeyId,
     }),
   ]);
   try {
@@ -113,7 +124,7 @@ export async function createBundle(env: Env, config: Config, request: BundleRequ
     await updateJob(env.DB, params.jobId, { status: "failed", message: "The job could not be started; try again" });
     throw error;
   }
-  return { bundleId: params.bundleId, job: (await getJob(env.DB, params.jobId))! };
+  return { bundleId: params.bundleId, job: (await getJob(env.DB, params.jobId, { keyId: ownerKeyId, admin: false }))! };
 }
 
 export type BundleRow = typeof bundles.$inferSelect;

@@ -42,13 +42,22 @@ function toJob(row: JobRow): Job {
   };
 }
 
-export async function getJob(db: D1Database, id: string): Promise<Job | null> {
-  const [row] = await drizzle(db).select().from(jobs).where(eq(jobs.id, id)).limit(1);
+/** Who asks about jobs: a key sees the jobs it created; an admin key sees all. */
+export interface JobViewer {
+  keyId: string;
+  admin: boolean;
+}
+
+const visibleTo = (viewer: JobViewer) => (viewer.admin ? undefined : eq(jobs.ownerKeyId, viewer.keyId));
+
+export async function getJob(db: D1Database, id: string, viewer: JobViewer): Promise<Job | null> {
+  const [row] = await drizzle(db).select().from(jobs).where(and(eq(jobs.id, id), visibleTo(viewer))).limit(1);
   return row ? toJob(row) : null;
 }
 
-export async function requireJob(db: D1Database, id: string): Promise<Job> {
-  const job = await getJob(db, id);
+/** The job, or 404 when it does not exist or belongs to another key (the same answer, so its existence is not revealed). */
+export async function requireJob(db: D1Database, id: string, viewer: JobViewer): Promise<Job> {
+  const job = await getJob(db, id, viewer);
   if (!job) throw new ApiError("not_found", `No job with id ${id}`);
   return job;
 }
@@ -65,9 +74,9 @@ function decodeCursor(cursor: string): [number, string] {
   throw new ApiError("invalid_request", "The cursor is not valid", { details: [{ path: "cursor", message: "not a cursor returned by this API" }] });
 }
 
-/** Jobs newest first, optionally of one status, keyset-paginated on (created_at, id). */
-export async function listJobs(db: D1Database, options: { status?: JobStatus; limit: number; cursor?: string }) {
-  const conditions = [options.status ? eq(jobs.status, options.status) : undefined];
+/** The viewer's jobs newest first, optionally of one status, keyset-paginated on (created_at, id). */
+export async function listJobs(db: D1Database, viewer: JobViewer, options: { status?: JobStatus; limit: number; cursor?: string }) {
+  const conditions = [visibleTo(viewer), options.status ? eq(jobs.status, options.status) : undefined];
   if (options.cursor) {
     const [createdAt, id] = decodeCursor(options.cursor);
     conditions.push(sql`(${jobs.createdAt}, ${jobs.id}) < (${createdAt}, ${id})`);

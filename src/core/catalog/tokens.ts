@@ -7,7 +7,8 @@ const decoder = new TextDecoder();
 export type DownloadTarget =
   | { kind: "file"; recordId: string; file: string }
   | { kind: "metadata"; recordId: string }
-  | { kind: "bundle"; bundleId: string };
+  /** A bundle link names the API key that owns the bundle; it is refused for a bundle of another owner. */
+  | { kind: "bundle"; bundleId: string; ownerKeyId: string | null };
 
 /** The person a portal asks a link for; recorded as the download event's actor (its PII goes to the actors table only). */
 export const DownloadUserSchema = z
@@ -98,14 +99,14 @@ export async function openUser(secret: string, sealed: string | null): Promise<D
   }
 }
 
-type Payload = { t: "f"; r: string; f: string; u?: string; e: number } | { t: "m"; r: string; u?: string; e: number } | { t: "b"; b: string; u?: string; e: number };
+type Payload = { t: "f"; r: string; f: string; u?: string; e: number } | { t: "m"; r: string; u?: string; e: number } | { t: "b"; b: string; k?: string; u?: string; e: number };
 
 function payloadOf(claims: TokenClaims): Payload {
   const base = { e: claims.expiresAt, ...(claims.sealedUser ? { u: claims.sealedUser } : {}) };
   const { target } = claims;
   if (target.kind === "file") return { t: "f", r: target.recordId, f: target.file, ...base };
   if (target.kind === "metadata") return { t: "m", r: target.recordId, ...base };
-  return { t: "b", b: target.bundleId, ...base };
+  return { t: "b", b: target.bundleId, ...(target.ownerKeyId ? { k: target.ownerKeyId } : {}), ...base };
 }
 
 function claimsOf(payload: unknown): TokenClaims | null {
@@ -115,7 +116,8 @@ function claimsOf(payload: unknown): TokenClaims | null {
   const common = { sealedUser: (p.u as string | undefined) ?? null, expiresAt: p.e };
   if (p.t === "f" && typeof p.r === "string" && typeof p.f === "string") return { target: { kind: "file", recordId: p.r, file: p.f }, ...common };
   if (p.t === "m" && typeof p.r === "string") return { target: { kind: "metadata", recordId: p.r }, ...common };
-  if (p.t === "b" && typeof p.b === "string") return { target: { kind: "bundle", bundleId: p.b }, ...common };
+  if (p.t === "b" && typeof p.b === "string" && (p.k === undefined || typeof p.k === "string"))
+    return { target: { kind: "bundle", bundleId: p.b, ownerKeyId: (p.k as string | undefined) ?? null }, ...common };
   return null;
 }
 

@@ -86,3 +86,13 @@ export async function touchKey(db: D1Database, key: { id: string; lastUsedAt: nu
   if (key.lastUsedAt !== null && now - key.lastUsedAt < LAST_USED_RESOLUTION_MS) return;
   await drizzle(db).update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
 }
+
+/** The id the auth middleware gives the ADMIN_API_KEY secret, which has no row in api_keys. */
+export const BOOTSTRAP_ADMIN_KEY_ID = "bootstrap-admin";
+
+/** True when the key with this id (as the auth middleware set it) holds the admin scope. */
+export async function isAdminKey(db: D1Database, keyId: string): Promise<boolean> {
+  if (keyId === BOOTSTRAP_ADMIN_KEY_ID) return true;
+  const [row] = await drizzle(db).select({ scopes: apiKeys.scopes }).from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1);
+  return row?.scopes.includes("admin") ?? false;
+}
