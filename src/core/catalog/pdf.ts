@@ -5,12 +5,20 @@ import { metadataPdfPrefix, type RecordForDownload } from "./catalog";
 import type { NormalisedRecord } from "./metadata/normalised";
 
 /** Bump when the layout changes, so cached PDFs of the old layout are not served. */
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 
 const PAGE = { width: 595.28, height: 841.89, margin: 56 };
 const CONTENT_WIDTH = PAGE.width - 2 * PAGE.margin;
 /** Latin letters without a decomposition to a WinAnsi base letter. */
 const LATIN_FALLBACKS: Record<string, string> = { Ł: "L", ł: "l", Đ: "D", đ: "d", Ħ: "H", ħ: "h", ı: "i", Ŧ: "T", ŧ: "t", ſ: "s" };
+/**
+ * Bounds on the work of one PDF (anyone may ask for a public record's PDF): at most this many pages, and at most this
+ * many characters from one field. Whatever is cut is said in a note at the end. A normal record takes one to three pages.
+ */
+export const MAX_PDF_PAGES = 50;
+export const MAX_FIELD_CHARACTERS = 120_000;
+/** Room kept free at the bottom of the last allowed page for the truncation note. */
+const NOTE_HEIGHT = 3 * 9 * 1.35 + 4;
 const COLOURS = { text: rgb(0.1, 0.1, 0.12), muted: rgb(0.42, 0.42, 0.46), link: rgb(0.05, 0.33, 0.7), rule: rgb(0.8, 0.8, 0.84) };
 
 export function humanSize(bytes: number): string {
@@ -43,6 +51,7 @@ export function citationOf(record: Pick<RecordForDownload, "title" | "doi" | "no
 }
 
 const characterSets = new WeakMap<PDFFont, Set<number>>();
+const characterWidths = new WeakMap<PDFFont, Map<string, number>>();
 
 function characterSetOf(font: PDFFont): Set<number> {
   let set = characterSets.get(font);
@@ -53,11 +62,17 @@ function characterSetOf(font: PDFFont): Set<number> {
   return set;
 }
 
-/** Lays text out top to bottom, starting new pages as needed. */
+/** Thrown by the layout when the content would need a page beyond MAX_PDF_PAGES. */
+class PageLimitReached extends Error {}
+
+/** Lays text out top to bottom, starting new pages as needed, up to MAX_PDF_PAGES. */
 class Layout {
   page!: PDFPage;
   private pageFont: PDFFont | null = null;
+  private pageCount = 0;
   y = 0;
+  /** Set when a field was cut or the page limit was reached. */
+  truncated = false;
 
   constructor(
     readonly doc: PDFDocument,
@@ -69,11 +84,27 @@ class Layout {
   newPage(): void {
     this.page = this.doc.addPage([PAGE.width, PAGE.height]);
     this.pageFont = null;
+    this.pageCount++;
     this.y = PAGE.height - PAGE.margin;
   }
 
   ensure(height: number): void {
-    if (this.y - height < PAGE.margin + 20) this.newPage();
+    const lastPage = this.pageCount >= MAX_PDF_PAGES;
+    if (this.y - height >= PAGE.margin + 20 + (lastPage ? NOTE_HEIGHT : 0)) return;
+    if (lastPage) {
+      this.truncated = true;
+      throw new PageLimitReached();
+    }
+    this.newPage();
+  }
+
+  /** The advance width of one character at size 1, measured once per font and character. */
+  private charWidth(font: PDFFont, char: string): number {
+    let widths = characterWidths.get(font);
+    if (!widths) characterWidths.set(font, (widths = new Map()));
+    let width = widths.get(char);
+    if (width === undefined) widths.set(char, (width = font.widthOfTextAtSize(char, 1)));
+    return width;
   }
 
   /**
@@ -93,33 +124,39 @@ class Layout {
   }
 
   /**
-   * Greedy word wrap; words wider than the line are broken by character. Words are measured once each and lines as
-   * the sum of their words (kerning across a space is ignored): measuring whole candidate lines was most of the cost.
+   * Greedy word wrap in one pass over the characters, so its time is linear in the text: widths are sums of cached
+   * character widths (kerning is ignored), and a word wider than the line is broken where the next character would
+   * overflow. (Measuring each candidate prefix of a long word again made wrapping cubic in the word's length.)
    */
   wrap(text: string, font: PDFFont, size: number, width: number): string[] {
     const lines: string[] = [];
-    const space = font.widthOfTextAtSize(" ", size);
+    const space = this.charWidth(font, " ") * size;
     for (const paragraph of this.encodable(text, font).split("\n")) {
       let line = "";
       let lineWidth = 0;
       for (const word of paragraph.split(/\s+/).filter(Boolean)) {
-        const wordWidth = font.widthOfTextAtSize(word, size);
+        // Encodable text holds WinAnsi characters only, so every character is one UTF-16 code unit.
+        const widths = Array.from(word, (char) => this.charWidth(font, char) * size);
+        const wordWidth = widths.reduce((sum, charWidth) => sum + charWidth, 0);
         if (line && lineWidth + space + wordWidth <= width) {
           line += ` ${word}`;
           lineWidth += space + wordWidth;
           continue;
         }
         if (line) lines.push(line);
-        let rest = word;
-        let restWidth = wordWidth;
-        while (restWidth > width) {
-          let cut = rest.length - 1;
-          while (cut > 1 && font.widthOfTextAtSize(rest.slice(0, cut), size) > width) cut--;
-          lines.push(rest.slice(0, cut));
-          rest = rest.slice(cut);
-          restWidth = font.widthOfTextAtSize(rest, size);
-        }
-        line = rest;
+        let start = 0;
+        let restWidth = 0;
+        if (wordWidth > width) {
+          for (let at = 0; at < word.length; at++) {
+            if (at > start && restWidth + widths[at]! > width) {
+              lines.push(word.slice(start, at));
+              start = at;
+              restWidth = 0;
+            }
+            restWidth += widths[at]!;
+          }
+        } else restWidth = wordWidth;
+        line = word.slice(start);
         lineWidth = restWidth;
       }
       lines.push(line);
@@ -144,12 +181,29 @@ class Layout {
     const size = options.size ?? 10;
     const indent = options.indent ?? 0;
     const leading = size * 1.35;
-    for (const line of this.wrap(text, font, size, CONTENT_WIDTH - indent)) {
+    let shown = text;
+    if (text.length > MAX_FIELD_CHARACTERS) {
+      shown = `${text.slice(0, MAX_FIELD_CHARACTERS)} [...]`;
+      this.truncated = true;
+    }
+    for (const line of this.wrap(shown, font, size, CONTENT_WIDTH - indent)) {
       this.ensure(leading);
       this.y -= leading;
       this.draw(line, PAGE.margin + indent, size, font, options.colour ?? COLOURS.text);
     }
     this.y -= options.after ?? 2;
+  }
+
+  /** A note at the end of the document, in the room `ensure` keeps free on the last allowed page. */
+  note(text: string): void {
+    const size = 9;
+    const leading = size * 1.35;
+    if (this.y - NOTE_HEIGHT < PAGE.margin + 20 && this.pageCount < MAX_PDF_PAGES) this.newPage();
+    this.y -= 4;
+    for (const line of this.wrap(text, this.fonts.bold, size, CONTENT_WIDTH).slice(0, 3)) {
+      this.y -= leading;
+      this.draw(line, PAGE.margin, size, this.fonts.bold, COLOURS.muted);
+    }
   }
 
   heading(text: string): void {
@@ -204,24 +258,10 @@ function coverageLines(n: NormalisedRecord): string[] {
   return lines;
 }
 
-/** Renders the record's metadata PDF. Dates come from the record, so the same record renders the same bytes. */
-export async function renderMetadataPdf(record: RecordForDownload): Promise<Uint8Array> {
-  const doc = await PDFDocument.create();
+/** The record's sections, top to bottom; throws PageLimitReached when they do not fit in MAX_PDF_PAGES. */
+function layOutRecord(layout: Layout, record: RecordForDownload): void {
+  const { fonts } = layout;
   const n = record.normalised;
-  doc.setTitle(record.title);
-  doc.setSubject(record.doi ? `doi:${record.doi}` : record.id);
-  doc.setAuthor(n.creators.map((creator) => creator.name).join("; "));
-  doc.setProducer("download-audit");
-  doc.setCreator("download-audit");
-  doc.setCreationDate(new Date(record.updatedAt));
-  doc.setModificationDate(new Date(record.updatedAt));
-  const fonts = {
-    regular: await doc.embedFont(StandardFonts.Helvetica),
-    bold: await doc.embedFont(StandardFonts.HelveticaBold),
-    mono: await doc.embedFont(StandardFonts.Courier),
-  };
-  const layout = new Layout(doc, fonts);
-
   layout.text(record.title, { font: fonts.bold, size: 18, after: 6 });
   layout.text([n.resource_type ?? "Dataset", n.publisher, n.publication_year?.toString(), n.version ? `version ${n.version}` : null].filter(Boolean).join(" · "), {
     colour: COLOURS.muted,
@@ -273,6 +313,38 @@ export async function renderMetadataPdf(record: RecordForDownload): Promise<Uint
     layout.text(`${file.name} — ${humanSize(file.size)} (${file.size.toLocaleString("en")} bytes)`, { after: 0 });
     layout.text(`SHA-256 ${file.sha256}`, { font: fonts.mono, size: 7.5, colour: COLOURS.muted, indent: 12, after: 4 });
   }
+}
+
+/**
+ * Renders the record's metadata PDF. Dates come from the record, so the same record renders the same bytes. The work
+ * is linear in the text shown and bounded by MAX_PDF_PAGES and MAX_FIELD_CHARACTERS.
+ */
+export async function renderMetadataPdf(record: RecordForDownload): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  const n = record.normalised;
+  doc.setTitle(record.title);
+  doc.setSubject(record.doi ? `doi:${record.doi}` : record.id);
+  doc.setAuthor(n.creators.map((creator) => creator.name).join("; "));
+  doc.setProducer("download-audit");
+  doc.setCreator("download-audit");
+  doc.setCreationDate(new Date(record.updatedAt));
+  doc.setModificationDate(new Date(record.updatedAt));
+  const fonts = {
+    regular: await doc.embedFont(StandardFonts.Helvetica),
+    bold: await doc.embedFont(StandardFonts.HelveticaBold),
+    mono: await doc.embedFont(StandardFonts.Courier),
+  };
+  const layout = new Layout(doc, fonts);
+  try {
+    layOutRecord(layout, record);
+  } catch (error) {
+    if (!(error instanceof PageLimitReached)) throw error;
+  }
+  if (layout.truncated)
+    layout.note(
+      `This PDF is shortened: the record's metadata is longer than ${MAX_PDF_PAGES} pages or ${MAX_FIELD_CHARACTERS.toLocaleString("en")} characters in one field. ` +
+        `The complete record: ${record.doi ? doiUrl(record.doi) : `record ${record.id} in the catalogue`}.`,
+    );
 
   const pages = doc.getPages();
   pages.forEach((page, index) => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { RecordForDownload } from "../../../src/core/catalog/catalog";
 import { fromDataCite } from "../../../src/core/catalog/metadata/datacite";
 import { citationOf, ensureMetadataPdf, metadataPdfKey, renderMetadataPdf } from "../../../src/core/catalog/pdf";
+import { bytesOf } from "../../catalog-helpers";
 import { samples, uniqueId } from "../../catalog-helpers";
 
 function record(overrides: Partial<RecordForDownload> = {}): RecordForDownload {
@@ -79,5 +80,49 @@ describe("metadata PDF", () => {
     expect((await env.BUCKET.list({ prefix: `records/${id}/metadata/` })).objects.map((o) => o.key)).toEqual([key]);
     expect(await metadataPdfKey({ ...first, title: "Changed" })).not.toBe(key);
     expect(await metadataPdfKey({ ...first, files: first.files.slice(1) })).not.toBe(key);
+  });
+});
+
+/** A word of `length` letters and digits, different at every position (so a lost or repeated piece would show). */
+function longWord(length: number): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  return Array.from(bytesOf(length, 7), (byte) => alphabet[byte % alphabet.length]).join("");
+}
+
+/** Every page's text without its footer, joined and without whitespace: what a reader would copy out of the body. */
+async function bodyText(bytes: Uint8Array): Promise<{ pages: number; text: string; last: string }> {
+  const { pages, text } = await textOf(bytes);
+  const bodies = text.map((page) => page.replace(/(doi:\S+|rec-pdf-1) · page \d+ of \d+/, ""));
+  return { pages, text: bodies.join("").replace(/\s+/g, ""), last: text.at(-1)! };
+}
+
+describe("regression 10.3: metadata PDF layout is linear and its work is bounded", () => {
+  it("renders a 100,000-character word (was cubic: 8,000 characters took 49 s) and its text is findable", async () => {
+    const word = longWord(100_000);
+    const { pages, text, last } = await bodyText(await renderMetadataPdf(record({ normalised: { ...record().normalised, abstract: word } })));
+    // About 95 characters per 10-point line and 52 lines per page: 100,000 characters need about 21 pages.
+    expect(pages).toBeGreaterThan(15);
+    expect(pages).toBeLessThan(30);
+    expect(text).toContain(word);
+    expect(last).not.toContain("This PDF is shortened");
+  });
+
+  it("stops at 50 pages and says so on the last page", async () => {
+    // 4,000 subject lines at 52 lines a page would need about 77 pages.
+    const subjects = Array.from({ length: 4000 }, (_, i) => ({ subject: `Subject number ${i}`, scheme: null }));
+    const { pages, last } = await bodyText(await renderMetadataPdf(record({ normalised: { ...record().normalised, subjects } })));
+    expect(pages).toBe(50);
+    expect(last).toContain("This PDF is shortened");
+    expect(last).toContain("https://doi.org/10.15493/saeon.ocean.2021.001");
+    expect(last).toContain("page 50 of 50");
+  });
+
+  it("shows at most 120,000 characters of one field, with a note", async () => {
+    const word = longWord(130_000);
+    const { pages, text, last } = await bodyText(await renderMetadataPdf(record({ normalised: { ...record().normalised, abstract: word } })));
+    expect(pages).toBeLessThan(50);
+    expect(text).toContain(`${word.slice(0, 120_000)}[...]`);
+    expect(text).not.toContain(word.slice(0, 120_001));
+    expect(last).toContain("This PDF is shortened");
   });
 });

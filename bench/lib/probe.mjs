@@ -1,0 +1,34 @@
+// Probes a cheap endpoint (GET /health) back to back while heavy work runs, to show whether that work stalls other requests.
+import { percentile } from "./load.mjs";
+
+/**
+ * Requests `url` one after another (plus `gapMs` between them) until stopped; each latency is measured from send to the
+ * last byte, so a request held behind a busy isolate shows its whole wait. `stop()` returns the latency figures.
+ */
+export function probeLatency(url, { gapMs = 10 } = {}) {
+  const latencies = [];
+  let failures = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      try {
+        const response = await fetch(url);
+        await response.arrayBuffer();
+        if (!response.ok) failures++;
+      } catch {
+        failures++;
+      }
+      latencies.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return { requests: sorted.length, failures, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) };
+    },
+  };
+}
