@@ -81,6 +81,7 @@ export default {
         `GET /health back to back while a bundle of one ${megabytes} MB file was built (${buildSeconds.toFixed(1)} s, ZIP ${job.result.zip_size.toLocaleString("en-US")} bytes): ` +
           `${health.requests} requests, ${health.failures} failed, max ${Math.round(health.maxMs)} ms; idle before: p99 ${Math.round(idleHealth.p99Ms)} ms`,
         `GET /v1/jobs/{id} polls meanwhile: p50 ${Math.round(percentile(sortedStatus, 50))} ms, p99 ${Math.round(percentile(sortedStatus, 99))} ms`,
+        `/health slower than 200 ms (sent at s after the build started: ms): ${health.slow.map((probe) => `${(probe.sentAtMs / 1000).toFixed(1)}: ${probe.ms}`).join(", ") || "none"}`,
       ],
       targets: [{ metric: "p99Ms", op: "<=", value: 200, label: "/health p99 ≤ 200 ms during the build" }],
       details: { health, idleHealth, buildSeconds, statusLatencies: sortedStatus, job },

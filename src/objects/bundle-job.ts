@@ -22,9 +22,18 @@ const MAX_ATTEMPTS = 3;
 const TAIL_ROW_BYTES = 1024 * 1024;
 /** PDFs are rendered for this many records per D1 query. */
 const RECORD_BATCH = 100;
+/**
+ * Input bytes handled in one step, between two returns to the event loop. A step's CPU (CRC-32, SHA-256 and copying;
+ * deflate for small files) stays in the milliseconds, so other requests to this isolate and a cancel call get their turn.
+ * R2 body chunks that resolve without waiting (local storage, fast networks) would otherwise run a whole file as one
+ * synchronous stretch: a 150 MB file held every other request for 7 s.
+ */
+const STEP_BYTES = 1024 * 1024;
 
 /** A failure that retrying cannot fix (a record or file vanished, a checksum mismatch): the job fails at once. */
 class JobFailure extends Error {}
+/** The job was cancelled or failed from outside while a slice ran: the slice ends at the step where it noticed. */
+class JobStopped extends Error {}
 
 interface JobState extends BundleJobParams {
   status: JobStatus;
@@ -89,6 +98,8 @@ const pathSegment = (value: string) => value.replace(/[:\\]/g, "_");
  * one transaction — the finished entries' central-directory records, uploaded part etags, the unuploaded tail of the
  * current part, the next entry — and schedules the next slice. The ZIP bytes depend only on the inputs (fixed mtime),
  * so a slice that dies is redone from the checkpoint, re-uploading the same part numbers with the same bytes.
+ * A slice works in steps of at most STEP_BYTES of input and yields to the event loop after each, so no step holds the
+ * isolate for long, and a cancel (or the stale-job sweep) stops the job at the next step boundary.
  * Memory: one part buffer plus the chunk in flight.
  */
 export class BundleJob extends DurableObject<Env> {
@@ -268,6 +279,12 @@ export class BundleJob extends DurableObject<Env> {
     for (const chunk of writer.drain()) await uploader.write(chunk);
   }
 
+  /** Ends a step: yields to the event loop (a timer, not a microtask), then stops if a cancel or fail arrived meanwhile. */
+  private async endStep(): Promise<void> {
+    await scheduler.wait(0);
+    if (this.stopped()) throw new JobStopped();
+  }
+
   /** Writes entries until the slice budget is spent; returns true when every entry but the manifest is written. */
   private async writeSlice(config: Config): Promise<boolean> {
     const state = this.state()!;
@@ -288,6 +305,7 @@ export class BundleJob extends DurableObject<Env> {
       written.push(await this.writeEntry(entry, writer, uploader, records, state.createdAt));
       budget -= entry.weight;
       doneWeight += entry.weight;
+      await this.endStep();
     }
     if (this.stopped()) return false;
     const next = written.length > 0 ? written.at(-1)!.seq + 1 : state.nextEntry;
@@ -331,14 +349,24 @@ export class BundleJob extends DurableObject<Env> {
     const digest = new crypto.DigestStream("SHA-256");
     const digestWriter = digest.getWriter();
     const reader = object.body.getReader();
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      if (this.stopped()) {
-        await reader.cancel();
-        throw new Error("stopped");
+    let inStep = 0;
+    try {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        for (let at = 0; at < chunk.value.length; at += STEP_BYTES) {
+          const piece = chunk.value.subarray(at, at + STEP_BYTES);
+          await digestWriter.write(piece);
+          stream.push(piece, false);
+          await this.drain(writer, uploader);
+          inStep += piece.length;
+          if (inStep >= STEP_BYTES) {
+            inStep = 0;
+            await this.endStep();
+          }
+        }
       }
-      await digestWriter.write(chunk.value);
-      stream.push(chunk.value, false);
-      await this.drain(writer, uploader);
+    } catch (error) {
+      await reader.cancel().catch(() => undefined);
+      throw error;
     }
     stream.push(new Uint8Array(0), true);
     await this.drain(writer, uploader);
