@@ -29,6 +29,8 @@ const RECORD_BATCH = 100;
  * synchronous stretch: a 150 MB file held every other request for 7 s.
  */
 const STEP_BYTES = 1024 * 1024;
+/** A file is read from R2 in ranges of this size, so no read (in R2 or here) holds more of it at once. */
+const SOURCE_RANGE_BYTES = 16 * 1024 * 1024;
 
 /** A failure that retrying cannot fix (a record or file vanished, a checksum mismatch): the job fails at once. */
 class JobFailure extends Error {}
@@ -343,30 +345,39 @@ export class BundleJob extends DurableObject<Env> {
       await this.drain(writer, uploader);
       return { seq: entry.seq, record: stream.record!, sha256: toHex(await crypto.subtle.digest("SHA-256", pdf)) };
     }
-    const object = await this.env.BUCKET.get(entry.source_key!);
-    if (!object) throw new JobFailure(`File ${entry.name} is missing from storage`);
     const stream = writer.begin(entry.name, { deflate: shouldDeflate(entry.name, entry.content_type, entry.size), mtime });
     const digest = new crypto.DigestStream("SHA-256");
     const digestWriter = digest.getWriter();
-    const reader = object.body.getReader();
+    let etag: string | null = null;
     let inStep = 0;
-    try {
-      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-        for (let at = 0; at < chunk.value.length; at += STEP_BYTES) {
-          const piece = chunk.value.subarray(at, at + STEP_BYTES);
-          await digestWriter.write(piece);
-          stream.push(piece, false);
-          await this.drain(writer, uploader);
-          inStep += piece.length;
-          if (inStep >= STEP_BYTES) {
-            inStep = 0;
-            await this.endStep();
+    // The file is read in ranges, each pinned to the etag of the first, so no read buffers more than one range.
+    for (let offset = 0; offset === 0 || offset < entry.size; offset += SOURCE_RANGE_BYTES) {
+      const object: R2Object | R2ObjectBody | null = await this.env.BUCKET.get(entry.source_key!, {
+        ...(entry.size > 0 ? { range: { offset, length: Math.min(SOURCE_RANGE_BYTES, entry.size - offset) } } : {}),
+        ...(etag ? { onlyIf: { etagMatches: etag } } : {}),
+      });
+      if (!object) throw new JobFailure(`File ${entry.name} is missing from storage`);
+      if (!("body" in object) || object.size !== entry.size) throw new JobFailure(`File ${entry.name} was replaced during the job`);
+      etag = object.etag;
+      const reader = object.body.getReader();
+      try {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+          for (let at = 0; at < chunk.value.length; at += STEP_BYTES) {
+            const piece = chunk.value.subarray(at, at + STEP_BYTES);
+            await digestWriter.write(piece);
+            stream.push(piece, false);
+            await this.drain(writer, uploader);
+            inStep += piece.length;
+            if (inStep >= STEP_BYTES) {
+              inStep = 0;
+              await this.endStep();
+            }
           }
         }
+      } catch (error) {
+        await reader.cancel().catch(() => undefined);
+        throw error;
       }
-    } catch (error) {
-      await reader.cancel().catch(() => undefined);
-      throw error;
     }
     stream.push(new Uint8Array(0), true);
     await this.drain(writer, uploader);
