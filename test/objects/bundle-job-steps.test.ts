@@ -24,13 +24,13 @@ function countWrites(): { total: () => number } {
   return { total: () => total };
 }
 
-async function largeFileBundle(): Promise<{ jobId: string }> {
+async function largeFileBundle(): Promise<{ jobId: string; recordId: string }> {
   const id = uniqueId("steps");
   await createRecord(id);
   await uploadFile(id, "large.bin", bytesOf(FILE_BYTES, 77), "application/octet-stream");
   const accepted = await callJson("POST", "/v1/bundles", { body: { record_ids: [id], include_files: true } });
   expect(accepted.status).toBe(202);
-  return { jobId: accepted.body.job.id };
+  return { jobId: accepted.body.job.id, recordId: id };
 }
 
 /** Waits until the job's alarm has nothing left to run. */
@@ -83,5 +83,18 @@ describe("regression 10.4: a large file is written in bounded steps", () => {
     expect(after.state!.slices).toBe(mid.state!.slices);
     await expect(env.BUCKET.resumeMultipartUpload(mid.state!.objectKey, mid.state!.uploadId!).complete([])).rejects.toThrow();
     expect(await env.BUCKET.head(mid.state!.objectKey)).toBeNull();
+  });
+
+  it("reads the file in ranges pinned to one version: a file replaced between two ranges fails the job", { timeout: 60_000 }, async () => {
+    const writes = countWrites();
+    const { jobId, recordId } = await largeFileBundle();
+    const [source] = (await env.BUCKET.list({ prefix: `records/${recordId}/files/` })).objects;
+    await vi.waitUntil(() => writes.total() >= 2 * MiB, { timeout: 20_000, interval: 1 });
+    // Still inside the first 16 MiB range: the next range must come from the same version of the object.
+    await env.BUCKET.put(source!.key, bytesOf(FILE_BYTES, 78));
+    const { state } = await settle(jobId);
+    expect(state!.status).toBe("failed");
+    const job = await callJson("GET", `/v1/jobs/${jobId}`);
+    expect(job.body).toMatchObject({ status: "failed", message: `File data/${recordId}/large.bin was replaced during the job` });
   });
 });
