@@ -459,7 +459,9 @@ export class BundleJob extends DurableObject<Env> {
     };
     const bundle = await getBundle(this.env.DB, state.bundleId);
     const expiresAt = Math.floor(state.expiresAt / 1000);
-    const token = await mintToken(config.downloadTokenSecret!, { target: { kind: "bundle", bundleId: state.bundleId, ownerKeyId: state.ownerKeyId ?? null }, sealedUser: bundle?.sealedUser ?? null, expiresAt });
+    // A job started before owners were recorded has no ownerKeyId in its state.
+    const target = { kind: "bundle" as const, bundleId: state.bundleId, ownerKeyId: state.ownerKeyId ?? null };
+    const token = await mintToken(config.downloadTokenSecret!, { target, sealedUser: bundle?.sealedUser ?? null, expiresAt });
     const result = {
       bundle_id: state.bundleId,
       url: `${state.origin}/d/${token}`,

@@ -87,7 +87,7 @@ async function serveBundle(c: Context<AppEnv>, target: Extract<DownloadTarget, {
   const { bundleId } = target;
   const bundle = await getBundle(c.env.DB, bundleId);
   if (!bundle || bundle.zipSize === null) return failDownload(c, audit, "not_found", `Bundle ${bundleId} does not exist or is not ready`);
-  if ((bundle.ownerKeyId ?? null) !== target.ownerKeyId) return failDownload(c, audit, "forbidden", "This download link is not valid");
+  if (bundle.ownerKeyId !== target.ownerKeyId) return failDownload(c, audit, "forbidden", "This download link is not valid");
   const bundleAudit: DownloadAudit = {
     ...audit,
     resource: { type: "bundle", id: bundle.id, title: `Bundle of ${bundle.recordIds.length} record(s)` },
