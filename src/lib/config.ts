@@ -26,6 +26,7 @@ const ConfigSchema = z.object({
   DOWNLOAD_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : ["download", "bundle.download", "metadata.download"])),
   DOWNLOAD_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
   DOWNLOAD_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
+  IPV6_LIMIT_PREFIX: z.coerce.number().int().min(32, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").max(128, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").default(64),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
@@ -56,6 +57,8 @@ export type Config = {
   downloadActions: Set<string>;
   downloadRateLimit: number;
   downloadRateWindowSeconds: number;
+  /** IPv6 clients are limited per network of this many bits (a /64 is one subscriber); IPv4 per address. */
+  ipv6LimitPrefix: number;
   apiRateLimitPerMinute: number;
   dedupWindowSeconds: number;
   /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
@@ -112,6 +115,7 @@ export function getConfig(env: Env): Config {
     downloadActions: new Set(value.DOWNLOAD_ACTIONS),
     downloadRateLimit: value.DOWNLOAD_RATE_LIMIT,
     downloadRateWindowSeconds: value.DOWNLOAD_RATE_WINDOW_SECONDS,
+    ipv6LimitPrefix: value.IPV6_LIMIT_PREFIX,
     apiRateLimitPerMinute: value.API_RATE_LIMIT_PER_MINUTE,
     dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
     ledgerShards: value.LEDGER_SHARDS,

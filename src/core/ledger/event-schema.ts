@@ -4,6 +4,8 @@ import { z } from "@hono/zod-openapi";
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 export const MAX_META_BYTES = 16 * 1024;
 export const MAX_META_KEYS = 50;
+/** The longest user agent stored, whether sent in a body (`client.user_agent`) or as the `User-Agent` header. */
+export const MAX_USER_AGENT_CHARS = 1024;
 
 export const actionPattern = /^[a-z][a-z0-9_.-]{0,63}$/;
 
@@ -59,7 +61,7 @@ export const EventInputSchema = z
     client: z
       .strictObject({
         ip: z.union([z.ipv4(), z.ipv6()]).optional(),
-        user_agent: z.string().max(1024).optional(),
+        user_agent: z.string().max(MAX_USER_AGENT_CHARS).optional(),
       })
       .optional(),
     bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
