@@ -6,7 +6,8 @@ import { rateLimitHeaders, shardOf } from "../../core/ledger/pipeline";
 import { secretsEqual, sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 
-function presentedKey(headers: Headers): string | undefined {
+/** The secret a request presents, from `Authorization: Bearer` or `X-API-Key`; undefined when it presents none. */
+export function presentedKey(headers: Headers): string | undefined {
   const authorization = headers.get("authorization");
   if (authorization) {
     const match = authorization.match(/^Bearer\s+(.+)$/i);
