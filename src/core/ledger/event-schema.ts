@@ -1,5 +1,6 @@
 // zod schemas of events as clients send them and as the API returns them; they also generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
+import { wellFormedDeep } from "../../lib/json";
 
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 export const MAX_META_BYTES = 16 * 1024;
@@ -68,6 +69,8 @@ export const EventInputSchema = z
     message: z.string().max(2000).optional(),
     meta: metaSchema.optional(),
   })
+  // Batch items and import lines are parsed here, not by the JSON body guard: lone surrogates are refused here too.
+  .refine(wellFormedDeep, "must not contain a lone surrogate (an unpaired \\ud800-\\udfff escape) in any string")
   .openapi("EventInput");
 
 export type EventInput = z.infer<typeof EventInputSchema>;
