@@ -39,8 +39,9 @@ export const EventInputSchema = z
     occurred_at: z.iso
       .datetime({ offset: true })
       .refine((value) => Date.parse(value) <= Date.now() + MAX_FUTURE_SKEW_MS, "must not be more than 5 minutes in the future")
+      .refine((value) => Date.parse(value) >= 0, "must not be before 1970-01-01T00:00:00Z")
       .optional()
-      .openapi({ description: "RFC 3339 with offset; defaults to now", example: "2026-11-20T10:15:00Z" }),
+      .openapi({ description: "RFC 3339 with offset, from 1970 to 5 minutes ahead; defaults to now", example: "2026-11-20T10:15:00Z" }),
     action: z.string().regex(actionPattern, "must match ^[a-z][a-z0-9_.-]{0,63}$").openapi({ example: "download" }),
     status: z.enum(["success", "failure"]).default("success"),
     resource: z

@@ -256,3 +256,16 @@ describe("finding 7: header-derived fields are capped like body fields", () => {
     expect(capText("abc", 5)).toBe("abc");
   });
 });
+
+describe("finding 9a: occurred_at before 1970", () => {
+  it("finding 9a: refuses occurred_at before 1970-01-01 with 400 and accepts the epoch itself", async () => {
+    const type = unique("pre70");
+    const early = await callJson("POST", "/v1/events", { body: { action: "record.view", occurred_at: "1969-12-31T23:59:59Z", resource: { type, id: "a" } } });
+    expect(early.status).toBe(400);
+    expect(early.body.error.details[0].path).toBe("occurred_at");
+    expect((await callJson("POST", "/v1/events", { body: { action: "record.view", occurred_at: "0001-01-01T00:00:00Z", resource: { type, id: "b" } } })).status).toBe(400);
+    const epoch = await callJson("POST", "/v1/events", { body: { action: "record.view", occurred_at: "1970-01-01T00:00:00Z", resource: { type, id: "c" } } });
+    expect(epoch.status).toBe(201);
+    expect(await countRows("events", `resource_type = '${type}'`)).toBe(1);
+  });
+});
