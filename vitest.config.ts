@@ -11,6 +11,7 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,
+            ENVIRONMENT: "development",
             ADMIN_API_KEY: "test-admin-key",
             PII_KEY: "test-pii-key-0123456789",
             DOWNLOAD_TOKEN_SECRET: "test-download-token-secret",

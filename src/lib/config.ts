@@ -18,6 +18,7 @@ const list = z
   );
 
 const ConfigSchema = z.object({
+  ENVIRONMENT: z.enum(["development", "production"], "ENVIRONMENT must be development or production (the default)").default("production"),
   ADMIN_API_KEY: z.string().min(8, "ADMIN_API_KEY must be at least 8 characters").optional(),
   PII_KEY: z.string().min(8, "PII_KEY must be set (at least 8 characters)"),
   CORS_ORIGINS: list,
@@ -47,6 +48,13 @@ const ConfigSchema = z.object({
   CATALOG_SEARCH_URL: z.string().min(1).default("https://commons.datacite.org/doi.org?query={dois}"),
 });
 
+// Links handed out (download links, bundle status URLs) must not take their origin from the request's Host header,
+// which a client chooses; only a local development run may fall back to it.
+const ValidConfigSchema = ConfigSchema.refine((value) => value.ENVIRONMENT === "development" || value.PUBLIC_BASE_URL !== undefined, {
+  path: ["PUBLIC_BASE_URL"],
+  message: "PUBLIC_BASE_URL must be set unless ENVIRONMENT=development",
+});
+
 export type Config = {
   adminApiKey: string | undefined;
   piiKey: string;
@@ -71,7 +79,7 @@ export type Config = {
   downloadTokenSecret: string | undefined;
   /** Default lifetime of a signed download link; a request may ask for up to 3,600 s. */
   downloadLinkTtlSeconds: number;
-  /** Origin of the links the service hands out; the request's origin when unset. */
+  /** Origin of the links the service hands out; required unless ENVIRONMENT=development, where the request's origin serves. */
   publicBaseUrl: string | undefined;
   /** Largest bundle (sum of its entries) accepted; larger requests are refused with 413 before any work. */
   bundleMaxBytes: number;
@@ -99,7 +107,7 @@ const cache = new WeakMap<object, Config>();
 export function getConfig(env: Env): Config {
   const cached = cache.get(env);
   if (cached) return cached;
-  const parsed = ConfigSchema.safeParse(env);
+  const parsed = ValidConfigSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
     console.error(JSON.stringify({ level: "error", message: "invalid configuration", problems }));

@@ -16,7 +16,7 @@ export const BundleAcceptedSchema = z
   })
   .openapi("BundleAccepted");
 
-/** The origin links point at: PUBLIC_BASE_URL when set, else the origin this request came to. */
+/** The origin links point at: PUBLIC_BASE_URL, which config requires outside development; there, the origin this request came to. */
 export const linkOrigin = (configured: string | undefined, requestUrl: string) => configured ?? new URL(requestUrl).origin;
 
 const createBundleRoute = createRoute({
