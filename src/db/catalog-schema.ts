@@ -50,8 +50,14 @@ export const jobs = sqliteTable(
     result: text("result"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** The API key that created the job (null for jobs from before owners were recorded). */
+    ownerKeyId: text("owner_key_id"),
   },
-  (table) => [index("jobs_created").on(table.createdAt, table.id), index("jobs_status_created").on(table.status, table.createdAt, table.id)],
+  (table) => [
+    index("jobs_created").on(table.createdAt, table.id),
+    index("jobs_status_created").on(table.status, table.createdAt, table.id),
+    index("jobs_owner_created").on(table.ownerKeyId, table.createdAt),
+  ],
 );
 
 /** ZIP bundles of records; the object lives in R2 until `expires_at`, when the daily cron deletes it. */
@@ -71,6 +77,8 @@ export const bundles = sqliteTable(
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
     deletedAt: integer("deleted_at"),
+    /** Upper bound of the ZIP's size (PDFs estimated, files at size), counted against the owner's quota until zip_size is known. */
+    estimatedBytes: integer("estimated_bytes"),
   },
   (table) => [index("bundles_expires").on(table.deletedAt, table.expiresAt), index("bundles_job").on(table.jobId)],
 );

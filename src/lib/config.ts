@@ -38,6 +38,8 @@ const ConfigSchema = z.object({
   PUBLIC_BASE_URL: z.url().optional(),
   BUNDLE_MAX_BYTES: z.coerce.number().int().min(1).max(4 * 1024 ** 3 - 64 * 1024 ** 2, "BUNDLE_MAX_BYTES must stay under 4 GiB (ZIP without ZIP64)").default(2 * 1024 ** 3),
   BUNDLE_TTL_HOURS: z.coerce.number().min(0.01).default(24),
+  BUNDLE_QUOTA_BYTES: z.coerce.number().int().min(1).default(4 * 1024 ** 3),
+  BUNDLE_MAX_ACTIVE_JOBS: z.coerce.number().int().min(1).default(2),
   BUNDLE_PART_BYTES: z.coerce.number().int().min(5 * 1024 ** 2, "BUNDLE_PART_BYTES must be at least 5 MiB (R2's minimum part)").default(8 * 1024 ** 2),
   BUNDLE_SLICE_BYTES: z.coerce.number().int().min(1).default(32 * 1024 ** 2),
   JOB_STALE_MINUTES: z.coerce.number().int().min(1).default(15),
@@ -84,6 +86,10 @@ export type Config = {
   /** Largest bundle (sum of its entries) accepted; larger requests are refused with 413 before any work. */
   bundleMaxBytes: number;
   bundleTtlHours: number;
+  /** Bytes one API key may hold in live (unexpired) bundles, those still building counted at their estimate. */
+  bundleQuotaBytes: number;
+  /** Bundle jobs one API key may have pending or processing at once. */
+  bundleMaxActiveJobs: number;
   /** Size of every multipart part of a bundle but the last (R2 needs ≥ 5 MiB and equal sizes). */
   bundlePartBytes: number;
   /** Input bytes a bundle job processes per Durable Object alarm before it checkpoints and continues in a new one. */
@@ -134,6 +140,8 @@ export function getConfig(env: Env): Config {
     publicBaseUrl: value.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     bundleMaxBytes: value.BUNDLE_MAX_BYTES,
     bundleTtlHours: value.BUNDLE_TTL_HOURS,
+    bundleQuotaBytes: value.BUNDLE_QUOTA_BYTES,
+    bundleMaxActiveJobs: value.BUNDLE_MAX_ACTIVE_JOBS,
     bundlePartBytes: value.BUNDLE_PART_BYTES,
     bundleSliceBytes: value.BUNDLE_SLICE_BYTES,
     jobStaleMinutes: value.JOB_STALE_MINUTES,

@@ -25,19 +25,19 @@ const createBundleRoute = createRoute({
   tags: ["Bundles"],
   summary: "Build a ZIP of records (metadata PDFs, optionally their files) in the background",
   description:
-    "All records are checked in one query: unknown ids → 404 listing them; a bundle estimated over BUNDLE_MAX_BYTES → 413. Nothing is stored then.",
+    "All records are checked in one query: unknown ids → 404 listing them; a bundle estimated over BUNDLE_MAX_BYTES → 413 `payload_too_large`; over the key's BUNDLE_QUOTA_BYTES of live bundles → 413 `quota_exceeded`; BUNDLE_MAX_ACTIVE_JOBS of the key's jobs already running → 429 `too_many_jobs`. Nothing is stored then.",
   security,
   middleware: [requireScope("ingest"), ...jsonBody(256 * 1024)] as const,
   request: { body: { required: true, content: { "application/json": { schema: BundleRequestSchema } } } },
   responses: {
     202: { description: "Accepted; the job builds the bundle", content: { "application/json": { schema: BundleAcceptedSchema } } },
-    ...errorResponses("invalid_request", "not_found", "payload_too_large", "unsupported_media_type", ...authErrors),
+    ...errorResponses("invalid_request", "not_found", "payload_too_large", "quota_exceeded", "unsupported_media_type", ...authErrors, "too_many_jobs"),
   },
 });
 
 bundlesRouter.openapi(createBundleRoute, async (c) => {
   const origin = linkOrigin(c.var.config.publicBaseUrl, c.req.url);
-  const { bundleId, job } = await createBundle(c.env, c.var.config, c.req.valid("json"), origin);
+  const { bundleId, job } = await createBundle(c.env, c.var.config, c.req.valid("json"), origin, c.var.apiKeyId);
   return c.json(
     { bundle_id: bundleId, job: { id: job.id, status: job.status, progress: job.progress }, status_url: `${origin}/v1/jobs/${job.id}` },
     202,

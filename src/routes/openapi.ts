@@ -20,18 +20,22 @@ const descriptions: Record<ErrorCode, string> = {
   conflict: "Conflicts with the current state",
   gone: "No longer available",
   payload_too_large: "The body is too large",
+  quota_exceeded: "The API key's storage quota would be exceeded; `details` has the usage and quota",
   unsupported_media_type: "Wrong Content-Type",
   rate_limited: "Too many requests; see Retry-After",
+  too_many_jobs: "The API key already has the most jobs it may run at once; retry when one finishes",
   internal: "Unexpected server error",
   unavailable: "A dependency is unavailable",
 };
 
-/** OpenAPI response entries for the given error codes, all in the one error shape. */
+/** OpenAPI response entries for the given error codes, all in the one error shape; codes sharing a status share its entry. */
 export function errorResponses(...codes: ErrorCode[]) {
+  const byStatus = new Map<number, string[]>();
+  for (const code of codes) byStatus.set(errorStatus[code], [...(byStatus.get(errorStatus[code]) ?? []), descriptions[code]]);
   return Object.fromEntries(
-    codes.map((code) => [
-      errorStatus[code],
-      { description: descriptions[code], content: { "application/json": { schema: ErrorResponseSchema } } },
+    [...byStatus].map(([status, texts]) => [
+      status,
+      { description: texts.join(". Or: "), content: { "application/json": { schema: ErrorResponseSchema } } },
     ]),
   );
 }

@@ -9,6 +9,7 @@ import { ApiError } from "../../lib/errors";
 import { RecordIdSchema, recordsForDownload, type RecordForDownload } from "../catalog/catalog";
 import { MAX_META_BYTES } from "../ledger/event-schema";
 import { getJob, updateJob, type Job } from "./jobs";
+import { enforceBundleQuota } from "./quota";
 import { DownloadUserSchema, sealUser } from "../catalog/tokens";
 
 export const MAX_BUNDLE_RECORDS = 500;
@@ -65,10 +66,17 @@ export function estimateBundle(records: RecordForDownload[], includeFiles: boole
 }
 
 /**
- * Validates and registers a bundle: all records in one query, unknown ids → 404 listing them, too large → 413, both
- * before anything is stored. Then a pending job and the bundle row, and the job's Durable Object is started.
+ * Validates and registers a bundle: all records in one query, unknown ids → 404 listing them, too large → 413, the
+ * key's bundle quota (429/413, quota.ts), all before anything is stored. Then a pending job and the bundle row, and the job's Durable Object is started.
  */
-export async function createBundle(env: Env, config: Config, request: BundleRequest, origin: string, now = Date.now()): Promise<{ bundleId: string; job: Job }> {
+export async function createBundle(
+  env: Env,
+  config: Config,
+  request: BundleRequest,
+  origin: string,
+  ownerKeyId: string,
+  now = Date.now(),
+): Promise<{ bundleId: string; job: Job }> {
   const recordIds = [...new Set(request.record_ids)];
   const found = await recordsForDownload(env.DB, recordIds);
   const known = new Set(found.map((record) => record.id));
@@ -81,6 +89,7 @@ export async function createBundle(env: Env, config: Config, request: BundleRequ
     });
   if (estimate.entries > MAX_ZIP_ENTRIES) throw new ApiError("payload_too_large", `The bundle would hold ${estimate.entries} files, over ${MAX_ZIP_ENTRIES}`);
   if (!config.downloadTokenSecret) throw new ApiError("internal", "Download links are not configured (DOWNLOAD_TOKEN_SECRET)");
+  await enforceBundleQuota(env.DB, config, ownerKeyId, estimate.bytes, now);
 
   const bundleId = uuidv7(now);
   const params: BundleJobParams = {
@@ -95,7 +104,7 @@ export async function createBundle(env: Env, config: Config, request: BundleRequ
   };
   const orm = drizzle(env.DB);
   await orm.batch([
-    orm.insert(jobs).values({ id: params.jobId, type: "bundle", status: "pending", progress: 0, message: "Waiting to start", createdAt: now, updatedAt: now }),
+    orm.insert(jobs).values({ id: params.jobId, type: "bundle", status: "pending", progress: 0, message: "Waiting to start", createdAt: now, updatedAt: now, ownerKeyId }),
     orm.insert(bundles).values({
       id: params.bundleId,
       jobId: params.jobId,
@@ -105,6 +114,7 @@ export async function createBundle(env: Env, config: Config, request: BundleRequ
       sealedUser: await sealUser(config.downloadTokenSecret, request.user),
       createdAt: now,
       expiresAt: params.expiresAt,
+      estimatedBytes: estimate.bytes,
     }),
   ]);
   try {
