@@ -24,7 +24,7 @@ import { ensureMetadataPdf, metadataPdfName } from "../core/catalog/pdf";
 import { presentedKey, requireScope } from "./middleware/auth";
 import { jsonBody, MB } from "./middleware/body";
 import { ApiError } from "../lib/errors";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, router, security, securityWithScope } from "./openapi";
 import { failDownload, serveObject } from "./serve-download";
 
 export const recordsRouter = router();
@@ -176,7 +176,7 @@ const downloadFileRoute = createRoute({
   summary: "Download a file of a public record without a key (other records need a `catalog` key)",
   description:
     "Rate limited per client IP and recorded as one `download` event, like signed links. Without a key, a record that is not public answers 404 like a missing one.",
-  security: [{}, ...security],
+  security: [{}, ...securityWithScope("catalog")],
   request: { params: fileParams },
   responses: { ...downloadResponses, ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
@@ -197,7 +197,7 @@ const metadataPdfRoute = createRoute({
   summary: "The record's metadata as PDF (rendered once per version of the record, then served from R2)",
   description:
     "Public records need no key; others need a `catalog` key (without a key they answer 404 like a missing record). Recorded as one `metadata.download` event.",
-  security: [{}, ...security],
+  security: [{}, ...securityWithScope("catalog")],
   request: { params: recordParams },
   responses: { ...downloadResponses, 200: binary("The PDF", "application/pdf"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });

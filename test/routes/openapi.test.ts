@@ -59,7 +59,9 @@ describe("GET /openapi.json", () => {
       if (!path.startsWith("/v1/")) continue;
       for (const [method, operation] of Object.entries(operations)) {
         const where = `${method} ${path}`;
-        expect(operation.security, where).toEqual(expect.arrayContaining([{ bearerAuth: [] }, { apiKeyHeader: [] }]));
+        const scope = operation.security.find((requirement: Record<string, string[]>) => requirement.bearerAuth)?.bearerAuth[0];
+        expect(["ingest", "read", "catalog", "admin"], where).toContain(scope);
+        expect(operation.security, where).toEqual(expect.arrayContaining([{ bearerAuth: [scope] }, { apiKeyHeader: [scope] }]));
         for (const status of ["401", "403", "500"]) {
           expect(operation.responses[status]?.content?.["application/json"]?.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/Error" });
         }
@@ -86,9 +88,11 @@ describe("GET /openapi.json", () => {
     expect(parameters).toEqual(
       expect.arrayContaining(["from", "to", "action", "status", "resource_type", "resource_id", "doi", "actor_id", "email", "organisation", "q", "limit", "cursor"]),
     );
-    for (const [path, method] of [["/v1/events", "get"], ["/v1/events", "post"], ["/v1/keys/{id}", "delete"]] as const) {
-      expect(doc.paths[path]![method]!.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);
+    // The scope a route needs is the role of its security requirement (OpenAPI 3.1 role names).
+    for (const [path, method, scope] of [["/v1/events", "get", "read"], ["/v1/events", "post", "ingest"], ["/v1/keys/{id}", "delete", "admin"], ["/v1/records/{id}", "put", "catalog"]] as const) {
+      expect(doc.paths[path]![method]!.security, `${method} ${path}`).toEqual([{ bearerAuth: [scope] }, { apiKeyHeader: [scope] }]);
     }
+    expect(doc.paths["/v1/records/{id}/metadata.pdf"]!.get!.security).toEqual([{}, { bearerAuth: ["catalog"] }, { apiKeyHeader: ["catalog"] }]);
     const ingest = doc.paths["/v1/events"]!.post!;
     expect(ingest.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/EventInput" });
     expect(Object.keys(ingest.responses)).toEqual(expect.arrayContaining(["200", "201"]));
