@@ -59,7 +59,7 @@ describe("GET /openapi.json", () => {
       if (!path.startsWith("/v1/")) continue;
       for (const [method, operation] of Object.entries(operations)) {
         const where = `${method} ${path}`;
-        const scope = operation.security.find((requirement: Record<string, string[]>) => requirement.bearerAuth)?.bearerAuth[0];
+        const scope = (operation.security as Record<string, string[]>[]).find((requirement) => requirement.bearerAuth)?.bearerAuth![0];
         expect(["ingest", "read", "catalog", "admin"], where).toContain(scope);
         expect(operation.security, where).toEqual(expect.arrayContaining([{ bearerAuth: [scope] }, { apiKeyHeader: [scope] }]));
         for (const status of ["401", "403", "500"]) {
