@@ -52,38 +52,42 @@ const resolve = (doc: any, schema: JsonSchema): JsonSchema =>
   schema?.$ref ? resolve(doc, schema.$ref.split("/").slice(1).reduce((node: any, key: string) => node[key], doc)) : schema ?? {};
 
 /**
- * Values shaped by `schema`: mostly within its bounds (so requests get past validation and reach the handler), some
- * just outside them (lengths, ranges, formats), strings drawn from a hostile alphabet.
+ * Values shaped by `schema`. Hostile (the default): mostly within its bounds, some just outside them (lengths, ranges,
+ * formats), strings partly from a hostile alphabet. `clean`: within the bounds only, so most requests pass validation and
+ * reach the handler and storage.
  */
-export function arbitraryFor(doc: any, input: JsonSchema, depth = 0): fc.Arbitrary<unknown> {
+export function arbitraryFor(doc: any, input: JsonSchema, depth = 0, clean = false): fc.Arbitrary<unknown> {
   const schema = resolve(doc, input);
   const variants = schema.anyOf ?? schema.oneOf;
-  if (variants) return fc.oneof(...variants.map((variant: JsonSchema) => arbitraryFor(doc, variant, depth)));
-  if (schema.enum) return fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...schema.enum) }, { weight: 1, arbitrary: nastyString(12) });
+  if (variants) return fc.oneof(...variants.map((variant: JsonSchema) => arbitraryFor(doc, variant, depth, clean)));
+  const hostile = <T>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<unknown>, weight = 9) =>
+    clean ? valid : fc.oneof({ weight, arbitrary: valid as fc.Arbitrary<unknown> }, { weight: 10 - weight, arbitrary: invalid });
+  if (schema.enum) return hostile(fc.constantFrom(...schema.enum), nastyString(12));
   if (depth > 4) return fc.constant(null);
   const type = Array.isArray(schema.type) ? schema.type.find((t: string) => t !== "null") : schema.type;
   switch (type) {
     case "string":
-      return stringFor(schema);
+      return stringFor(schema, clean);
     case "integer":
     case "number": {
       const min = schema.minimum ?? -1_000_000;
       const max = Math.min(schema.maximum ?? 1_000_000, min + 10_000_000);
       const inRange = type === "integer" ? fc.integer({ min: Math.max(min, Number.MIN_SAFE_INTEGER), max }) : fc.double({ min, max, noNaN: true });
-      return fc.oneof({ weight: 8, arbitrary: inRange }, { weight: 1, arbitrary: fc.constantFrom(min - 1, max + 1, 0.5, -0, 1e308, Number.MAX_SAFE_INTEGER + 2) }, { weight: 1, arbitrary: nastyString(8) });
+      return hostile(inRange, fc.oneof(fc.constantFrom(min - 1, max + 1, 0.5, -0, 1e308, Number.MAX_SAFE_INTEGER + 2), nastyString(8)), 8);
     }
     case "boolean":
-      return fc.oneof({ weight: 9, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom("true", 0, null) });
+      return hostile(fc.boolean(), fc.constantFrom("true", 0, null));
     case "array": {
-      const items = arbitraryFor(doc, schema.items ?? {}, depth + 1);
+      const items = arbitraryFor(doc, schema.items ?? {}, depth + 1, clean);
       return fc.array(items, { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? 4, 4) });
     }
     case "object": {
       const properties: Record<string, fc.Arbitrary<unknown>> = Object.fromEntries(
-        Object.entries<JsonSchema>(schema.properties ?? {}).map(([name, property]) => [name, arbitraryFor(doc, property, depth + 1)]),
+        Object.entries<JsonSchema>(schema.properties ?? {}).map(([name, property]) => [name, arbitraryFor(doc, property, depth + 1, clean)]),
       );
       const shaped = fc.record(properties, { requiredKeys: (schema.required ?? []).filter((name: string) => name in properties) });
-      const extra = schema.additionalProperties === false ? fc.constant({}) : fc.dictionary(nastyString(10), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
+      const extraKey = clean ? fc.string({ minLength: 1, maxLength: 10 }) : nastyString(10);
+      const extra = schema.additionalProperties === false ? fc.constant({}) : fc.dictionary(extraKey, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
       return fc.tuple(shaped, extra).map(([known, more]) => ({ ...more, ...known }));
     }
     default:
@@ -101,7 +105,7 @@ function matching(pattern: string, max: number): fc.Arbitrary<string> | undefine
   }
 }
 
-function stringFor(schema: JsonSchema): fc.Arbitrary<string> {
+function stringFor(schema: JsonSchema, clean: boolean): fc.Arbitrary<string> {
   const max = Math.min(schema.maxLength ?? 40, 60);
   const nasty = nastyString(max);
   let shaped: fc.Arbitrary<string>;
@@ -112,6 +116,7 @@ function stringFor(schema: JsonSchema): fc.Arbitrary<string> {
   else if (schema.format === "ip" || schema.format === "ipv4" || schema.format === "ipv6") shaped = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constant("::ffff:203.0.113.9"));
   else if (schema.pattern) shaped = matching(schema.pattern, max) ?? fc.string({ minLength: schema.minLength ?? 0, maxLength: max });
   else shaped = fc.string({ minLength: schema.minLength ?? 0, maxLength: max });
+  if (clean) return shaped;
   return fc.oneof({ weight: 6, arbitrary: shaped }, { weight: 3, arbitrary: nasty }, { weight: 1, arbitrary: fc.constant("x".repeat((schema.maxLength ?? 1000) + 1)) });
 }
 

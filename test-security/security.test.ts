@@ -113,8 +113,8 @@ function inputFor(operation: Operation): fc.Arbitrary<FuzzInput> {
   const types = Object.keys(operation.body);
   let body: fc.Arbitrary<FuzzInput["body"]> = fc.constant(null);
   if (types.includes("application/json")) {
-    const shaped = arbitraryFor(doc, operation.body["application/json"]!).map((value) => JSON.stringify(value) ?? "null");
-    const text = fc.oneof({ weight: 6, arbitrary: shaped }, { weight: 3, arbitrary: hostileJsonText });
+    const shaped = (clean: boolean) => arbitraryFor(doc, operation.body["application/json"]!, 0, clean).map((value) => JSON.stringify(value) ?? "null");
+    const text = fc.oneof({ weight: 3, arbitrary: shaped(true) }, { weight: 4, arbitrary: shaped(false) }, { weight: 2, arbitrary: hostileJsonText });
     const type = fc.oneof({ weight: 9, arbitrary: fc.constant("application/json") }, { weight: 1, arbitrary: fc.constantFrom(null, "text/plain", "application/json; charset=utf-8", "application/x-ndjson") });
     body = fc.record({ type, data: text });
   } else if (types.includes("text/csv")) body = importBody();
