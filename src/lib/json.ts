@@ -6,6 +6,8 @@ const LONE_SURROGATE = /\p{Cs}/u;
 /** True when `text` is well-formed UTF-16 (no lone surrogate), so it survives UTF-8 storage unchanged. */
 export const isWellFormed = (text: string) => !LONE_SURROGATE.test(text);
 
+const STRING_SPECIAL = /["\\]/g;
+
 export interface JsonProblem {
   path: string;
   message: string;
@@ -32,15 +34,15 @@ export function jsonProblem(text: string): JsonProblem | null {
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i);
     if (char === 0x22 /* " */) {
-      let end = i + 1;
+      // Jump from quote or backslash to the next one (a native scan), so long strings cost little.
+      let end: number;
       let surrogateEscape = false;
+      STRING_SPECIAL.lastIndex = i + 1;
       for (;;) {
-        const inner = text.charCodeAt(end);
-        if (inner === 0x22) break;
-        if (inner === 0x5c /* \ */) {
-          if (text.charCodeAt(end + 1) === 0x75 /* u */ && /^[dD][89a-fA-F]/.test(text.slice(end + 2, end + 4))) surrogateEscape = true;
-          end += 2;
-        } else end++;
+        end = STRING_SPECIAL.exec(text)!.index;
+        if (text.charCodeAt(end) === 0x22) break;
+        if (text.charCodeAt(end + 1) === 0x75 /* u */ && /^[dD][89a-fA-F]/.test(text.slice(end + 2, end + 4))) surrogateEscape = true;
+        STRING_SPECIAL.lastIndex = end + 2;
       }
       const top = stack.at(-1);
       if (expectKey || surrogateEscape) {
