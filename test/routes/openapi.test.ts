@@ -101,6 +101,12 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(importBody).sort()).toEqual(["application/x-ndjson", "text/csv"]);
   });
 
+  it("documents error codes that share a status in one response entry (finding 9c's quota codes)", async () => {
+    const bundles = (await document()).paths["/v1/bundles"]!.post! as unknown as { responses: Record<string, { description: string }> };
+    expect(bundles.responses["413"]!.description).toBe("The body is too large. Or: The API key's storage quota would be exceeded; `details` has the usage and quota");
+    expect(bundles.responses["429"]!.description).toBe("Too many requests; see Retry-After. Or: The API key already has the most jobs it may run at once; retry when one finishes");
+  });
+
   it("leaves /health without security", async () => {
     const doc = await document();
     expect(doc.paths["/health"]!.get!.security).toBeUndefined();
