@@ -11,12 +11,15 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,
+            ENVIRONMENT: "development",
             ADMIN_API_KEY: "test-admin-key",
             PII_KEY: "test-pii-key-0123456789",
             DOWNLOAD_TOKEN_SECRET: "test-download-token-secret",
             // Smallest parts R2 allows and small slices, so bundle tests cross part and alarm boundaries.
             BUNDLE_PART_BYTES: String(5 * 1024 * 1024),
             BUNDLE_SLICE_BYTES: String(1024 * 1024),
+            // Test files share the admin key, whose jobs may stay pending; quota tests set their own limits.
+            BUNDLE_MAX_ACTIVE_JOBS: "1000",
           },
         },
       }),

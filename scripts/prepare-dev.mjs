@@ -1,6 +1,6 @@
 // Gets local development ready before `wrangler dev`: .dev.vars, local D1 migrations, and demo data when the ledger is empty.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 process.chdir(fileURLToPath(new URL("..", import.meta.url)));
@@ -17,6 +17,16 @@ function run(command, args, extraEnv = {}) {
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
   console.log("prepare-dev: created .dev.vars from .dev.vars.example (local secrets only)");
+} else {
+  // Settings added to the example since .dev.vars was created (e.g. ENVIRONMENT) are appended, existing values kept.
+  const namesOf = (text) => new Set(text.split("\n").map((line) => line.match(/^([A-Z0-9_]+)=/)?.[1]).filter(Boolean));
+  const current = readFileSync(".dev.vars", "utf8");
+  const have = namesOf(current);
+  const missing = readFileSync(".dev.vars.example", "utf8").split("\n").filter((line) => /^([A-Z0-9_]+)=/.test(line) && !have.has(line.split("=")[0]));
+  if (missing.length > 0) {
+    appendFileSync(".dev.vars", `${current.endsWith("\n") ? "" : "\n"}${missing.join("\n")}\n`);
+    console.log(`prepare-dev: added ${missing.map((line) => line.split("=")[0]).join(", ")} to .dev.vars from .dev.vars.example`);
+  }
 }
 // CI=true makes wrangler apply the migrations without asking for confirmation.
 run("wrangler", ["d1", "migrations", "apply", "DB", "--local"], { CI: "true" });

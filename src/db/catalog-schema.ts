@@ -80,6 +80,8 @@ export const bundles = sqliteTable(
     deletedAt: integer("deleted_at"),
     /** The API key whose job built the bundle; its signed links carry this id and are refused for any other bundle owner. */
     ownerKeyId: text("owner_key_id"),
+    /** Upper bound of the ZIP's size (PDFs estimated, files at size), counted against the owner's quota until zip_size is known. */
+    estimatedBytes: integer("estimated_bytes"),
   },
   (table) => [index("bundles_expires").on(table.deletedAt, table.expiresAt), index("bundles_job").on(table.jobId)],
 );

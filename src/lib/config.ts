@@ -18,6 +18,7 @@ const list = z
   );
 
 const ConfigSchema = z.object({
+  ENVIRONMENT: z.enum(["development", "production"], "ENVIRONMENT must be development or production (the default)").default("production"),
   ADMIN_API_KEY: z.string().min(8, "ADMIN_API_KEY must be at least 8 characters").optional(),
   PII_KEY: z.string().min(8, "PII_KEY must be set (at least 8 characters)"),
   CORS_ORIGINS: list,
@@ -26,6 +27,7 @@ const ConfigSchema = z.object({
   DOWNLOAD_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : ["download", "bundle.download", "metadata.download"])),
   DOWNLOAD_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
   DOWNLOAD_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
+  IPV6_LIMIT_PREFIX: z.coerce.number().int().min(32, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").max(128, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").default(64),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
@@ -36,6 +38,8 @@ const ConfigSchema = z.object({
   PUBLIC_BASE_URL: z.url().optional(),
   BUNDLE_MAX_BYTES: z.coerce.number().int().min(1).max(4 * 1024 ** 3 - 64 * 1024 ** 2, "BUNDLE_MAX_BYTES must stay under 4 GiB (ZIP without ZIP64)").default(2 * 1024 ** 3),
   BUNDLE_TTL_HOURS: z.coerce.number().min(0.01).default(24),
+  BUNDLE_QUOTA_BYTES: z.coerce.number().int().min(1).default(4 * 1024 ** 3),
+  BUNDLE_MAX_ACTIVE_JOBS: z.coerce.number().int().min(1).default(2),
   BUNDLE_PART_BYTES: z.coerce.number().int().min(5 * 1024 ** 2, "BUNDLE_PART_BYTES must be at least 5 MiB (R2's minimum part)").default(8 * 1024 ** 2),
   BUNDLE_SLICE_BYTES: z.coerce.number().int().min(1).default(32 * 1024 ** 2),
   JOB_STALE_MINUTES: z.coerce.number().int().min(1).default(15),
@@ -44,6 +48,13 @@ const ConfigSchema = z.object({
   ROLLUP_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   CATALOG_RECORD_URL: z.string().min(1).default("https://doi.org/{doi}"),
   CATALOG_SEARCH_URL: z.string().min(1).default("https://commons.datacite.org/doi.org?query={dois}"),
+});
+
+// Links handed out (download links, bundle status URLs) must not take their origin from the request's Host header,
+// which a client chooses; only a local development run may fall back to it.
+const ValidConfigSchema = ConfigSchema.refine((value) => value.ENVIRONMENT === "development" || value.PUBLIC_BASE_URL !== undefined, {
+  path: ["PUBLIC_BASE_URL"],
+  message: "PUBLIC_BASE_URL must be set unless ENVIRONMENT=development",
 });
 
 export type Config = {
@@ -56,6 +67,8 @@ export type Config = {
   downloadActions: Set<string>;
   downloadRateLimit: number;
   downloadRateWindowSeconds: number;
+  /** IPv6 clients are limited per network of this many bits (a /64 is one subscriber); IPv4 per address. */
+  ipv6LimitPrefix: number;
   apiRateLimitPerMinute: number;
   dedupWindowSeconds: number;
   /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
@@ -68,11 +81,15 @@ export type Config = {
   downloadTokenSecret: string | undefined;
   /** Default lifetime of a signed download link; a request may ask for up to 3,600 s. */
   downloadLinkTtlSeconds: number;
-  /** Origin of the links the service hands out; the request's origin when unset. */
+  /** Origin of the links the service hands out; required unless ENVIRONMENT=development, where the request's origin serves. */
   publicBaseUrl: string | undefined;
   /** Largest bundle (sum of its entries) accepted; larger requests are refused with 413 before any work. */
   bundleMaxBytes: number;
   bundleTtlHours: number;
+  /** Bytes one API key may hold in live (unexpired) bundles, those still building counted at their estimate. */
+  bundleQuotaBytes: number;
+  /** Bundle jobs one API key may have pending or processing at once. */
+  bundleMaxActiveJobs: number;
   /** Size of every multipart part of a bundle but the last (R2 needs ≥ 5 MiB and equal sizes). */
   bundlePartBytes: number;
   /** Input bytes a bundle job processes per Durable Object alarm before it checkpoints and continues in a new one. */
@@ -96,7 +113,7 @@ const cache = new WeakMap<object, Config>();
 export function getConfig(env: Env): Config {
   const cached = cache.get(env);
   if (cached) return cached;
-  const parsed = ConfigSchema.safeParse(env);
+  const parsed = ValidConfigSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
     console.error(JSON.stringify({ level: "error", message: "invalid configuration", problems }));
@@ -112,6 +129,7 @@ export function getConfig(env: Env): Config {
     downloadActions: new Set(value.DOWNLOAD_ACTIONS),
     downloadRateLimit: value.DOWNLOAD_RATE_LIMIT,
     downloadRateWindowSeconds: value.DOWNLOAD_RATE_WINDOW_SECONDS,
+    ipv6LimitPrefix: value.IPV6_LIMIT_PREFIX,
     apiRateLimitPerMinute: value.API_RATE_LIMIT_PER_MINUTE,
     dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
     ledgerShards: value.LEDGER_SHARDS,
@@ -122,6 +140,8 @@ export function getConfig(env: Env): Config {
     publicBaseUrl: value.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
     bundleMaxBytes: value.BUNDLE_MAX_BYTES,
     bundleTtlHours: value.BUNDLE_TTL_HOURS,
+    bundleQuotaBytes: value.BUNDLE_QUOTA_BYTES,
+    bundleMaxActiveJobs: value.BUNDLE_MAX_ACTIVE_JOBS,
     bundlePartBytes: value.BUNDLE_PART_BYTES,
     bundleSliceBytes: value.BUNDLE_SLICE_BYTES,
     jobStaleMinutes: value.JOB_STALE_MINUTES,

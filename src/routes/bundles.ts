@@ -16,7 +16,7 @@ export const BundleAcceptedSchema = z
   })
   .openapi("BundleAccepted");
 
-/** The origin links point at: PUBLIC_BASE_URL when set, else the origin this request came to. */
+/** The origin links point at: PUBLIC_BASE_URL, which config requires outside development; there, the origin this request came to. */
 export const linkOrigin = (configured: string | undefined, requestUrl: string) => configured ?? new URL(requestUrl).origin;
 
 const createBundleRoute = createRoute({
@@ -25,13 +25,13 @@ const createBundleRoute = createRoute({
   tags: ["Bundles"],
   summary: "Build a ZIP of records (metadata PDFs, optionally their files) in the background",
   description:
-    "All records are checked in one query: unknown ids → 404 listing them; a bundle estimated over BUNDLE_MAX_BYTES → 413. Nothing is stored then.",
+    "All records are checked in one query: unknown ids → 404 listing them; a bundle estimated over BUNDLE_MAX_BYTES → 413 `payload_too_large`; over the key's BUNDLE_QUOTA_BYTES of live bundles → 413 `quota_exceeded`; BUNDLE_MAX_ACTIVE_JOBS of the key's jobs already running → 429 `too_many_jobs`. Nothing is stored then.",
   security,
   middleware: [requireScope("ingest"), ...jsonBody(256 * 1024)] as const,
   request: { body: { required: true, content: { "application/json": { schema: BundleRequestSchema } } } },
   responses: {
     202: { description: "Accepted; the job builds the bundle", content: { "application/json": { schema: BundleAcceptedSchema } } },
-    ...errorResponses("invalid_request", "not_found", "payload_too_large", "unsupported_media_type", ...authErrors),
+    ...errorResponses("invalid_request", "not_found", "payload_too_large", "quota_exceeded", "unsupported_media_type", ...authErrors, "too_many_jobs"),
   },
 });
 

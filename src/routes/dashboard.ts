@@ -20,7 +20,8 @@ export const dashboardContentSecurityPolicy = [
 ].join("; ");
 
 function serveFile(c: Context<AppEnv>, name: string): Response {
-  const asset = dashboardAssets[name];
+  // Own properties only: `constructor`, `__proto__` and `toString` are inherited by every object and are not files.
+  const asset = Object.hasOwn(dashboardAssets, name) ? dashboardAssets[name] : undefined;
   if (!asset) throw new ApiError("not_found", `No dashboard file ${name}`);
   const headers = {
     "Content-Type": asset.contentType,

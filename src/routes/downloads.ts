@@ -105,7 +105,7 @@ const downloadRoute = createRoute({
   description:
     "Tampered token → 403, expired → 410, both recorded as failed downloads. Rate limited per client IP (429) and deduplicated like every download. Supports Range and If-None-Match.",
   request: { params: z.object({ token: z.string().min(1).max(4096) }) },
-  responses: { ...downloadResponses, ...errorResponses("forbidden", "not_found", "gone", "rate_limited", "internal") },
+  responses: { ...downloadResponses, ...errorResponses("invalid_request", "forbidden", "not_found", "gone", "rate_limited", "internal") },
 });
 
 downloadsRouter.openapi(downloadRoute, async (c) => {

@@ -1,15 +1,33 @@
 // Shared OpenAPI pieces for routes: the router factory, error responses and the security requirement.
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
 import { ErrorResponseSchema, errorStatus, invalidRequest, type ErrorCode } from "../lib/errors";
 
+/** Security requirements with `scope` as the role of each scheme; an empty requirement (no auth) stays empty. */
+const withRole = (requirements: Record<string, string[]>[], scope: string) =>
+  requirements.map((requirement) => Object.fromEntries(Object.keys(requirement).map((name) => [name, [scope]])));
+
+/**
+ * The route's security requirement with the scope its `requireScope` middleware demands as the role (OpenAPI 3.1 allows
+ * role names for non-OAuth schemes), so the document tells clients, and the security suite, which scope each route needs.
+ */
+function withDocumentedScope<R extends RouteConfig>(route: R): R {
+  const middleware = [route.middleware ?? []].flat() as { requiredScope?: string }[];
+  const scope = middleware.find((handler) => handler.requiredScope)?.requiredScope;
+  if (!scope || !route.security) return route;
+  return { ...route, security: withRole(route.security, scope) };
+}
+
 /** A router whose validation failures become `invalid_request` errors with per-field details. */
 export function router() {
-  return new OpenAPIHono<AppEnv>({
+  const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw invalidRequest(result.error);
     },
   });
+  const register = app.openapi;
+  app.openapi = ((route, handler, hook) => register(withDocumentedScope(route), handler, hook)) as typeof app.openapi;
+  return app;
 }
 
 const descriptions: Record<ErrorCode, string> = {
@@ -20,23 +38,30 @@ const descriptions: Record<ErrorCode, string> = {
   conflict: "Conflicts with the current state",
   gone: "No longer available",
   payload_too_large: "The body is too large",
+  quota_exceeded: "The API key's storage quota would be exceeded; `details` has the usage and quota",
   unsupported_media_type: "Wrong Content-Type",
   rate_limited: "Too many requests; see Retry-After",
+  too_many_jobs: "The API key already has the most jobs it may run at once; retry when one finishes",
   internal: "Unexpected server error",
   unavailable: "A dependency is unavailable",
 };
 
-/** OpenAPI response entries for the given error codes, all in the one error shape. */
+/** OpenAPI response entries for the given error codes, all in the one error shape; codes sharing a status share its entry. */
 export function errorResponses(...codes: ErrorCode[]) {
+  const byStatus = new Map<number, string[]>();
+  for (const code of codes) byStatus.set(errorStatus[code], [...(byStatus.get(errorStatus[code]) ?? []), descriptions[code]]);
   return Object.fromEntries(
-    codes.map((code) => [
-      errorStatus[code],
-      { description: descriptions[code], content: { "application/json": { schema: ErrorResponseSchema } } },
+    [...byStatus].map(([status, texts]) => [
+      status,
+      { description: texts.join(". Or: "), content: { "application/json": { schema: ErrorResponseSchema } } },
     ]),
   );
 }
 
 export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
+
+/** For routes that check a scope inside the handler (optional auth): the requirement naming that scope. */
+export const securityWithScope = (scope: string) => withRole(security, scope);
 
 /** The errors every authenticated route can answer with. */
 export const authErrors = ["unauthorized", "forbidden", "rate_limited", "internal"] as const satisfies ErrorCode[];

@@ -17,13 +17,14 @@ import {
   RecordListSchema,
   RecordSchema,
   requireRecord,
+  uploadContentType,
   type RecordForDownload,
 } from "../core/catalog/catalog";
 import { ensureMetadataPdf, metadataPdfName } from "../core/catalog/pdf";
-import { requireScope } from "./middleware/auth";
+import { presentedKey, requireScope } from "./middleware/auth";
 import { jsonBody, MB } from "./middleware/body";
 import { ApiError } from "../lib/errors";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, router, security, securityWithScope } from "./openapi";
 import { failDownload, serveObject } from "./serve-download";
 
 export const recordsRouter = router();
@@ -115,14 +116,14 @@ const putFileRoute = createRoute({
   path: "/v1/records/{id}/files/{name}",
   tags: ["Records"],
   summary: "Upload (or replace) a file of a record; the body is streamed into R2 and hashed on the way",
-  description: `Needs \`Content-Length\` (at most ${MAX_FILE_BYTES} bytes, R2's single-upload ceiling). The file's \`Content-Type\` is the request's.`,
+  description: `Needs \`Content-Length\` (at most ${MAX_FILE_BYTES} bytes, R2's single-upload ceiling). The file's \`Content-Type\` is the request's (a media type of at most 255 characters).`,
   security,
   middleware: [requireScope("catalog")] as const,
   request: { params: fileParams, body: { content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } } },
   responses: {
     201: json(FileSchema, "Stored"),
     200: json(FileSchema, "Replaced"),
-    ...errorResponses("invalid_request", "not_found", "payload_too_large", ...authErrors),
+    ...errorResponses("invalid_request", "not_found", "conflict", "payload_too_large", ...authErrors),
   },
 });
 
@@ -134,7 +135,7 @@ recordsRouter.openapi(putFileRoute, async (c) => {
   const length = Number(declared);
   if (length > MAX_FILE_BYTES) throw new ApiError("payload_too_large", `Files are limited to ${MAX_FILE_BYTES} bytes`);
   const body = c.req.raw.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
-  const contentType = c.req.header("content-type")?.trim() || "application/octet-stream";
+  const contentType = uploadContentType(c.req.header("content-type"));
   const { file, created } = await putFile(c.env, id, name, body, length, contentType);
   return c.json(file, created ? 201 : 200);
 });
@@ -152,11 +153,17 @@ const listFilesRoute = createRoute({
 
 recordsRouter.openapi(listFilesRoute, async (c) => c.json({ data: await listFiles(c.env.DB, c.req.valid("param").id) }, 200));
 
-/** A public record is open to anyone; any other needs a `catalog` key (401/403 otherwise). Unknown records are 404. */
+/**
+ * A public record is open to anyone. A private record and a missing one answer alike, so no caller learns that a
+ * private record exists: without a key both are 404; a presented key is checked first (401/403), and only a `catalog`
+ * key sees the private record.
+ */
 async function downloadableRecord(c: Context<AppEnv>, id: string): Promise<RecordForDownload> {
   const record = await recordForDownload(c.env.DB, id);
-  if (!record) throw new ApiError("not_found", `No record with id ${id}`);
-  if (!record.public) await requireScope("catalog")(c, async () => {});
+  if (record?.public) return record;
+  const keyPresented = presentedKey(c.req.raw.headers) !== undefined;
+  if (keyPresented) await requireScope("catalog")(c, async () => {});
+  if (!record || !keyPresented) throw new ApiError("not_found", `No record with id ${id}`);
   return record;
 }
 
@@ -167,8 +174,9 @@ const downloadFileRoute = createRoute({
   path: "/v1/records/{id}/files/{name}",
   tags: ["Downloads"],
   summary: "Download a file of a public record without a key (other records need a `catalog` key)",
-  description: "Rate limited per client IP and recorded as one `download` event, like signed links.",
-  security: [{}, ...security],
+  description:
+    "Rate limited per client IP and recorded as one `download` event, like signed links. Without a key, a record that is not public answers 404 like a missing one.",
+  security: [{}, ...securityWithScope("catalog")],
   request: { params: fileParams },
   responses: { ...downloadResponses, ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
@@ -187,8 +195,9 @@ const metadataPdfRoute = createRoute({
   path: "/v1/records/{id}/metadata.pdf",
   tags: ["Downloads"],
   summary: "The record's metadata as PDF (rendered once per version of the record, then served from R2)",
-  description: "Public records need no key; others need a `catalog` key. Recorded as one `metadata.download` event.",
-  security: [{}, ...security],
+  description:
+    "Public records need no key; others need a `catalog` key (without a key they answer 404 like a missing record). Recorded as one `metadata.download` event.",
+  security: [{}, ...securityWithScope("catalog")],
   request: { params: recordParams },
   responses: { ...downloadResponses, 200: binary("The PDF", "application/pdf"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });

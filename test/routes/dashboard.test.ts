@@ -49,3 +49,13 @@ describe("dashboard", () => {
     expect(await response.json()).toEqual({ catalog_record_url: "https://doi.org/{doi}" });
   });
 });
+
+describe("finding 9b: dashboard file names that are Object.prototype members", () => {
+  it("finding 9b: answers /dashboard/constructor, __proto__, toString and hasOwnProperty with 404, not 500", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"]) {
+      const response = await call("GET", `/dashboard/${name}`, { key: null });
+      expect(response.status, name).toBe(404);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("not_found");
+    }
+  });
+});

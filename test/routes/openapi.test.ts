@@ -59,7 +59,9 @@ describe("GET /openapi.json", () => {
       if (!path.startsWith("/v1/")) continue;
       for (const [method, operation] of Object.entries(operations)) {
         const where = `${method} ${path}`;
-        expect(operation.security, where).toEqual(expect.arrayContaining([{ bearerAuth: [] }, { apiKeyHeader: [] }]));
+        const scope = (operation.security as Record<string, string[]>[]).find((requirement) => requirement.bearerAuth)?.bearerAuth![0];
+        expect(["ingest", "read", "catalog", "admin"], where).toContain(scope);
+        expect(operation.security, where).toEqual(expect.arrayContaining([{ bearerAuth: [scope] }, { apiKeyHeader: [scope] }]));
         for (const status of ["401", "403", "500"]) {
           expect(operation.responses[status]?.content?.["application/json"]?.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/Error" });
         }
@@ -86,15 +88,23 @@ describe("GET /openapi.json", () => {
     expect(parameters).toEqual(
       expect.arrayContaining(["from", "to", "action", "status", "resource_type", "resource_id", "doi", "actor_id", "email", "organisation", "q", "limit", "cursor"]),
     );
-    for (const [path, method] of [["/v1/events", "get"], ["/v1/events", "post"], ["/v1/keys/{id}", "delete"]] as const) {
-      expect(doc.paths[path]![method]!.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);
+    // The scope a route needs is the role of its security requirement (OpenAPI 3.1 role names).
+    for (const [path, method, scope] of [["/v1/events", "get", "read"], ["/v1/events", "post", "ingest"], ["/v1/keys/{id}", "delete", "admin"], ["/v1/records/{id}", "put", "catalog"]] as const) {
+      expect(doc.paths[path]![method]!.security, `${method} ${path}`).toEqual([{ bearerAuth: [scope] }, { apiKeyHeader: [scope] }]);
     }
+    expect(doc.paths["/v1/records/{id}/metadata.pdf"]!.get!.security).toEqual([{}, { bearerAuth: ["catalog"] }, { apiKeyHeader: ["catalog"] }]);
     const ingest = doc.paths["/v1/events"]!.post!;
     expect(ingest.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/EventInput" });
     expect(Object.keys(ingest.responses)).toEqual(expect.arrayContaining(["200", "201"]));
     expect(doc.components.schemas.EventInput.required).toEqual(["action"]);
     const importBody = doc.paths["/v1/events/import"]!.post!.requestBody.content;
     expect(Object.keys(importBody).sort()).toEqual(["application/x-ndjson", "text/csv"]);
+  });
+
+  it("documents error codes that share a status in one response entry (finding 9c's quota codes)", async () => {
+    const bundles = (await document()).paths["/v1/bundles"]!.post! as unknown as { responses: Record<string, { description: string }> };
+    expect(bundles.responses["413"]!.description).toBe("The body is too large. Or: The API key's storage quota would be exceeded; `details` has the usage and quota");
+    expect(bundles.responses["429"]!.description).toBe("Too many requests; see Retry-After. Or: The API key already has the most jobs it may run at once; retry when one finishes");
   });
 
   it("leaves /health without security", async () => {

@@ -65,7 +65,7 @@ describe("records catalog", () => {
     expect((await call("DELETE", `/v1/records/${id}`)).status).toBe(404);
   });
 
-  it("answers 401 without a key and 403 without the catalog scope on every catalog endpoint", async () => {
+  it("answers 401 without a key and 403 without the catalog scope on every catalog endpoint (downloads of private records: 404 without a key)", async () => {
     const id = uniqueId();
     await createRecord(id, { public: false });
     const ingestKey = await keyWith("ingest");
@@ -81,7 +81,8 @@ describe("records catalog", () => {
     ];
     for (const [method, path] of endpoints) {
       const body = method === "PUT" ? { title: "t", schema: "datacite4", metadata: {} } : undefined;
-      expect((await callJson(method, path, { key: null, body })).status, `${method} ${path}`).toBe(401);
+      const download = method === "GET" && /\/(files\/x\.csv|metadata\.pdf)$/.test(path);
+      expect((await callJson(method, path, { key: null, body })).status, `${method} ${path}`).toBe(download ? 404 : 401);
       expect((await callJson(method, path, { key: ingestKey, body })).status, `${method} ${path}`).toBe(403);
     }
     const catalogKey = await keyWith("catalog");
@@ -162,7 +163,8 @@ describe("anonymous downloads of public records", () => {
     const id = uniqueId();
     await createRecord(id, { public: false });
     await uploadFile(id, "data.csv", bytesOf(10));
-    expect((await call("GET", `/v1/records/${id}/files/data.csv`, { key: null })).status).toBe(401);
+    expect((await call("GET", `/v1/records/${id}/files/data.csv`, { key: null })).status).toBe(404);
+    expect((await call("GET", `/v1/records/${id}/files/data.csv`, { key: "not-a-key" })).status).toBe(401);
     expect((await call("GET", `/v1/records/${id}/files/data.csv`, { key: await keyWith("catalog") })).status).toBe(200);
   });
 
@@ -178,5 +180,93 @@ describe("anonymous downloads of public records", () => {
     expect(missing.body.error.message).toBe("The file is missing from storage");
     const events = await eventsFor(id);
     expect(events.map((e) => [e.action, e.status])).toEqual([["download", "failure"], ["download", "failure"]]);
+  });
+});
+
+describe("finding 9d: a private record's existence cannot be probed without a key", () => {
+  it("finding 9d: answers a private record exactly like a missing one without a key (file and metadata PDF)", async () => {
+    const privateId = uniqueId();
+    await createRecord(privateId, { public: false });
+    await uploadFile(privateId, "data.csv", bytesOf(10));
+    const missingId = uniqueId();
+    for (const [privatePath, missingPath] of [
+      [`/v1/records/${privateId}/files/data.csv`, `/v1/records/${missingId}/files/data.csv`],
+      [`/v1/records/${privateId}/metadata.pdf`, `/v1/records/${missingId}/metadata.pdf`],
+    ]) {
+      const hidden = await callJson("GET", privatePath!, { key: null });
+      const missing = await callJson("GET", missingPath!, { key: null });
+      expect([hidden.status, missing.status]).toEqual([404, 404]);
+      expect(hidden.body.error.code).toBe(missing.body.error.code);
+      expect(hidden.body.error.message.replace(privateId, "ID")).toBe(missing.body.error.message.replace(missingId, "ID"));
+    }
+  });
+
+  it("finding 9d: checks a presented key before the record, so bad keys get 401 and keys without catalog get 403 either way", async () => {
+    const privateId = uniqueId();
+    await createRecord(privateId, { public: false });
+    const ingest = await keyWith("ingest");
+    for (const id of [privateId, uniqueId()]) {
+      expect((await call("GET", `/v1/records/${id}/metadata.pdf`, { key: "wrong-key-123" })).status).toBe(401);
+      expect((await call("GET", `/v1/records/${id}/metadata.pdf`, { key: ingest })).status).toBe(403);
+    }
+    const catalog = await keyWith("catalog");
+    expect((await call("GET", `/v1/records/${privateId}/metadata.pdf`, { key: catalog })).status).toBe(200);
+    expect((await call("GET", `/v1/records/${uniqueId()}/metadata.pdf`, { key: catalog })).status).toBe(404);
+  });
+});
+
+describe("finding 7: the upload's Content-Type header is capped like a body field", () => {
+  it("finding 7: refuses a Content-Type over 255 characters or that is not a media type, storing nothing", async () => {
+    const id = uniqueId();
+    await createRecord(id);
+    for (const contentType of [`text/csv; x=${"a".repeat(300)}`, "not a media type", "text/csv; <script>"]) {
+      const response = await callJson("PUT", `/v1/records/${id}/files/a.csv`, { rawBody: bytesOf(10), contentType });
+      expect(response.status, contentType.slice(0, 30)).toBe(400);
+      expect(response.body.error.details[0].path).toBe("Content-Type");
+    }
+    expect((await callJson("GET", `/v1/records/${id}/files`)).body.data).toEqual([]);
+    expect((await env.BUCKET.list({ prefix: `records/${id}/files/` })).objects).toHaveLength(0);
+    const ok = await callJson("PUT", `/v1/records/${id}/files/a.csv`, { rawBody: bytesOf(10), contentType: 'text/csv; charset="utf-8"' });
+    expect(ok.status).toBe(201);
+    expect(ok.body.content_type).toBe('text/csv; charset="utf-8"');
+  });
+});
+
+describe("finding 9i: file names that differ only by invisible or look-alike characters", () => {
+  const put = (id: string, name: string) => callJson("PUT", `/v1/records/${id}/files/${encodeURIComponent(name)}`, { rawBody: bytesOf(4), contentType: "text/csv" });
+
+  it("finding 9i: rejects invisible and bidirectional control characters in file names", async () => {
+    const id = uniqueId();
+    await createRecord(id);
+    // U+3164 HANGUL FILLER is a letter that renders as nothing; U+200B zero width space; U+202E right-to-left override.
+    for (const name of ["data\u3164.csv", "data\u200B.csv", "report\u202Ecsv.exe", "\uFFA0data.csv"]) {
+      const response = await put(id, name);
+      expect(response.status, JSON.stringify(name)).toBe(400);
+    }
+    expect((await callJson("GET", `/v1/records/${id}/files`)).body.data).toEqual([]);
+  });
+
+  it("finding 9i: stores names in NFC, so a decomposed name is the same file as its precomposed twin", async () => {
+    const id = uniqueId();
+    await createRecord(id);
+    expect((await put(id, "e\u0301te\u0301.csv")).status).toBe(201);
+    const again = await put(id, "\u00e9t\u00e9.csv");
+    expect(again.status).toBe(200);
+    expect(again.body.name).toBe("\u00e9t\u00e9.csv");
+    expect((await callJson("GET", `/v1/records/${id}/files`)).body.data.map((file: any) => file.name)).toEqual(["\u00e9t\u00e9.csv"]);
+  });
+
+  it("finding 9i: refuses (409) a name whose NFKC case fold collides with another file of the record", async () => {
+    const id = uniqueId();
+    await createRecord(id);
+    expect((await put(id, "Data.csv")).status).toBe(201);
+    for (const name of ["data.csv", "DATA.CSV", "\uFF24ata.csv", "\uFF44\uFF41\uFF54\uFF41.CSV"]) {
+      const response = await put(id, name);
+      expect(response.status, name).toBe(409);
+      expect(response.body.error.details).toEqual({ existing_file: "Data.csv" });
+    }
+    expect((await put(id, "Data.csv")).status).toBe(200);
+    expect((await put(id, "Data2.csv")).status).toBe(201);
+    expect((await callJson("GET", `/v1/records/${id}/files`)).body.data.map((file: any) => file.name)).toEqual(["Data.csv", "Data2.csv"]);
   });
 });

@@ -9,6 +9,7 @@ import { ApiError } from "../../lib/errors";
 import { RecordIdSchema, recordsForDownload, type RecordForDownload } from "../catalog/catalog";
 import { MAX_META_BYTES } from "../ledger/event-schema";
 import { getJob, updateJob, type Job } from "./jobs";
+import { enforceBundleQuota } from "./quota";
 import { DownloadUserSchema, sealUser } from "../catalog/tokens";
 
 export const MAX_BUNDLE_RECORDS = 500;
@@ -67,8 +68,8 @@ export function estimateBundle(records: RecordForDownload[], includeFiles: boole
 }
 
 /**
- * Validates and registers a bundle: all records in one query, unknown ids → 404 listing them, too large → 413, both
- * before anything is stored. Then a pending job and the bundle row, and the job's Durable Object is started.
+ * Validates and registers a bundle: all records in one query, unknown ids → 404 listing them, too large → 413, the
+ * key's bundle quota (429/413, quota.ts), all before anything is stored. Then a pending job and the bundle row, and the job's Durable Object is started.
  */
 export async function createBundle(
   env: Env,
@@ -90,6 +91,7 @@ export async function createBundle(
     });
   if (estimate.entries > MAX_ZIP_ENTRIES) throw new ApiError("payload_too_large", `The bundle would hold ${estimate.entries} files, over ${MAX_ZIP_ENTRIES}`);
   if (!config.downloadTokenSecret) throw new ApiError("internal", "Download links are not configured (DOWNLOAD_TOKEN_SECRET)");
+  await enforceBundleQuota(env.DB, config, ownerKeyId, estimate.bytes, now);
 
   const bundleId = uuidv7(now);
   const params: BundleJobParams = {
@@ -116,6 +118,7 @@ export async function createBundle(
       createdAt: now,
       expiresAt: params.expiresAt,
       ownerKeyId,
+      estimatedBytes: estimate.bytes,
     }),
   ]);
   try {

@@ -20,10 +20,36 @@ export const RecordIdSchema = z
   .string()
   .regex(RECORD_ID_PATTERN, "must be 1-128 characters: letters, digits and . _ : - (starting with a letter or digit)")
   .openapi({ example: "odp-1234" });
+/** Invisible characters (Unicode Default_Ignorable_Code_Point: zero-width and bidi controls, Hangul fillers, ...). */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
+/** File names are stored in NFC, so a name typed with combining marks and its precomposed twin are one name. */
 export const FileNameSchema = z
   .string()
+  .normalize("NFC")
   .regex(FILE_NAME_PATTERN, "must be one path segment of 1-255 characters: letters, digits, space and . _ ( ) + , = @ - (not starting with . or space)")
+  .refine((name) => !INVISIBLE.test(name), "must not contain invisible or bidirectional control characters")
   .openapi({ example: "temperatures.csv" });
+
+/**
+ * What two file names look like to a person: NFKC with case folded (upper then lower case, so "ß" meets "SS"), so
+ * `Data.csv`, `data.csv` and the full-width `ｄata.csv` are one name. Mixed-script look-alikes (Cyrillic "а") are not folded.
+ */
+export const fileNameFold = (name: string) => name.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC");
+
+/** The longest `Content-Type` stored for a file: a header becomes stored data, so it is capped like a body field. */
+export const MAX_CONTENT_TYPE_CHARS = 255;
+const token = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const MEDIA_TYPE_PATTERN = new RegExp(`^${token}/${token}(\\s*;\\s*${token}=(${token}|"[^"\\\\]*"))*$`);
+
+/** The stored content type of an upload: the request's `Content-Type` when it is a media type of at most 255 characters. */
+export function uploadContentType(header: string | undefined): string {
+  const value = header?.trim() || "application/octet-stream";
+  if (value.length > MAX_CONTENT_TYPE_CHARS || !MEDIA_TYPE_PATTERN.test(value))
+    throw new ApiError("invalid_request", "Content-Type is not a media type", {
+      details: [{ path: "Content-Type", message: `must be a media type such as text/csv, at most ${MAX_CONTENT_TYPE_CHARS} characters` }],
+    });
+  return value;
+}
 
 export const MetadataSchemaName = z.enum(["datacite4", "iso19115"]);
 export type MetadataSchemaName = z.infer<typeof MetadataSchemaName>;
@@ -208,6 +234,17 @@ export async function listFiles(db: D1Database, recordId: string): Promise<Catal
   return rows.map((row) => publicFile(toFile(row)));
 }
 
+/** 409 when the record already holds another file whose name folds to the same (see `fileNameFold`); the same name is a replacement. */
+async function refuseLookAlikeName(db: D1Database, recordId: string, name: string): Promise<void> {
+  const folded = fileNameFold(name);
+  const rows = await drizzle(db).select({ name: recordFiles.name }).from(recordFiles).where(eq(recordFiles.recordId, recordId));
+  const twin = rows.find((row) => row.name !== name && fileNameFold(row.name) === folded);
+  if (twin)
+    throw new ApiError("conflict", `Record ${recordId} already has a file named ${twin.name}, which looks the same as ${name}`, {
+      details: { existing_file: twin.name },
+    });
+}
+
 const toHex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 
 /**
@@ -225,6 +262,7 @@ export async function putFile(
   now = Date.now(),
 ): Promise<{ file: CatalogFile; created: boolean }> {
   await requireRecord(env.DB, recordId);
+  await refuseLookAlikeName(env.DB, recordId, name);
   const objectKey = fileObjectKey(recordId);
   const digest = new crypto.DigestStream("SHA-256");
   const digestWriter = digest.getWriter();

@@ -38,14 +38,20 @@ function toBase64Url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/**
+ * Strict base64url (RFC 4648 §5, unpadded): only the canonical spelling of some bytes is accepted. `atob` ignores the
+ * unused low bits of the last character, so without the round-trip check four spellings of a signature would verify.
+ */
 function fromBase64Url(value: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(value)) return null;
+  if (!/^[A-Za-z0-9_-]*$/.test(value) || value.length % 4 === 1) return null;
+  let bytes: Uint8Array;
   try {
     const binary = atob(value.replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+    bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0));
   } catch {
     return null;
   }
+  return toBase64Url(bytes) === value ? bytes : null;
 }
 
 interface TokenKeys {

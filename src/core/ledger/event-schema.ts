@@ -1,9 +1,12 @@
 // zod schemas of events as clients send them and as the API returns them; they also generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
+import { wellFormedDeep } from "../../lib/json";
 
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 export const MAX_META_BYTES = 16 * 1024;
 export const MAX_META_KEYS = 50;
+/** The longest user agent stored, whether sent in a body (`client.user_agent`) or as the `User-Agent` header. */
+export const MAX_USER_AGENT_CHARS = 1024;
 
 export const actionPattern = /^[a-z][a-z0-9_.-]{0,63}$/;
 
@@ -36,8 +39,9 @@ export const EventInputSchema = z
     occurred_at: z.iso
       .datetime({ offset: true })
       .refine((value) => Date.parse(value) <= Date.now() + MAX_FUTURE_SKEW_MS, "must not be more than 5 minutes in the future")
+      .refine((value) => Date.parse(value) >= 0, "must not be before 1970-01-01T00:00:00Z")
       .optional()
-      .openapi({ description: "RFC 3339 with offset; defaults to now", example: "2026-11-20T10:15:00Z" }),
+      .openapi({ description: "RFC 3339 with offset, from 1970 to 5 minutes ahead; defaults to now", example: "2026-11-20T10:15:00Z" }),
     action: z.string().regex(actionPattern, "must match ^[a-z][a-z0-9_.-]{0,63}$").openapi({ example: "download" }),
     status: z.enum(["success", "failure"]).default("success"),
     resource: z
@@ -59,13 +63,15 @@ export const EventInputSchema = z
     client: z
       .strictObject({
         ip: z.union([z.ipv4(), z.ipv6()]).optional(),
-        user_agent: z.string().max(1024).optional(),
+        user_agent: z.string().max(MAX_USER_AGENT_CHARS).optional(),
       })
       .optional(),
     bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     message: z.string().max(2000).optional(),
     meta: metaSchema.optional(),
   })
+  // Batch items and import lines are parsed here, not by the JSON body guard: lone surrogates are refused here too.
+  .refine(wellFormedDeep, "must not contain a lone surrogate (an unpaired \\ud800-\\udfff escape) in any string")
   .openapi("EventInput");
 
 export type EventInput = z.infer<typeof EventInputSchema>;

@@ -4,6 +4,7 @@ import Papa from "papaparse";
 import type { Config } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import { ApiError, zodProblems, type FieldProblem } from "../../lib/errors";
+import { jsonProblem } from "../../lib/json";
 import { EventInputSchema, type EventInput } from "./event-schema";
 import { ingestEvents } from "./ingest";
 
@@ -40,13 +41,8 @@ export function flatToInput(row: Record<string, string>): Record<string, unknown
   const bytes = cell("bytes");
   const meta = cell("meta");
   let parsedMeta: unknown = meta;
-  if (meta !== undefined) {
-    try {
-      parsedMeta = JSON.parse(meta);
-    } catch {
-      parsedMeta = meta;
-    }
-  }
+  // Meta that is not strict JSON (syntax, duplicate keys) stays a string, which the event schema refuses.
+  if (meta !== undefined && jsonProblem(meta) === null) parsedMeta = JSON.parse(meta);
   return JSON.parse(
     JSON.stringify({
       ...Object.fromEntries(unknownColumns.map((name) => [name, row[name]])),
@@ -69,11 +65,10 @@ function parseNdjson(text: string): { lines: Line[]; invalid: { line: number; er
   const invalid: { line: number; errors: FieldProblem[] }[] = [];
   text.split(/\r?\n/).forEach((source, index) => {
     if (source.trim() === "") return;
-    try {
-      lines.push({ line: index + 1, value: JSON.parse(source), source });
-    } catch {
-      invalid.push({ line: index + 1, errors: [{ path: "(line)", message: "is not valid JSON" }] });
-    }
+    const problem = jsonProblem(source);
+    if (problem === null) lines.push({ line: index + 1, value: JSON.parse(source), source });
+    else if (problem.path === "(body)") invalid.push({ line: index + 1, errors: [{ path: "(line)", message: "is not valid JSON" }] });
+    else invalid.push({ line: index + 1, errors: [problem] });
   });
   return { lines, invalid };
 }

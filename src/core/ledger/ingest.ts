@@ -1,9 +1,9 @@
 // Turns validated event inputs into ledger rows (pseudonymised, IP truncated) and stores them in multi-row statements.
 import type { Config } from "../../lib/config";
 import { hmacHex, uuidv7 } from "../../lib/crypto";
-import { truncateIp } from "../../lib/ip";
+import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
-import type { EventInput } from "./event-schema";
+import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
 
@@ -59,12 +59,27 @@ export async function actorKeyFor(piiKey: string, actor: { id?: string | null; e
   return null;
 }
 
+/** At most `max` UTF-16 units of `text`, never ending in half a surrogate pair. */
+export function capText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/**
+ * Header-derived request data is capped like the same fields in a body (a 120,000-character User-Agent is stored as its
+ * first 1,024 characters) and IPs are canonical, so no spelling of an address gets a fresh rate-limit bucket.
+ * `ip_hash` is the HMAC of the client as the download limit counts it: the IPv4 address, or the IPv6 /IPV6_LIMIT_PREFIX.
+ */
 export async function prepareEvent(input: EventInput, config: Config, request: RequestContext): Promise<PreparedEvent> {
-  const ip = input.client?.ip ?? request.ip;
-  const userAgent = input.client?.user_agent ?? request.userAgent ?? null;
+  const rawIp = input.client?.ip ?? request.ip;
+  const ip = rawIp === undefined ? undefined : canonicalIp(rawIp);
+  const requestUserAgent = request.userAgent === undefined ? undefined : capText(request.userAgent, MAX_USER_AGENT_CHARS);
+  const userAgent = input.client?.user_agent ?? requestUserAgent ?? null;
   const email = input.actor?.email ? normaliseEmail(input.actor.email) : null;
   const actorKey = await actorKeyFor(config.piiKey, { id: input.actor?.id, email });
-  const ipHash = ip ? await hmacHex(config.piiKey, `ip:${ip}`) : null;
+  const network = ip ? clientNetwork(ip, config.ipv6LimitPrefix) : undefined;
+  const ipHash = network ? await hmacHex(config.piiKey, `ip:${network}`) : null;
   const userKey = actorKey ?? (ip ? await hmacHex(config.piiKey, `ipua:${ip}|${userAgent ?? ""}`) : null);
   const row: EventRow = {
     id: input.id ?? uuidv7(request.receivedAt),

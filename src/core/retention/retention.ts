@@ -25,9 +25,12 @@ export const RetentionResultSchema = z
 
 export type RetentionResult = z.infer<typeof RetentionResultSchema>;
 
-/** Days (ascending) that still hold ledger rows before `cutoff`, found by index seeks rather than a scan. */
+/**
+ * Days (ascending) that still hold ledger rows before `cutoff`, found by index seeks rather than a scan. The first seek
+ * has no lower bound: ingest refuses dates before 1970, but rows stored before that rule (negative epoch ms) retire too.
+ */
 async function* daysWithEventsBefore(db: D1Database, cutoff: number): AsyncGenerator<number> {
-  let from = 0;
+  let from = Number.MIN_SAFE_INTEGER;
   for (;;) {
     const row = await db
       .prepare("SELECT min(occurred_at) AS first FROM events WHERE occurred_at >= ?1 AND occurred_at < ?2")

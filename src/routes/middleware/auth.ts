@@ -6,7 +6,8 @@ import { rateLimitHeaders, shardOf } from "../../core/ledger/pipeline";
 import { secretsEqual, sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 
-function presentedKey(headers: Headers): string | undefined {
+/** The secret a request presents, from `Authorization: Bearer` or `X-API-Key`; undefined when it presents none. */
+export function presentedKey(headers: Headers): string | undefined {
   const authorization = headers.get("authorization");
   if (authorization) {
     const match = authorization.match(/^Bearer\s+(.+)$/i);
@@ -20,7 +21,7 @@ function presentedKey(headers: Headers): string | undefined {
  * is counted by the secret's hash in parallel with the key lookup, so it costs no extra round trip.
  */
 export function requireScope(scope: Scope) {
-  return createMiddleware<AppEnv>(async (c, next) => {
+  const middleware = createMiddleware<AppEnv>(async (c, next) => {
     const secret = presentedKey(c.req.raw.headers);
     if (!secret) throw new ApiError("unauthorized", "API key is missing");
     const { config } = c.var;
@@ -43,4 +44,6 @@ export function requireScope(scope: Scope) {
     c.set("apiKeyId", principal.id);
     await next();
   });
+  // Read by the router (routes/openapi.ts), which documents the scope as the role of the route's security requirement.
+  return Object.assign(middleware, { requiredScope: scope });
 }

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { EventInputSchema } from "../../../src/core/ledger/event-schema";
-import { actorKeyFor, findStored, ingestEvents, prepareEvent, storeEvents } from "../../../src/core/ledger/ingest";
+import { actorKeyFor, capText, findStored, ingestEvents, prepareEvent, storeEvents } from "../../../src/core/ledger/ingest";
 import { D1_LIMITS } from "../../../src/db/limits";
 import { getConfig } from "../../../src/lib/config";
 import { hmacHex } from "../../../src/lib/crypto";
 import { recordingD1, statementMaxima } from "../../d1-spy";
-import { callJson, countRows, flushLedger, unique } from "../../helpers";
+import { callJson, callWithEnv, countRows, flushLedger, unique } from "../../helpers";
 
 const config = getConfig(env);
 const request = { receivedAt: Date.parse("2026-01-02T03:04:05Z") };
@@ -178,5 +178,94 @@ describe("findStored", () => {
     expect([...found.keys()]).toEqual([known]);
     expect(spy.statements.length).toBeGreaterThanOrEqual(3);
     expect(statementMaxima(spy.statements).params).toBeLessThanOrEqual(D1_LIMITS.maxBoundParameters);
+  });
+});
+
+describe("finding 6: IPv6 rotation and spellings around the download limit", () => {
+  const limited = { DOWNLOAD_RATE_LIMIT: "1" };
+  const download = (ip: string) => ({ action: "download", resource: { type: "dataset", id: unique("f6") }, actor: { id: unique("u") }, client: { ip } });
+  const post = (overrides: Record<string, unknown>, body: unknown, headers: Record<string, string> = {}) =>
+    callWithEnv(overrides, "POST", "/v1/events", { body, headers });
+
+  it("finding 6: another address of the same IPv6 /64 shares the allowance of the first", async () => {
+    expect((await post(limited, download("2001:db8:6:1::1"))).status).toBe(201);
+    expect((await post(limited, download("2001:db8:6:1:ffff:ffff:ffff:fffe"))).status).toBe(429);
+    // Another /64 is another subscriber.
+    expect((await post(limited, download("2001:db8:6:2::1"))).status).toBe(201);
+  });
+
+  it("finding 6: spellings of one address share one allowance (upper case, uncompressed, IPv4-mapped)", async () => {
+    expect((await post(limited, download("2001:db8:6:3::1"))).status).toBe(201);
+    expect((await post(limited, download("2001:DB8:6:3:0:0:0:1"))).status).toBe(429);
+    expect((await post(limited, download("203.0.113.66"))).status).toBe(201);
+    expect((await post(limited, download("::ffff:203.0.113.66"))).status).toBe(429);
+    // The same through the CF-Connecting-IP header.
+    const anonymous = { action: "download", resource: { type: "dataset", id: unique("f6h") } };
+    expect((await post(limited, anonymous, { "cf-connecting-ip": "198.51.100.66" })).status).toBe(201);
+    expect((await post(limited, anonymous, { "cf-connecting-ip": "::FFFF:198.51.100.66" })).status).toBe(429);
+  });
+
+  it("finding 6: IPV6_LIMIT_PREFIX=128 limits each IPv6 address on its own", async () => {
+    const perAddress = { ...limited, IPV6_LIMIT_PREFIX: "128" };
+    expect((await post(perAddress, download("2001:db8:6:4::1"))).status).toBe(201);
+    expect((await post(perAddress, download("2001:db8:6:4::2"))).status).toBe(201);
+    expect((await post(perAddress, download("2001:db8:6:4:0::2"))).status).toBe(429);
+  });
+
+  it("finding 6: an IPV6_LIMIT_PREFIX outside 32-128 is a configuration error", async () => {
+    for (const value of ["8", "129", "64.5", "wide"]) {
+      const response = await post({ IPV6_LIMIT_PREFIX: value }, { action: "record.view" });
+      expect(response.status, value).toBe(500);
+    }
+  });
+
+  it("finding 6: stores the canonical address's prefix and the network's hash", async () => {
+    const a = await prepareEvent(input({ action: "download", client: { ip: "2001:DB8:0:0:1::5" } }), config, request);
+    const b = await prepareEvent(input({ action: "download", client: { ip: "2001:db8::1:0:0:9" } }), config, request);
+    expect(a.row.ip_prefix).toBe("2001:db8::");
+    expect(a.row.ip_hash).toBe(await hmacHex(config.piiKey, "ip:2001:db8::/64"));
+    expect(b.row.ip_hash).toBe(a.row.ip_hash);
+    const mapped = await prepareEvent(input({ action: "download", client: { ip: "::ffff:203.0.113.9" } }), config, request);
+    expect(mapped.row.ip_prefix).toBe("203.0.113.0");
+    expect(mapped.row.ip_hash).toBe(await hmacHex(config.piiKey, "ip:203.0.113.9"));
+  });
+});
+
+describe("finding 7: header-derived fields are capped like body fields", () => {
+  it("finding 7: stores at most 1,024 characters of a 120,000-character User-Agent header", async () => {
+    const userAgent = `Mozilla/5.0 ${"A".repeat(120_000)}`;
+    const response = await callJson("POST", "/v1/events", { body: { action: "record.view" }, headers: { "user-agent": userAgent } });
+    expect(response.status).toBe(201);
+    await flushLedger();
+    const row = await env.DB.prepare("SELECT length(user_agent) AS n, user_agent FROM events WHERE id = ?1").bind(response.body.id).first<{ n: number; user_agent: string }>();
+    expect(row!.n).toBe(1024);
+    expect(row!.user_agent).toBe(userAgent.slice(0, 1024));
+  });
+
+  it("finding 7: does not store header text that is not an IP address", async () => {
+    const response = await callJson("POST", "/v1/events", { body: { action: "record.view" }, headers: { "cf-connecting-ip": "<script>".repeat(2000) } });
+    expect(response.status).toBe(201);
+    await flushLedger();
+    const row = await env.DB.prepare("SELECT ip_prefix, ip_hash FROM events WHERE id = ?1").bind(response.body.id).first();
+    expect(row).toEqual({ ip_prefix: null, ip_hash: null });
+  });
+
+  it("capText never ends in half a surrogate pair", () => {
+    expect(capText("ab😀c", 3)).toBe("ab");
+    expect(capText("ab😀c", 4)).toBe("ab😀");
+    expect(capText("abc", 5)).toBe("abc");
+  });
+});
+
+describe("finding 9a: occurred_at before 1970", () => {
+  it("finding 9a: refuses occurred_at before 1970-01-01 with 400 and accepts the epoch itself", async () => {
+    const type = unique("pre70");
+    const early = await callJson("POST", "/v1/events", { body: { action: "record.view", occurred_at: "1969-12-31T23:59:59Z", resource: { type, id: "a" } } });
+    expect(early.status).toBe(400);
+    expect(early.body.error.details[0].path).toBe("occurred_at");
+    expect((await callJson("POST", "/v1/events", { body: { action: "record.view", occurred_at: "0001-01-01T00:00:00Z", resource: { type, id: "b" } } })).status).toBe(400);
+    const epoch = await callJson("POST", "/v1/events", { body: { action: "record.view", occurred_at: "1970-01-01T00:00:00Z", resource: { type, id: "c" } } });
+    expect(epoch.status).toBe(201);
+    expect(await countRows("events", `resource_type = '${type}'`)).toBe(1);
   });
 });

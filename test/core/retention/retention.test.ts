@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { archiveKey, restoreArchive, verifyArchive, writeDayArchive } from "../../../src/core/retention/archive";
-import type { EventRow } from "../../../src/core/ledger/ingest";
+import { prepareEvent, storeEvents, type EventRow } from "../../../src/core/ledger/ingest";
+import { EventInputSchema } from "../../../src/core/ledger/event-schema";
 import { dayOf, dayStart } from "../../../src/core/analytics/periods";
 import { retireDay, runRetention } from "../../../src/core/retention/retention";
 import { runRollup } from "../../../src/core/analytics/rollup";
@@ -57,6 +58,24 @@ describe("retention and archive", { timeout: 60_000 }, () => {
   beforeEach(async () => {
     await clearLedger();
     await clearArchives();
+  });
+
+  it("finding 9a: retires events that occurred before 1970 (stored before ingest refused them)", async () => {
+    const [moonLanding, longAgo] = [Date.UTC(1969, 6, 20, 20, 17), Date.UTC(1900, 0, 1, 12)];
+    const prepared = await Promise.all(
+      [moonLanding, longAgo].map(async (occurredAt, index) => {
+        const event = await prepareEvent(EventInputSchema.parse({ id: `pre-epoch-${index}`, action: "download" }), config, { receivedAt: NOW - 3_600_000 });
+        event.row.occurred_at = occurredAt;
+        return event;
+      }),
+    );
+    await storeEvents(env.DB, prepared);
+    const result = await runRetention(env, config, { now: NOW });
+    expect(result.events).toBe(2);
+    expect(result.archived).toEqual(["archive/events/1900/01/01.ndjson.gz", "archive/events/1969/07/20.ndjson.gz"]);
+    expect(result.deleted).toBe(2);
+    expect((await allRows()).filter((row) => row.id.startsWith("pre-epoch-"))).toEqual([]);
+    expect((await readArchive("archive/events/1969/07/20.ndjson.gz")).map((row) => [row.id, row.occurred_at])).toEqual([["pre-epoch-0", moonLanding]]);
   });
 
   it("dry run reports what would happen and changes nothing", async () => {
