@@ -26,6 +26,8 @@ const ConfigSchema = z.object({
   DOWNLOAD_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : ["download", "bundle.download", "metadata.download"])),
   DOWNLOAD_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
   DOWNLOAD_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
+  DOWNLOAD_BYTES_LIMIT: z.coerce.number().int().min(0).default(0),
+  DOWNLOAD_BYTES_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
@@ -56,6 +58,9 @@ export type Config = {
   downloadActions: Set<string>;
   downloadRateLimit: number;
   downloadRateWindowSeconds: number;
+  /** Bytes the service may serve per client IP and per user key in any window; 0 turns the byte budget off. */
+  downloadBytesLimit: number;
+  downloadBytesWindowSeconds: number;
   apiRateLimitPerMinute: number;
   dedupWindowSeconds: number;
   /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
@@ -112,6 +117,8 @@ export function getConfig(env: Env): Config {
     downloadActions: new Set(value.DOWNLOAD_ACTIONS),
     downloadRateLimit: value.DOWNLOAD_RATE_LIMIT,
     downloadRateWindowSeconds: value.DOWNLOAD_RATE_WINDOW_SECONDS,
+    downloadBytesLimit: value.DOWNLOAD_BYTES_LIMIT,
+    downloadBytesWindowSeconds: value.DOWNLOAD_BYTES_WINDOW_SECONDS,
     apiRateLimitPerMinute: value.API_RATE_LIMIT_PER_MINUTE,
     dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
     ledgerShards: value.LEDGER_SHARDS,
