@@ -46,6 +46,14 @@ const ConfigSchema = z.object({
   ROLLUP_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   CATALOG_RECORD_URL: z.string().min(1).default("https://doi.org/{doi}"),
   CATALOG_SEARCH_URL: z.string().min(1).default("https://commons.datacite.org/doi.org?query={dois}"),
+  ALERT_SPIKE_FACTOR: z.coerce.number().min(1).default(10),
+  ALERT_SPIKE_FLOOR: z.coerce.number().int().min(0).default(20),
+  ALERT_MIRROR_RECORDS: z.coerce.number().int().min(1).default(50),
+  ALERT_FAILURE_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  ALERT_FAILURE_MIN_EVENTS: z.coerce.number().int().min(1).default(20),
+  ALERT_QUIET_HOURS: z.coerce.number().min(0.1).default(24),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
+  WEBHOOKS_ALLOW_LOCAL: flag,
 });
 
 export type Config = {
@@ -94,6 +102,23 @@ export type Config = {
   catalogRecordUrl: string;
   /** Export `link` of a bundle; {dois} is its DOIs as `"a" OR "b"`, URL-encoded. */
   catalogSearchUrl: string;
+  /** Alert rules (src/core/alerts/rules.ts): see docs/alerts.md for what each threshold means. */
+  alerts: {
+    /** A record's downloads in the last hour alert above factor × its trailing 28-day hourly mean + floor. */
+    spikeFactor: number;
+    spikeFloor: number;
+    /** A user key downloading more than this many distinct records in an hour is mirroring. */
+    mirrorRecords: number;
+    /** Share of failed downloads in the last 15 minutes that alerts, once at least `failureMinEvents` were attempted. */
+    failureShare: number;
+    failureMinEvents: number;
+    /** An alert that has not fired for this long is over; the next firing opens a new one. */
+    quietHours: number;
+  };
+  /** Time a webhook receiver has to answer one delivery attempt. */
+  webhookTimeoutMs: number;
+  /** Development only: webhooks may use http:// and loopback hosts (a receiver on this machine). */
+  webhooksAllowLocal: boolean;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -137,6 +162,16 @@ export function getConfig(env: Env): Config {
     rollupSettleSeconds: value.ROLLUP_SETTLE_SECONDS,
     catalogRecordUrl: value.CATALOG_RECORD_URL,
     catalogSearchUrl: value.CATALOG_SEARCH_URL,
+    alerts: {
+      spikeFactor: value.ALERT_SPIKE_FACTOR,
+      spikeFloor: value.ALERT_SPIKE_FLOOR,
+      mirrorRecords: value.ALERT_MIRROR_RECORDS,
+      failureShare: value.ALERT_FAILURE_SHARE,
+      failureMinEvents: value.ALERT_FAILURE_MIN_EVENTS,
+      quietHours: value.ALERT_QUIET_HOURS,
+    },
+    webhookTimeoutMs: value.WEBHOOK_TIMEOUT_MS,
+    webhooksAllowLocal: value.WEBHOOKS_ALLOW_LOCAL,
   };
   cache.set(env, config);
   return config;
