@@ -87,8 +87,9 @@ export class WebhookDelivery extends DurableObject<Env> {
   }
 
   /** Queues messages for delivery (a message id already known is ignored) and wakes the alarm. */
-  async enqueue(messages: OutgoingMessage[], now = Date.now()): Promise<void> {
+  async enqueue(messages: OutgoingMessage[]): Promise<void> {
     if (!this.endpoint()) return;
+    const now = Date.now();
     for (const message of messages)
       this.sql.exec(
         "INSERT INTO messages (id, type, body, created_at, status, next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING",

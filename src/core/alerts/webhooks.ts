@@ -130,6 +130,6 @@ export async function emitWebhookEvent(env: Env, type: WebhookEventType, data: u
     body: JSON.stringify({ type, timestamp: new Date(now).toISOString(), data }),
     createdAt: now,
   };
-  await Promise.all(results.map(({ id }) => env.WEBHOOK_DELIVERY.getByName(id).enqueue([message], now)));
+  await Promise.all(results.map(({ id }) => env.WEBHOOK_DELIVERY.getByName(id).enqueue([message])));
   return { id: message.id, webhooks: results.length };
 }
