@@ -10,7 +10,7 @@ export async function runWebhookAlarms(): Promise<void> {
 
 /**
  * Makes the endpoint's pending messages due now, as if their retry delay had passed, and returns the delays that were
- * skipped (next attempt − last attempt), so tests can check the schedule.
+ * skipped (next attempt − end of the last attempt), so tests can check the schedule.
  */
 export async function skipRetryDelay(webhookId: string): Promise<number[]> {
   const stub = env.WEBHOOK_DELIVERY.getByName(webhookId);
@@ -18,7 +18,7 @@ export async function skipRetryDelay(webhookId: string): Promise<number[]> {
     const sql = state.storage.sql;
     const delays = sql
       .exec<{ delay: number }>(
-        `SELECT m.next_attempt_at - a.at AS delay FROM messages m JOIN attempts a ON a.message_id = m.id AND a.attempt = m.attempts
+        `SELECT m.next_attempt_at - a.at - a.duration_ms AS delay FROM messages m JOIN attempts a ON a.message_id = m.id AND a.attempt = m.attempts
          WHERE m.status = 'pending' ORDER BY m.created_at`,
       )
       .toArray()

@@ -14,7 +14,9 @@ export class TestReceiver {
   /** Verified messages by webhook-id: a retry of a message already stored is counted, not stored twice. */
   readonly messages = new Map<string, Received>();
   /** Every request that reached the receiver, verified or not. */
-  readonly requests: { id: string | null; verified: boolean; status: number }[] = [];
+  readonly requests: { id: string | null; verified: boolean; status: number; redirect: RequestRedirect }[] = [];
+  /** When set, the receiver answers 302 to this location instead of accepting. */
+  redirectTo: string | null = null;
   /** The status the receiver answers with while it is "down"; null when it is up. */
   down: number | null = null;
   secret = "";
@@ -31,8 +33,13 @@ export class TestReceiver {
 
   private async handle(request: Request): Promise<Response> {
     const id = request.headers.get("webhook-id");
+    const { redirect } = request;
+    if (this.redirectTo !== null) {
+      this.requests.push({ id, verified: false, status: 302, redirect });
+      return new Response(null, { status: 302, headers: { location: this.redirectTo } });
+    }
     if (this.down !== null) {
-      this.requests.push({ id, verified: false, status: this.down });
+      this.requests.push({ id, verified: false, status: this.down, redirect });
       return new Response("receiver is down", { status: this.down });
     }
     const body = await request.text();
@@ -40,10 +47,10 @@ export class TestReceiver {
     try {
       payload = new Webhook(this.secret).verify(body, Object.fromEntries(request.headers));
     } catch {
-      this.requests.push({ id, verified: false, status: 401 });
+      this.requests.push({ id, verified: false, status: 401, redirect });
       return new Response("bad signature", { status: 401 });
     }
-    this.requests.push({ id, verified: true, status: 204 });
+    this.requests.push({ id, verified: true, status: 204, redirect });
     const existing = this.messages.get(id!);
     if (existing) existing.attempts++;
     else this.messages.set(id!, { id: id!, type: payload.type, data: payload.data, attempts: 1 });

@@ -121,7 +121,7 @@ export class WebhookDelivery extends DurableObject<Env> {
   /** Forgets the endpoint: secret, outbox and log (when the webhook is deleted). */
   async remove(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
+    this.sql.exec("DELETE FROM endpoint; DELETE FROM attempts; DELETE FROM messages;");
   }
 
   /** Sends the messages that are due; each failure is retried on the schedule until MAX_ATTEMPTS. */
