@@ -14,7 +14,7 @@ export class TestReceiver {
   /** Verified messages by webhook-id: a retry of a message already stored is counted, not stored twice. */
   readonly messages = new Map<string, Received>();
   /** Every request that reached the receiver, verified or not. */
-  readonly requests: { id: string | null; verified: boolean; status: number; redirect: RequestRedirect }[] = [];
+  readonly requests: { id: string | null; verified: boolean; status: number; redirect: string }[] = [];
   /** When set, the receiver answers 302 to this location instead of accepting. */
   redirectTo: string | null = null;
   /** The status the receiver answers with while it is "down"; null when it is up. */
