@@ -52,6 +52,7 @@ const ConfigSchema = z.object({
   ALERT_FAILURE_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   ALERT_FAILURE_MIN_EVENTS: z.coerce.number().int().min(1).default(20),
   ALERT_QUIET_HOURS: z.coerce.number().min(0.1).default(24),
+  ALERT_SETTLE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
   WEBHOOKS_ALLOW_LOCAL: flag,
 });
@@ -114,6 +115,8 @@ export type Config = {
     failureMinEvents: number;
     /** An alert that has not fired for this long is over; the next firing opens a new one. */
     quietHours: number;
+    /** Rule windows end this long ago, so events still being flushed from the ledger shards to D1 are judged next run. */
+    settleSeconds: number;
   };
   /** Time a webhook receiver has to answer one delivery attempt. */
   webhookTimeoutMs: number;
@@ -169,6 +172,7 @@ export function getConfig(env: Env): Config {
       failureShare: value.ALERT_FAILURE_SHARE,
       failureMinEvents: value.ALERT_FAILURE_MIN_EVENTS,
       quietHours: value.ALERT_QUIET_HOURS,
+      settleSeconds: value.ALERT_SETTLE_SECONDS,
     },
     webhookTimeoutMs: value.WEBHOOK_TIMEOUT_MS,
     webhooksAllowLocal: value.WEBHOOKS_ALLOW_LOCAL,

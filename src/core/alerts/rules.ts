@@ -247,14 +247,14 @@ export interface EvaluationResult {
 }
 
 /**
- * Runs every rule once. Windows end `ROLLUP_SETTLE_SECONDS` ago, so events still on their way from the ledger shards
+ * Runs every rule once. Windows end `ALERT_SETTLE_SECONDS` ago, so events still on their way from the ledger shards
  * to D1 are judged in the next run rather than missed. Runs do not overlap (lease).
  */
 export async function evaluateAlerts(env: Env, config: Config, now = Date.now()): Promise<EvaluationResult> {
   const lease = await acquireLease(env.DB, "alerts", LEASE_MS, now);
   if (!lease) return { skipped: true, fired: 0, opened: 0 };
   try {
-    const until = now - config.rollupSettleSeconds * 1000;
+    const until = now - config.alerts.settleSeconds * 1000;
     const deniedSince = (await readState(env.DB, DENIALS_WATERMARK)) ?? until - HOUR_MS;
     const hour = { from: until - HOUR_MS, to: until };
     const inputs = (

@@ -12,7 +12,7 @@ import { callJson } from "../../helpers";
 
 const MINUTE = 60_000;
 const NOW = Date.now();
-// Rule windows end ROLLUP_SETTLE_SECONDS (60 s) before `now`: events 30 minutes ago are inside the last hour.
+// Rule windows end ALERT_SETTLE_SECONDS (60 s) before `now`: events 30 minutes ago are inside the last hour.
 const RECENT = NOW - 30 * MINUTE;
 
 function configWith(alerts: Partial<Config["alerts"]>): Config {
