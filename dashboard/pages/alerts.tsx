@@ -128,10 +128,8 @@ export function AlertsPage({ isAdmin }: { isAdmin: boolean }) {
             <thead>
               <tr>
                 <th scope="col">Alert</th>
-                <th scope="col">Kind</th>
                 <th scope="col">Severity</th>
                 <th scope="col">Fired</th>
-                <th scope="col">Last seen</th>
                 <th scope="col">Status</th>
               </tr>
             </thead>
@@ -140,14 +138,20 @@ export function AlertsPage({ isAdmin }: { isAdmin: boolean }) {
                 <tr key={alert.id}>
                   <td>
                     <strong>{alert.title}</strong>
+                    <br />
+                    <small>{ruleNames[alert.rule] ?? alert.rule}</small>
                     <Evidence alert={alert} />
                   </td>
-                  <td>{ruleNames[alert.rule] ?? alert.rule}</td>
                   <td>
                     <span class={`badge badge-${alert.severity === "critical" ? "failure" : "pending"}`}>{alert.severity}</span>
                   </td>
-                  <td>{`${formatNumber(alert.count)}×, since ${formatDateTime(alert.first_seen)}`}</td>
-                  <td>{formatDateTime(alert.last_seen)}</td>
+                  <td>
+                    {`${formatNumber(alert.count)}×`}
+                    <br />
+                    <small>{`first ${formatDateTime(alert.first_seen)}`}</small>
+                    <br />
+                    <small>{`last ${formatDateTime(alert.last_seen)}`}</small>
+                  </td>
                   <td>
                     {alert.status === "acknowledged" ? (
                       <span>{`Acknowledged ${formatDateTime(alert.acknowledged_at)}`}</span>
