@@ -17,6 +17,8 @@ export default defineConfig(async () => {
             // Smallest parts R2 allows and small slices, so bundle tests cross part and alarm boundaries.
             BUNDLE_PART_BYTES: String(5 * 1024 * 1024),
             BUNDLE_SLICE_BYTES: String(1024 * 1024),
+            // A hanging webhook receiver is given up on quickly.
+            WEBHOOK_TIMEOUT_MS: "500",
           },
         },
       }),

@@ -17,6 +17,8 @@ export class TestReceiver {
   readonly requests: { id: string | null; verified: boolean; status: number; redirect: string }[] = [];
   /** When set, the receiver answers 302 to this location instead of accepting. */
   redirectTo: string | null = null;
+  /** When true, the receiver never answers (until the sender gives up and aborts). */
+  hang = false;
   /** The status the receiver answers with while it is "down"; null when it is up. */
   down: number | null = null;
   secret = "";
@@ -34,6 +36,10 @@ export class TestReceiver {
   private async handle(request: Request): Promise<Response> {
     const id = request.headers.get("webhook-id");
     const { redirect } = request;
+    if (this.hang) {
+      this.requests.push({ id, verified: false, status: 0, redirect });
+      return new Promise<Response>((_, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason)));
+    }
     if (this.redirectTo !== null) {
       this.requests.push({ id, verified: false, status: 302, redirect });
       return new Response(null, { status: 302, headers: { location: this.redirectTo } });

@@ -127,6 +127,24 @@ describe("WebhookDelivery", () => {
     expect(receiver.requests).toHaveLength(1);
   });
 
+  it("gives up on a receiver that does not answer within WEBHOOK_TIMEOUT_MS and retries later", async () => {
+    const hook = await subscribe();
+    receiver.secret = hook.secret;
+    receiver.hang = true;
+    await emitWebhookEvent(env, "maintenance.failed", { job: "x" });
+    await runWebhookAlarms();
+    // The alarm may already be running on its own, waiting on the receiver: wait for its attempt to end.
+    await expect.poll(async () => (await deliveries(hook.id))[0].attempts, { timeout: 5_000 }).toBe(1);
+    const [delivery] = await deliveries(hook.id);
+    // The test configuration sets WEBHOOK_TIMEOUT_MS to 500.
+    expect(delivery).toMatchObject({ status: "pending", attempts: 1, last_status_code: null, log: [{ status_code: null, error: "no answer within 500 ms" }] });
+    expect(delivery.log[0].duration_ms).toBeGreaterThanOrEqual(500);
+    receiver.hang = false;
+    await skipRetryDelay(hook.id);
+    await runWebhookAlarms();
+    expect((await deliveries(hook.id))[0]).toMatchObject({ status: "delivered", attempts: 2 });
+  });
+
   it("a deleted webhook receives nothing more and forgets its secret and outbox", async () => {
     const hook = await subscribe();
     receiver.secret = hook.secret;
