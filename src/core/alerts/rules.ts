@@ -15,6 +15,8 @@ const LEASE_MS = 4 * 60_000;
 const TOP = 5;
 /** Groups a rule reads from one query at most; more would mean an attack so large that the first ones already tell. */
 const MAX_GROUPS = 5_000;
+/** Alerts one rule raises per run at most (the largest first), so a broad event (no baseline yet, a botnet) stays readable. */
+export const MAX_ALERTS_PER_RULE = 20;
 
 /** The part of a recent download that decides whether it counts for the spike rule. */
 export interface AlertCandidateRow {
@@ -83,8 +85,10 @@ async function downloadLimitRule(db: D1Database, window: Window): Promise<AlertI
     [...counts].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([value, events]) => ({ [key]: value, denied: events }));
   // Denials are selected by receipt; for downloads the service serves, occurrence is receipt, so the link's range matches.
   const range = { from: isoParam(window.from), to: isoParam(window.to + 1) };
+  const largest = <T extends { denied: number }>(entries: Map<string, T>) =>
+    [...entries].sort((a, b) => b[1].denied - a[1].denied).slice(0, MAX_ALERTS_PER_RULE);
   return [
-    ...[...byPrefix].map(([prefix, entry]) => ({
+    ...largest(byPrefix).map(([prefix, entry]) => ({
       rule: "download_limit" as const,
       subject: `ip:${prefix}`,
       severity: "warning" as const,
@@ -92,7 +96,7 @@ async function downloadLimitRule(db: D1Database, window: Window): Promise<AlertI
       evidence: { window: windowEvidence(window), denied: entry.denied, denied_by_bytes: entry.byBytes, ip_prefix: prefix, top_user_keys: top(entry.users, "user_key") },
       eventsQuery: eventsQueryOf({ status: "denied", ip_prefix: prefix, ...range }),
     })),
-    ...[...byUser].map(([userKey, entry]) => ({
+    ...largest(byUser).map(([userKey, entry]) => ({
       rule: "download_limit" as const,
       subject: `user:${userKey}`,
       severity: "warning" as const,
@@ -137,11 +141,16 @@ async function recordSpikeRule(db: D1Database, config: Config, window: Window): 
     .bind(today - BASELINE_DAYS, today, downloadActionsJson(config), JSON.stringify(candidates.map((entry) => entry.id)))
     .all<{ resource_type: string; resource_id: string; events: number }>();
   const baselineOf = new Map(baselines.map((row) => [`${row.resource_type}:${row.resource_id}`, row.events]));
+  const spikes = candidates
+    .map((entry) => {
+      const hourlyMean = (baselineOf.get(`${entry.type}:${entry.id}`) ?? 0) / (BASELINE_DAYS * 24);
+      return { ...entry, hourlyMean, threshold: spikeFactor * hourlyMean + spikeFloor };
+    })
+    .filter((entry) => entry.downloads > entry.threshold)
+    .sort((a, b) => b.downloads - a.downloads)
+    .slice(0, MAX_ALERTS_PER_RULE);
   const alerts: AlertInput[] = [];
-  for (const entry of candidates) {
-    const hourlyMean = (baselineOf.get(`${entry.type}:${entry.id}`) ?? 0) / (BASELINE_DAYS * 24);
-    const threshold = spikeFactor * hourlyMean + spikeFloor;
-    if (entry.downloads <= threshold) continue;
+  for (const { hourlyMean, threshold, ...entry } of spikes) {
     const where = "occurred_at >= ?1 AND occurred_at < ?2 AND status = 'success' AND duplicate_of IS NULL AND resource_id = ?3 AND coalesce(resource_type, '') = ?4";
     const binds = [window.from, window.to, entry.id, entry.type];
     const [prefixes, users] = await Promise.all([topOf(db, "ip_prefix", where, binds), topOf(db, "user_key", where, binds)]);
@@ -175,7 +184,7 @@ async function mirroringRule(db: D1Database, config: Config, window: Window): Pr
          sum(coalesce(bytes, 0)) AS bytes
        FROM events WHERE occurred_at >= ?1 AND occurred_at < ?2 AND status = 'success' AND user_key IS NOT NULL
          AND resource_id IS NOT NULL AND action IN (SELECT value FROM json_each(?3))
-       GROUP BY user_key HAVING records > ?4 ORDER BY records DESC LIMIT 50`,
+       GROUP BY user_key HAVING records > ?4 ORDER BY records DESC LIMIT ${MAX_ALERTS_PER_RULE}`,
     )
     .bind(window.from, window.to, downloadActionsJson(config), config.alerts.mirrorRecords)
     .all<{ user_key: string; records: number; downloads: number; bytes: number }>();

@@ -104,6 +104,14 @@ describe("alert rules", () => {
     expect(listed.body.data).toHaveLength(16);
   });
 
+  it("raises at most 20 alerts per rule and run, the largest first (a new deployment has no baseline yet)", async () => {
+    // Records spike-0 … spike-24 with 2 … 26 downloads, no baseline, floor 1: all 25 exceed it; the 20 largest alert.
+    await seedRows(times(25, (index) => times(index + 2, () => download(`spike-${index}`))).flat());
+    expect(await evaluateAlerts(env, configWith({ spikeFactor: 10, spikeFloor: 1 }), NOW)).toMatchObject({ fired: 20, opened: 20 });
+    const { data } = await listAlerts(env.DB, { limit: 50 });
+    expect(data.map((alert) => alert.subject).sort()).toEqual(times(20, (index) => `record:dataset:spike-${index + 5}`).sort());
+  });
+
   it("mirroring: a user key fetching more than N distinct records in an hour; the evidence is pseudonymous", async () => {
     await seedRows([
       ...["r1", "r2", "r3", "r4"].map((id) => download(id, { user: "scraper", ip: "192.0.2.10" })),
