@@ -9,14 +9,14 @@ const HOUR_MS = 3_600_000;
 const FAILURE_WINDOW_MS = 15 * 60_000;
 const BASELINE_DAYS = 28;
 /** Denied events received after this instant have been looked at by the download-limit rule. */
-export const DENIALS_WATERMARK = "alerts_denials_through";
+const DENIALS_WATERMARK = "alerts_denials_through";
 const LEASE_MS = 4 * 60_000;
 /** Top lists in evidence hold this many entries. */
 const TOP = 5;
 /** Groups a rule reads from one query at most; more would mean an attack so large that the first ones already tell. */
 const MAX_GROUPS = 5_000;
 /** Alerts one rule raises per run at most (the largest first), so a broad event (no baseline yet, a botnet) stays readable. */
-export const MAX_ALERTS_PER_RULE = 20;
+const MAX_ALERTS_PER_RULE = 20;
 
 /** The part of a recent download that decides whether it counts for the spike rule. */
 export interface AlertCandidateRow {

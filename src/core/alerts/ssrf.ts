@@ -62,6 +62,8 @@ function classifyV6(groups: number[]): Kind {
   const mapped = groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff;
   const nat64 = a === 0x64 && b === 0xff9b && groups.slice(2, 6).every((group) => group === 0);
   if (mapped || nat64) return classifyV4(groups[6]! * 65536 + groups[7]!);
+  if (groups.slice(0, 6).every((group) => group === 0)) return "private"; // ::/96, deprecated IPv4-compatible
+  if (a === 0x2002) return classifyV4(b * 65536 + groups[2]!); // 6to4 carries an IPv4 address in bits 16–47
   if ((a & 0xfe00) === 0xfc00) return "private"; // fc00::/7 unique local
   if ((a & 0xffc0) === 0xfe80) return "private"; // fe80::/10 link-local
   if ((a & 0xffc0) === 0xfec0) return "private"; // fec0::/10 site-local (deprecated)

@@ -10,6 +10,7 @@ describe("webhook URL policy (SSRF)", () => {
     expect(allowed("https://hooks.example.com/audit")).toBe(true);
     expect(allowed("https://8.8.8.8/hook")).toBe(true);
     expect(allowed("https://[2606:4700:4700::1111]/hook")).toBe(true);
+    expect(allowed("https://[2002:808:808::1]/hook")).toBe(true);
   });
 
   it("refuses http and credentials in production", () => {
@@ -30,7 +31,7 @@ describe("webhook URL policy (SSRF)", () => {
   });
 
   it("refuses IPv6 loopback, unique-local, link-local, multicast and IPv4-mapped private addresses", () => {
-    for (const host of ["[::1]", "[::]", "[fc00::1]", "[fd12:3456::1]", "[fe80::1]", "[ff02::1]", "[::ffff:127.0.0.1]", "[::ffff:10.0.0.1]", "[64:ff9b::a9fe:a9fe]"])
+    for (const host of ["[::1]", "[::]", "[fc00::1]", "[fd12:3456::1]", "[fe80::1]", "[ff02::1]", "[::ffff:127.0.0.1]", "[::ffff:10.0.0.1]", "[64:ff9b::a9fe:a9fe]", "[::127.0.0.1]", "[2002:7f00:1::]", "[2002:a9fe:a9fe::1]"])
       expect(allowed(`https://${host}/`), host).toBe(false);
   });
 
