@@ -98,6 +98,15 @@ describe("RateLimiter byte budget", () => {
     expect(afterFirstLeft).toMatchObject({ allowed: true, bytes: { allowed: true, remaining: 0 } });
   });
 
+  it("keeps byte charges across eviction (SQLite storage, not memory)", async () => {
+    const stub = limiter("test-bytes-evict");
+    const at = Date.now();
+    await stub.takeBytes([{ subject: "user", at, bytes: budget(1000) }]);
+    await evictDurableObject(stub);
+    const [decision] = await stub.takeBytes([{ subject: "user", at: at + 1, bytes: budget(1) }]);
+    expect(decision).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
   it("charges no bytes to an attempt the count limit refuses", async () => {
     const stub = limiter("test-bytes-count-first");
     const at = 1_700_000_000_000;
