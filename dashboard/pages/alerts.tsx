@@ -78,7 +78,7 @@ function Evidence({ alert }: { alert: AlertItem }) {
       </dl>
       {alert.events_query && (
         <p>
-          Events: <code>GET {alert.events_query}</code>{" "}
+          Events: <code class="alert-query">GET {decodeURIComponent(alert.events_query)}</code>{" "}
           <button type="button" class="secondary" onClick={loadEvents}>
             Count matching events
           </button>{" "}
@@ -145,7 +145,7 @@ export function AlertsPage({ isAdmin }: { isAdmin: boolean }) {
                   <td>
                     <span class={`badge badge-${alert.severity === "critical" ? "failure" : "pending"}`}>{alert.severity}</span>
                   </td>
-                  <td>
+                  <td class="alert-times">
                     {`${formatNumber(alert.count)}×`}
                     <br />
                     <small>{`first ${formatDateTime(alert.first_seen)}`}</small>
