@@ -20,6 +20,8 @@ export default defineConfig(async () => {
             BUNDLE_SLICE_BYTES: String(1024 * 1024),
             // Test files share the admin key, whose jobs may stay pending; quota tests set their own limits.
             BUNDLE_MAX_ACTIVE_JOBS: "1000",
+            // A hanging webhook receiver is given up on quickly.
+            WEBHOOK_TIMEOUT_MS: "500",
           },
         },
       }),

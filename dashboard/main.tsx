@@ -1,20 +1,21 @@
-// The dashboard's entry: sign-in with an API key, then hash-routed pages (overview, events, jobs, admin).
+// The dashboard's entry: sign-in with an API key, then hash-routed pages (overview, events, jobs, alerts, admin).
 import { render, useEffect, useRef, useState } from "hono/jsx/dom";
 import { ApiFailure, errorText, onUnauthorized, request, session } from "./api";
 import { Alert } from "./components";
 import { AdminPage } from "./pages/admin";
+import { AlertsPage } from "./pages/alerts";
 import { EventsPage } from "./pages/events";
 import { JobsPage } from "./pages/jobs";
 import { OverviewPage } from "./pages/overview";
 import "./styles.css";
 
-type Page = "overview" | "events" | "jobs" | "admin";
+type Page = "overview" | "events" | "jobs" | "alerts" | "admin";
 
 interface DashboardSettings {
   catalog_record_url: string;
 }
 
-const pageTitles: Record<Page, string> = { overview: "Overview", events: "Events", jobs: "Jobs", admin: "Admin" };
+const pageTitles: Record<Page, string> = { overview: "Overview", events: "Events", jobs: "Jobs", alerts: "Alerts", admin: "Admin" };
 
 function currentPage(): Page {
   const name = location.hash.replace(/^#\/?/, "");
@@ -132,7 +133,7 @@ function App() {
     );
   }
 
-  const visible: Page[] = isAdmin ? ["overview", "events", "jobs", "admin"] : ["overview", "events", "jobs"];
+  const visible: Page[] = isAdmin ? ["overview", "events", "jobs", "alerts", "admin"] : ["overview", "events", "jobs", "alerts"];
   const shown = visible.includes(page) ? page : "overview";
   return (
     <>
@@ -168,6 +169,7 @@ function App() {
         {shown === "overview" && <OverviewPage catalogRecordUrl={settings.catalog_record_url} />}
         {shown === "events" && <EventsPage />}
         {shown === "jobs" && <JobsPage />}
+        {shown === "alerts" && <AlertsPage isAdmin={isAdmin} />}
         {shown === "admin" && <AdminPage />}
       </main>
     </>

@@ -6,6 +6,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { getConfig } from "./lib/config";
 import { ApiError, renderError } from "./lib/errors";
+import { alertsRouter } from "./routes/alerts";
 import { archives } from "./routes/archives";
 import { bundlesRouter } from "./routes/bundles";
 import { dashboard } from "./routes/dashboard";
@@ -21,6 +22,7 @@ import { router } from "./routes/openapi";
 import { recordsRouter } from "./routes/records";
 import { reports } from "./routes/reports";
 import { stats } from "./routes/stats";
+import { webhooksRouter } from "./routes/webhooks";
 
 const base = router();
 
@@ -61,6 +63,8 @@ export const app = base
   .route("/", downloadsRouter)
   .route("/", bundlesRouter)
   .route("/", jobsRouter)
+  .route("/", alertsRouter)
+  .route("/", webhooksRouter)
   .route("/", dashboard);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });

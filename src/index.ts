@@ -5,6 +5,7 @@ import { scheduled } from "./scheduled";
 export { LedgerShard } from "./objects/ledger-shard";
 export { BundleJob } from "./objects/bundle-job";
 export { RateLimiter } from "./objects/rate-limiter";
+export { WebhookDelivery } from "./objects/webhook-delivery";
 
 export default {
   fetch: app.fetch,

@@ -1,4 +1,6 @@
 // Cron entry: each trigger in wrangler.jsonc runs its list of jobs in order; a failing job is logged and the others still run.
+import { raiseMaintenanceAlert } from "./core/alerts/alerts";
+import { evaluateAlerts } from "./core/alerts/rules";
 import { expireBundles } from "./core/bundles/bundles";
 import { failStaleJobs } from "./core/bundles/jobs";
 import { rebuildDays, runRollup } from "./core/analytics/rollup";
@@ -10,6 +12,7 @@ import { getConfig, type Config } from "./lib/config";
 export const CRONS = {
   everyQuarterHour: "*/15 * * * *",
   daily: "10 3 * * *",
+  everyFiveMinutes: "*/5 * * * *",
 } as const;
 
 /** Closed days the daily job re-rolls from raw rows, catching events that reached D1 later than the settle window. */
@@ -18,21 +21,25 @@ const RECHECK_DAYS = 7;
 interface Job {
   name: string;
   run(env: Env, config: Config): Promise<unknown>;
+  /** A failure of this job raises a maintenance alert (and `maintenance.failed` webhooks). */
+  alertOnFailure?: boolean;
 }
 
 const jobs: Record<string, Job[]> = {
   [CRONS.everyQuarterHour]: [
-    { name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000 }) },
+    { name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000 }), alertOnFailure: true },
     { name: "stale-jobs", run: (env, config) => failStaleJobs(env, config) },
   ],
   [CRONS.daily]: [
     {
       name: "rollup-recheck",
       run: (env, config) => rebuildDays(env.DB, dayOf(Date.now()) - RECHECK_DAYS, dayOf(Date.now()), { settleMs: config.rollupSettleSeconds * 1000 }),
+      alertOnFailure: true,
     },
-    { name: "retention", run: (env, config) => runRetention(env, config) },
+    { name: "retention", run: (env, config) => runRetention(env, config), alertOnFailure: true },
     { name: "bundle-expiry", run: (env) => expireBundles(env) },
   ],
+  [CRONS.everyFiveMinutes]: [{ name: "alerts", run: (env, config) => evaluateAlerts(env, config) }],
 };
 
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -50,6 +57,7 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
     } catch (error) {
       failed.push(job.name);
       console.error(JSON.stringify({ level: "error", message: "cron job failed", cron: controller.cron, job: job.name, error: String(error) }));
+      if (job.alertOnFailure) await raiseMaintenanceAlert(env, job.name, { cron: controller.cron, error: String(error) });
     }
   }
   if (failed.length > 0) throw new Error(`cron ${controller.cron}: ${failed.join(", ")} failed`);

@@ -6,15 +6,15 @@ import { readState } from "../src/core/retention/maintenance";
 import { ROLLUP_WATERMARK } from "../src/core/analytics/rollup";
 import { CRONS } from "../src/scheduled";
 import wranglerConfig from "../wrangler.jsonc?raw";
-import { countRows } from "./helpers";
+import { callJson, countRows } from "./helpers";
 import { clearLedger, DAY, random, randomInput, seedRows } from "./stats-fixtures";
 
 const TODAY = Math.floor(Date.now() / DAY) * DAY;
 
-async function runCron(cron: string) {
+async function runCron(cron: string, cronEnv: Env = env) {
   const controller = createScheduledController({ scheduledTime: Date.now(), cron });
   const ctx = createExecutionContext();
-  await worker.scheduled(controller, env, ctx);
+  await worker.scheduled(controller, cronEnv, ctx);
   await waitOnExecutionContext(ctx);
 }
 
@@ -46,5 +46,30 @@ describe("cron triggers", () => {
     const listing = await env.BUCKET.list({ prefix: "archive/events/", include: ["customMetadata"] });
     expect(listing.objects.reduce((sum, object) => sum + Number(object.customMetadata!.rows), 0)).toBe(40);
     await expect(runCron("0 0 1 1 *")).resolves.toBeUndefined();
+  });
+
+  it("a failing retention run raises a maintenance alert and queues a maintenance.failed webhook; a failing run again updates it", async () => {
+    await env.DB.batch(["alerts", "webhooks"].map((table) => env.DB.prepare(`DELETE FROM ${table}`)));
+    const hook = await callJson("POST", "/v1/webhooks", { body: { url: "https://ops.example.com/hook", event_types: ["maintenance.failed"] } });
+    const next = random(5);
+    await seedRows(Array.from({ length: 5 }, (_, index) => ({ input: randomInput(next, TODAY - 185 * DAY + index * 3_600_000, index), receivedAt: TODAY - 185 * DAY })));
+    const failingBucket = new Proxy(env.BUCKET, {
+      get: (target, name) => (name === "put" || name === "createMultipartUpload" ? () => Promise.reject(new Error("R2 is down")) : Reflect.get(target, name).bind(target)),
+    });
+    const broken = { ...env, BUCKET: failingBucket } as Env;
+    await expect(runCron(CRONS.daily, broken)).rejects.toThrow(/retention/);
+    await expect(runCron(CRONS.daily, broken)).rejects.toThrow(/retention/);
+    const { results } = await env.DB.prepare("SELECT rule, subject, status, count, evidence FROM alerts").all<{ rule: string; subject: string; status: string; count: number; evidence: string }>();
+    expect(results.map(({ rule, subject, status, count }) => ({ rule, subject, status, count }))).toEqual([{ rule: "maintenance", subject: "retention", status: "open", count: 2 }]);
+    expect(JSON.parse(results[0]!.evidence)).toMatchObject({ job: "retention", cron: CRONS.daily, error: expect.stringContaining("R2 is down") });
+    const deliveries = (await callJson("GET", `/v1/webhooks/${hook.body.id}/deliveries`)).body.data;
+    expect(deliveries.map((delivery: any) => delivery.type)).toEqual(["maintenance.failed", "maintenance.failed"]);
+  });
+
+  it("runs the alert rules every five minutes", async () => {
+    await env.DB.prepare("DELETE FROM alerts").run();
+    await seedRows([{ input: { action: "download", status: "success", resource: { type: "dataset", id: "r1" }, client: { ip: "192.0.2.80" } }, receivedAt: Date.now() - 5 * 60_000, denied: true }]);
+    await runCron(CRONS.everyFiveMinutes);
+    expect(await countRows("alerts", "rule = 'download_limit' AND subject = 'ip:192.0.2.0'")).toBe(1);
   });
 });

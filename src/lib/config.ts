@@ -28,6 +28,8 @@ const ConfigSchema = z.object({
   DOWNLOAD_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
   DOWNLOAD_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
   IPV6_LIMIT_PREFIX: z.coerce.number().int().min(32, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").max(128, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").default(64),
+  DOWNLOAD_BYTES_LIMIT: z.coerce.number().int().min(0).default(0),
+  DOWNLOAD_BYTES_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
@@ -48,6 +50,15 @@ const ConfigSchema = z.object({
   ROLLUP_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   CATALOG_RECORD_URL: z.string().min(1).default("https://doi.org/{doi}"),
   CATALOG_SEARCH_URL: z.string().min(1).default("https://commons.datacite.org/doi.org?query={dois}"),
+  ALERT_SPIKE_FACTOR: z.coerce.number().min(1).default(10),
+  ALERT_SPIKE_FLOOR: z.coerce.number().int().min(0).default(20),
+  ALERT_MIRROR_RECORDS: z.coerce.number().int().min(1).default(50),
+  ALERT_FAILURE_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  ALERT_FAILURE_MIN_EVENTS: z.coerce.number().int().min(1).default(20),
+  ALERT_QUIET_HOURS: z.coerce.number().min(0.1).default(24),
+  ALERT_SETTLE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
+  WEBHOOKS_ALLOW_LOCAL: flag,
 });
 
 // Links handed out (download links, bundle status URLs) must not take their origin from the request's Host header,
@@ -69,6 +80,9 @@ export type Config = {
   downloadRateWindowSeconds: number;
   /** IPv6 clients are limited per network of this many bits (a /64 is one subscriber); IPv4 per address. */
   ipv6LimitPrefix: number;
+  /** Bytes the service may serve per client IP and per user key in any window; 0 turns the byte budget off. */
+  downloadBytesLimit: number;
+  downloadBytesWindowSeconds: number;
   apiRateLimitPerMinute: number;
   dedupWindowSeconds: number;
   /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
@@ -106,6 +120,25 @@ export type Config = {
   catalogRecordUrl: string;
   /** Export `link` of a bundle; {dois} is its DOIs as `"a" OR "b"`, URL-encoded. */
   catalogSearchUrl: string;
+  /** Alert rules (src/core/alerts/rules.ts): see docs/alerts.md for what each threshold means. */
+  alerts: {
+    /** A record's downloads in the last hour alert above factor × its trailing 28-day hourly mean + floor. */
+    spikeFactor: number;
+    spikeFloor: number;
+    /** A user key downloading more than this many distinct records in an hour is mirroring. */
+    mirrorRecords: number;
+    /** Share of failed downloads in the last 15 minutes that alerts, once at least `failureMinEvents` were attempted. */
+    failureShare: number;
+    failureMinEvents: number;
+    /** An alert that has not fired for this long is over; the next firing opens a new one. */
+    quietHours: number;
+    /** Rule windows end this long ago, so events still being flushed from the ledger shards to D1 are judged next run. */
+    settleSeconds: number;
+  };
+  /** Time a webhook receiver has to answer one delivery attempt. */
+  webhookTimeoutMs: number;
+  /** Development only: webhooks may use http:// and loopback hosts (a receiver on this machine). */
+  webhooksAllowLocal: boolean;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -130,6 +163,8 @@ export function getConfig(env: Env): Config {
     downloadRateLimit: value.DOWNLOAD_RATE_LIMIT,
     downloadRateWindowSeconds: value.DOWNLOAD_RATE_WINDOW_SECONDS,
     ipv6LimitPrefix: value.IPV6_LIMIT_PREFIX,
+    downloadBytesLimit: value.DOWNLOAD_BYTES_LIMIT,
+    downloadBytesWindowSeconds: value.DOWNLOAD_BYTES_WINDOW_SECONDS,
     apiRateLimitPerMinute: value.API_RATE_LIMIT_PER_MINUTE,
     dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
     ledgerShards: value.LEDGER_SHARDS,
@@ -150,6 +185,17 @@ export function getConfig(env: Env): Config {
     rollupSettleSeconds: value.ROLLUP_SETTLE_SECONDS,
     catalogRecordUrl: value.CATALOG_RECORD_URL,
     catalogSearchUrl: value.CATALOG_SEARCH_URL,
+    alerts: {
+      spikeFactor: value.ALERT_SPIKE_FACTOR,
+      spikeFloor: value.ALERT_SPIKE_FLOOR,
+      mirrorRecords: value.ALERT_MIRROR_RECORDS,
+      failureShare: value.ALERT_FAILURE_SHARE,
+      failureMinEvents: value.ALERT_FAILURE_MIN_EVENTS,
+      quietHours: value.ALERT_QUIET_HOURS,
+      settleSeconds: value.ALERT_SETTLE_SECONDS,
+    },
+    webhookTimeoutMs: value.WEBHOOK_TIMEOUT_MS,
+    webhooksAllowLocal: value.WEBHOOKS_ALLOW_LOCAL,
   };
   cache.set(env, config);
   return config;

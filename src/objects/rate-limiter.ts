@@ -7,12 +7,31 @@ export interface RateDecision {
   remaining: number;
   /** Seconds until a slot frees up (the Retry-After of a refusal). */
   resetSeconds: number;
+  /** The byte budget's verdict when the request carried `bytes`; `allowed` is false when either limit refused. */
+  bytes?: ByteDecision;
 }
 
 export interface RateRequest {
   subject: string;
   /** Epoch ms of the attempt; passed in so tests can drive time through the object. */
   at: number;
+  /** Bytes this attempt would send, charged to the subject's byte budget in the same call (downloads the service serves). */
+  bytes?: ByteCharge;
+}
+
+/** A byte budget: at most `limit` bytes per subject in any window of `windowMs`. */
+export interface ByteCharge {
+  amount: number;
+  limit: number;
+  windowMs: number;
+}
+
+/** The byte budget's verdict on one attempt; `remaining` is after this attempt when allowed. */
+export interface ByteDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  resetSeconds: number;
 }
 
 /** Expired rows are swept at most this often, so a busy shard is not woken by an alarm per expiring row. */
@@ -23,6 +42,8 @@ const CLEANUP_INTERVAL_MS = 60_000;
  * - downloads per IP use a sliding-window log (one row per allowed download, ≤ limit rows per IP): exact "N per window"
  *   with an exact Retry-After, which a token bucket cannot state; cheap because limits are small (100/hour).
  * - requests per API key use a sliding-window counter (two fixed windows, weighted): constant storage for 6,000/min.
+ * - bytes per IP or user key use a sliding-window log of charges (one row per allowed download with its bytes): exact
+ *   "N bytes in any window", checked together with the count so that a refused attempt consumes neither.
  * Rows carry their expiry; the alarm deletes expired rows so quiet subjects leave no state behind.
  */
 export class RateLimiter extends DurableObject<Env> {
@@ -36,24 +57,75 @@ export class RateLimiter extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS hits_expiry ON hits (expires_at);
       CREATE TABLE IF NOT EXISTS counters (subject TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
         expires_at INTEGER NOT NULL, PRIMARY KEY (subject, window_start));
-      CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at);`);
+      CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at);
+      CREATE TABLE IF NOT EXISTS byte_charges (subject TEXT NOT NULL, at INTEGER NOT NULL, bytes INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS byte_charges_subject_at ON byte_charges (subject, at);
+      CREATE INDEX IF NOT EXISTS byte_charges_expiry ON byte_charges (expires_at);`);
   }
 
-  /** Sliding-window log: each attempt is allowed when fewer than `limit` allowed attempts of its subject fall in the window. */
+  /**
+   * Sliding-window log: each attempt is allowed when fewer than `limit` allowed attempts of its subject fall in the window
+   * and, when it carries `bytes`, its subject's byte budget still has room for them. Nothing is charged to either when
+   * one of them refuses.
+   */
   async takeLog(requests: RateRequest[], limit: number, windowMs: number): Promise<RateDecision[]> {
-    const decisions = requests.map(({ subject, at }) => {
+    const decisions = requests.map(({ subject, at, bytes }): RateDecision => {
       const since = at - windowMs;
       const { used, oldest } = this.sql
         .exec<{ used: number; oldest: number | null }>("SELECT count(*) AS used, min(at) AS oldest FROM hits WHERE subject = ? AND at > ?", subject, since)
         .one();
-      if (used >= limit) {
-        return { allowed: false, limit, remaining: 0, resetSeconds: Math.max(1, Math.ceil(((oldest ?? at) + windowMs - at) / 1000)) };
-      }
+      const resetSeconds = Math.max(1, Math.ceil(((oldest ?? at) + windowMs - at) / 1000));
+      const byteDecision = bytes ? this.judgeBytes(subject, at, bytes) : undefined;
+      const withBytes = byteDecision ? { bytes: byteDecision } : {};
+      if (used >= limit) return { allowed: false, limit, remaining: 0, resetSeconds, ...withBytes };
+      if (byteDecision && !byteDecision.allowed) return { allowed: false, limit, remaining: limit - used, resetSeconds, ...withBytes };
       this.sql.exec("INSERT INTO hits (subject, at, expires_at) VALUES (?, ?, ?)", subject, at, at + windowMs);
-      return { allowed: true, limit, remaining: limit - used - 1, resetSeconds: Math.max(1, Math.ceil(((oldest ?? at) + windowMs - at) / 1000)) };
+      if (bytes) this.chargeBytes(subject, at, bytes);
+      return { allowed: true, limit, remaining: limit - used - 1, resetSeconds, ...withBytes };
     });
     await this.scheduleCleanup();
     return decisions;
+  }
+
+  /** Byte budgets alone, for subjects whose count limit lives elsewhere (user keys): each is charged when it fits. */
+  async takeBytes(requests: (RateRequest & { bytes: ByteCharge })[]): Promise<ByteDecision[]> {
+    const decisions = requests.map(({ subject, at, bytes }) => {
+      const decision = this.judgeBytes(subject, at, bytes);
+      if (decision.allowed) this.chargeBytes(subject, at, bytes);
+      return decision;
+    });
+    await this.scheduleCleanup();
+    return decisions;
+  }
+
+  /** Whether `charge.amount` more bytes fit the subject's window; Retry-After is when enough old charges leave it. */
+  private judgeBytes(subject: string, at: number, charge: ByteCharge): ByteDecision {
+    const rows = this.sql
+      .exec<{ at: number; bytes: number }>("SELECT at, bytes FROM byte_charges WHERE subject = ? AND at > ? ORDER BY at", subject, at - charge.windowMs)
+      .toArray();
+    const used = rows.reduce((sum, row) => sum + row.bytes, 0);
+    if (used + charge.amount <= charge.limit) {
+      const resetAt = (rows[0]?.at ?? at) + charge.windowMs;
+      return { allowed: true, limit: charge.limit, remaining: charge.limit - used - charge.amount, resetSeconds: Math.max(1, Math.ceil((resetAt - at) / 1000)) };
+    }
+    // Walk the oldest charges out of the window until the attempt would fit; one larger than the whole budget never does,
+    // so it is told to wait a full window (by then no earlier charge of the subject is left to blame).
+    let freed = 0;
+    let fitsAt = at + charge.windowMs;
+    if (charge.amount <= charge.limit) {
+      for (const row of rows) {
+        freed += row.bytes;
+        if (used - freed + charge.amount <= charge.limit) {
+          fitsAt = row.at + charge.windowMs;
+          break;
+        }
+      }
+    }
+    return { allowed: false, limit: charge.limit, remaining: Math.max(0, charge.limit - used), resetSeconds: Math.max(1, Math.ceil((fitsAt - at) / 1000)) };
+  }
+
+  private chargeBytes(subject: string, at: number, charge: ByteCharge): void {
+    this.sql.exec("INSERT INTO byte_charges (subject, at, bytes, expires_at) VALUES (?, ?, ?, ?)", subject, at, charge.amount, at + charge.windowMs);
   }
 
   /** Sliding-window counter over fixed windows of `windowMs`: weight of the previous window falls linearly. */
@@ -81,7 +153,8 @@ export class RateLimiter extends DurableObject<Env> {
 
   private async scheduleCleanup(): Promise<void> {
     const earliest = this.sql
-      .exec<{ next: number | null }>("SELECT min(expires_at) AS next FROM (SELECT min(expires_at) AS expires_at FROM hits UNION ALL SELECT min(expires_at) FROM counters)")
+      .exec<{ next: number | null }>(`SELECT min(expires_at) AS next FROM (SELECT min(expires_at) AS expires_at FROM hits UNION ALL SELECT min(expires_at) FROM counters
+           UNION ALL SELECT min(expires_at) FROM byte_charges)`)
       .one().next;
     if (earliest === null) return;
     const next = Math.max(earliest, Date.now() + CLEANUP_INTERVAL_MS);
@@ -94,14 +167,16 @@ export class RateLimiter extends DurableObject<Env> {
     const now = Date.now();
     this.sql.exec("DELETE FROM hits WHERE expires_at <= ?", now);
     this.sql.exec("DELETE FROM counters WHERE expires_at <= ?", now);
+    this.sql.exec("DELETE FROM byte_charges WHERE expires_at <= ?", now);
     await this.scheduleCleanup();
   }
 
   /** Number of rows held, for tests and diagnostics. */
-  async stateSize(): Promise<{ hits: number; counters: number }> {
+  async stateSize(): Promise<{ hits: number; counters: number; byteCharges: number }> {
     return {
       hits: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits").one().n,
       counters: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM counters").one().n,
+      byteCharges: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM byte_charges").one().n,
     };
   }
 }

@@ -26,16 +26,27 @@ function eventInput(audit: DownloadAudit, status: "success" | "failure", bytes: 
   return { action: audit.action, status, resource, actor, bytes, message, meta: audit.meta };
 }
 
-/** Records one download event through the guards; a refusal becomes 429 with Retry-After and RateLimit-* headers. */
+/**
+ * Records one download event through the guards; a refusal (download count or byte budget) becomes 429 with Retry-After
+ * and RateLimit-* headers.
+ */
 async function record(c: Context<AppEnv>, input: EventInput): Promise<RecordedEvent> {
   const [outcome] = await recordEvents(c.env, c.var.config, [input], {
     ip: clientIpFromHeaders(c.req.raw.headers, c.var.config.trustForwardedHeaders),
     userAgent: c.req.header("user-agent") ?? undefined,
     receivedAt: Date.now(),
+    servedByService: true,
   });
-  if (outcome!.rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(outcome!.rateLimit, outcome!.denied))) c.header(name, value);
-  if (outcome!.denied)
-    throw new ApiError("rate_limited", "Download limit reached for this client IP; the attempt was recorded as denied", { details: { event_id: outcome!.id } });
+  const { rateLimit, byteBudget, denied, deniedBy, id } = outcome!;
+  if (rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(rateLimit, deniedBy === "count"))) c.header(name, value);
+  if (deniedBy === "bytes") {
+    c.header("Retry-After", String(byteBudget!.resetSeconds));
+    throw new ApiError("rate_limited", "Download byte budget reached for this client; the attempt was recorded as denied", {
+      details: { event_id: id, limit: "bytes", bytes_limit: byteBudget!.limit, bytes_remaining: byteBudget!.remaining },
+    });
+  }
+  if (denied)
+    throw new ApiError("rate_limited", "Download limit reached for this client IP; the attempt was recorded as denied", { details: { event_id: id, limit: "count" } });
   return outcome!;
 }
 

@@ -43,9 +43,9 @@ describe("RateLimiter sliding-window log", () => {
     const now = Date.now();
     await stub.takeLog([{ subject: "quiet-ip", at: now - 2 * HOUR }], 100, HOUR);
     await stub.takeLog([{ subject: "busy-ip", at: now }], 100, HOUR);
-    expect(await stub.stateSize()).toEqual({ hits: 2, counters: 0 });
+    expect(await stub.stateSize()).toEqual({ hits: 2, counters: 0, byteCharges: 0 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await stub.stateSize()).toEqual({ hits: 1, counters: 0 });
+    expect(await stub.stateSize()).toEqual({ hits: 1, counters: 0, byteCharges: 0 });
     const alarm = await runInDurableObject(stub, (_: RateLimiter, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
   });
@@ -63,5 +63,73 @@ describe("RateLimiter sliding-window counter", () => {
     const next = [];
     for (let i = 0; i < 2; i++) next.push(await stub.takeCounter({ subject: "key", at: windowStart + minute + minute / 2 + i }, 3, minute));
     expect(next.map((decision) => decision.allowed)).toEqual([true, false]);
+  });
+});
+
+describe("RateLimiter byte budget", () => {
+  const budget = (amount: number) => ({ amount, limit: 1000, windowMs: HOUR });
+
+  it("charges bytes with the count in one call, refuses what would pass the budget with the Retry-After of enough room", async () => {
+    const stub = limiter("test-bytes-log");
+    const start = 1_700_000_000_000;
+    const decisions = await stub.takeLog(
+      [
+        { subject: "ip-a", at: start, bytes: budget(400) },
+        { subject: "ip-a", at: start + 10_000, bytes: budget(500) },
+        // 900 used + 200 > 1,000: room for it comes when the 400-byte charge leaves the window, 3,600 s after `start`.
+        { subject: "ip-a", at: start + 20_000, bytes: budget(200) },
+        // Exactly fills the budget.
+        { subject: "ip-a", at: start + 30_000, bytes: budget(100) },
+        // Larger than the whole budget: never fits, told to wait a full window.
+        { subject: "ip-b", at: start + 40_000, bytes: budget(2000) },
+      ],
+      100,
+      HOUR,
+    );
+    expect(decisions[0]).toEqual({ allowed: true, limit: 100, remaining: 99, resetSeconds: 3600, bytes: { allowed: true, limit: 1000, remaining: 600, resetSeconds: 3600 } });
+    expect(decisions[1]!.bytes).toEqual({ allowed: true, limit: 1000, remaining: 100, resetSeconds: 3590 });
+    // Refused by bytes: the count is not consumed (98 attempts left, not 97).
+    expect(decisions[2]).toEqual({ allowed: false, limit: 100, remaining: 98, resetSeconds: 3580, bytes: { allowed: false, limit: 1000, remaining: 100, resetSeconds: 3580 } });
+    expect(decisions[3]).toMatchObject({ allowed: true, remaining: 97, bytes: { allowed: true, remaining: 0 } });
+    expect(decisions[4]).toMatchObject({ allowed: false, remaining: 100, bytes: { allowed: false, remaining: 1000, resetSeconds: 3600 } });
+    expect(await stub.stateSize()).toEqual({ hits: 3, counters: 0, byteCharges: 3 });
+
+    const [afterFirstLeft] = await stub.takeLog([{ subject: "ip-a", at: start + HOUR + 1, bytes: budget(400) }], 100, HOUR);
+    expect(afterFirstLeft).toMatchObject({ allowed: true, bytes: { allowed: true, remaining: 0 } });
+  });
+
+  it("keeps byte charges across eviction (SQLite storage, not memory)", async () => {
+    const stub = limiter("test-bytes-evict");
+    const at = Date.now();
+    await stub.takeBytes([{ subject: "user", at, bytes: budget(1000) }]);
+    await evictDurableObject(stub);
+    const [decision] = await stub.takeBytes([{ subject: "user", at: at + 1, bytes: budget(1) }]);
+    expect(decision).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  it("charges no bytes to an attempt the count limit refuses", async () => {
+    const stub = limiter("test-bytes-count-first");
+    const at = 1_700_000_000_000;
+    const decisions = await stub.takeLog([{ subject: "ip", at, bytes: budget(10) }, { subject: "ip", at: at + 1, bytes: budget(10) }], 1, HOUR);
+    expect(decisions.map((decision) => decision.allowed)).toEqual([true, false]);
+    // The budget's own verdict would have let it through (980 left after it), but nothing was charged: one charge stored.
+    expect(decisions[1]).toMatchObject({ remaining: 0, bytes: { allowed: true, remaining: 980 } });
+    expect(await stub.stateSize()).toEqual({ hits: 1, counters: 0, byteCharges: 1 });
+  });
+
+  it("keeps byte budgets of user keys apart (takeBytes) and purges them with the alarm", async () => {
+    const stub = limiter("test-bytes-users");
+    const now = Date.now();
+    const results = await stub.takeBytes([
+      { subject: "user-a", at: now - 2 * HOUR, bytes: budget(900) },
+      { subject: "user-a", at: now, bytes: budget(900) },
+      { subject: "user-a", at: now + 1, bytes: budget(200) },
+      { subject: "user-b", at: now + 2, bytes: budget(1000) },
+    ]);
+    expect(results.map((decision) => decision.allowed)).toEqual([true, true, false, true]);
+    expect(results[2]).toEqual({ allowed: false, limit: 1000, remaining: 100, resetSeconds: 3600 });
+    expect(await stub.stateSize()).toMatchObject({ byteCharges: 3 });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.stateSize()).toMatchObject({ byteCharges: 2 });
   });
 });

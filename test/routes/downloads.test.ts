@@ -168,4 +168,80 @@ describe("GET /d/{token}", () => {
     expect(((await refused.json()) as any).error.code).toBe("rate_limited");
     expect((await eventsFor(id)).map((event) => event.status)).toEqual(["success", "denied"]);
   });
+
+  it("applies the byte budget per IP and per user key: a Range counts the bytes it asks for; 429 with Retry-After, recorded as denied with the reason", async () => {
+    const { id } = await recordWithFile(1000);
+    const path = await createLink({ record_id: id, file: "obs.csv", user });
+    const budgeted = { ...env, DOWNLOAD_BYTES_LIMIT: "1500", DOWNLOAD_BYTES_WINDOW_SECONDS: "3600" };
+    const fetchAs = async (ip: string, headers: Record<string, string> = {}, link = path) => {
+      const ctx = createExecutionContext();
+      const response = await app.fetch(new Request(`http://localhost${link}`, { headers: { "cf-connecting-ip": ip, ...headers } }), budgeted, ctx);
+      await waitOnExecutionContext(ctx);
+      return response;
+    };
+    const ip = `198.51.100.${Math.floor(Math.random() * 200) + 30}`;
+    const whole = await fetchAs(ip);
+    expect(whole.status).toBe(200);
+    await whole.arrayBuffer();
+    // 1,000 + 100 = 1,100 of 1,500.
+    const range = await fetchAs(ip, { range: "bytes=100-199" });
+    expect(range.status).toBe(206);
+    await range.arrayBuffer();
+    // 1,100 + 1,000 > 1,500: refused; room comes when the first 1,000 bytes leave the hour.
+    const refused = await fetchAs(ip);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(3500);
+    expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(3600);
+    const error = ((await refused.json()) as any).error;
+    expect(error).toMatchObject({ code: "rate_limited", details: { limit: "bytes", bytes_limit: 1500, bytes_remaining: 400 } });
+    // 400 bytes still fit for this IP: a Range asking for exactly them is served.
+    const fits = await fetchAs(ip, { range: "bytes=0-399" });
+    expect(fits.status).toBe(206);
+    await fits.arrayBuffer();
+
+    // The same user from another IP: the IP is fresh, but the user key's 1,500 bytes are spent.
+    const otherIp = `192.0.2.${Math.floor(Math.random() * 200) + 30}`;
+    const sameUser = await fetchAs(otherIp, { range: "bytes=0-9" });
+    expect(sameUser.status).toBe(429);
+    expect(((await sameUser.json()) as any).error.details.limit).toBe("bytes");
+    // Another user on that IP is served.
+    const otherPath = await createLink({ record_id: id, file: "obs.csv", user: { ...user, id: "portal-user-43", email: "other@example.org" } });
+    const otherUser = await fetchAs(otherIp, {}, otherPath);
+    expect(otherUser.status).toBe(200);
+    await otherUser.arrayBuffer();
+
+    const events = await eventsFor(id);
+    expect(events.map((event) => [event.status, event.bytes])).toEqual([
+      ["success", 1000], ["success", 100], ["denied", 1000], ["success", 400], ["denied", 10], ["success", 1000],
+    ]);
+    expect(events.filter((event) => event.status === "denied").map((event) => event.message)).toEqual([
+      "byte budget exceeded (DOWNLOAD_BYTES_LIMIT)", "byte budget exceeded (DOWNLOAD_BYTES_LIMIT)",
+    ]);
+  });
+
+  it("charges no byte budget while DOWNLOAD_BYTES_LIMIT is 0 (the default) or for events clients report", async () => {
+    const { id } = await recordWithFile(1000);
+    const path = await createLink({ record_id: id, file: "obs.csv", user });
+    const ip = `203.0.113.${Math.floor(Math.random() * 200) + 30}`;
+    for (let i = 0; i < 3; i++) {
+      const response = await call("GET", path, { key: null, headers: { "cf-connecting-ip": ip } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("retry-after")).toBeNull();
+      await response.arrayBuffer();
+    }
+    const budgeted = { ...env, DOWNLOAD_BYTES_LIMIT: "10" };
+    const ctx = createExecutionContext();
+    const reported = await app.fetch(
+      new Request("http://localhost/v1/events", {
+        method: "POST",
+        headers: { authorization: "Bearer test-admin-key", "content-type": "application/json" },
+        body: JSON.stringify({ action: "download", status: "success", resource: { type: "dataset", id }, bytes: 5000, client: { ip } }),
+      }),
+      budgeted,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(reported.status).toBe(201);
+    expect((await eventsFor(id)).map((event) => event.status)).toEqual(["success", "success", "success", "success"]);
+  });
 });

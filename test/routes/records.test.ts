@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { bytesOf, createRecord, eventsFor, samples, sha256, uniqueId, uploadFile } from "../catalog-helpers";
-import { call, callJson, keyWith } from "../helpers";
+import { call, callJson, callWithEnv, keyWith } from "../helpers";
 
 describe("records catalog", () => {
   it("creates (201), replaces (200), reads and normalises a DataCite record", async () => {
@@ -180,6 +180,26 @@ describe("anonymous downloads of public records", () => {
     expect(missing.body.error.message).toBe("The file is missing from storage");
     const events = await eventsFor(id);
     expect(events.map((e) => [e.action, e.status])).toEqual([["download", "failure"], ["download", "failure"]]);
+  });
+
+  it("charges public files to the byte budget too: the download that would pass it is refused and recorded as denied", async () => {
+    const id = uniqueId();
+    await createRecord(id, { public: true });
+    await uploadFile(id, "data.csv", bytesOf(600, 4));
+    const ip = `192.0.2.${Math.floor(Math.random() * 200) + 30}`;
+    const budgeted = { DOWNLOAD_BYTES_LIMIT: "1000" };
+    const get = () => callWithEnv(budgeted, "GET", `/v1/records/${id}/files/data.csv`, { key: null, headers: { "cf-connecting-ip": ip } });
+    const first = await get();
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    // 600 + 600 > 1,000.
+    const second = await get();
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as any).error.details).toMatchObject({ limit: "bytes", bytes_remaining: 400 });
+    expect((await eventsFor(id)).map((event) => [event.status, event.message])).toEqual([
+      ["success", null],
+      ["denied", "byte budget exceeded (DOWNLOAD_BYTES_LIMIT)"],
+    ]);
   });
 });
 

@@ -144,6 +144,8 @@ export const EventFilterSchema = z.object({
   actor_id: trimmed(256).optional(),
   email: z.email().max(320).optional(),
   organisation: trimmed(256).optional(),
+  ip_prefix: trimmed(64).optional().openapi({ description: "Client network as stored (IPv4 /24, IPv6 /48), e.g. 203.0.113.0" }),
+  user_key: z.string().regex(/^[0-9a-f]{64}$/, "must be a pseudonymous user key (64 hex digits)").optional().openapi({ description: "Pseudonymous user key, as alerts show it" }),
   q: trimmed(200).optional().openapi({ description: "Case-insensitive text search over message, resource title and organisation" }),
   include_duplicates: z.enum(["true", "false"]).optional().transform((value) => value === "true"),
 });

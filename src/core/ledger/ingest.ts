@@ -48,6 +48,8 @@ export interface RequestContext {
   ip?: string;
   userAgent?: string;
   receivedAt: number;
+  /** The service itself sends these events' bytes (signed links, public files, bundles): they count against the byte budgets. */
+  servedByService?: boolean;
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();

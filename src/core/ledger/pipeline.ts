@@ -1,7 +1,7 @@
 // The one path every recorded event takes: the per-IP rate limit, then the ledger shard (replay, dedup, durable staging).
 import type { Config } from "../../lib/config";
 import type { StageItem, StageOutcome } from "../../objects/ledger-shard";
-import type { RateDecision } from "../../objects/rate-limiter";
+import type { ByteCharge, ByteDecision, RateDecision } from "../../objects/rate-limiter";
 import type { EventInput } from "./event-schema";
 import { prepareEvent, type IngestOutcome, type PreparedEvent, type RequestContext } from "./ingest";
 
@@ -11,7 +11,20 @@ export type RateLimitState = Omit<RateDecision, "allowed">;
 export interface RecordedEvent extends IngestOutcome {
   /** True when the rate limit refused the event: it is stored with status `denied` and the caller must answer 429. */
   denied: boolean;
+  /** Which limit refused it: the download count or a byte budget (of the client IP or of the user key). */
+  deniedBy: "count" | "bytes" | null;
   rateLimit: RateLimitState | null;
+  /** The tighter byte budget's state when the event was charged to one (downloads the service serves). */
+  byteBudget: ByteDecision | null;
+}
+
+/** The `message` of an event refused by a byte budget: the reason stays in the ledger. */
+export const BYTE_BUDGET_DENIAL = "byte budget exceeded (DOWNLOAD_BYTES_LIMIT)";
+
+interface Guarded {
+  rate: RateDecision | null;
+  /** Byte-budget verdicts: the IP's (from the rate-limit call) and the user key's. */
+  bytes: ByteDecision[];
 }
 
 /** FNV-1a: a fast, stable spread of keys over shards (not a security boundary; keys are already HMACs). */
@@ -23,6 +36,7 @@ export function shardOf(key: string, shards: number): number {
 
 export const ledgerShardName = (index: number) => `ledger:${index}`;
 export const rateLimitShardName = (index: number) => `ip:${index}`;
+export const userBudgetShardName = (index: number) => `user:${index}`;
 
 function groupBy<T>(items: T[], keyOf: (item: T) => number): Map<number, T[]> {
   const groups = new Map<number, T[]>();
@@ -33,25 +47,53 @@ function groupBy<T>(items: T[], keyOf: (item: T) => number): Map<number, T[]> {
   return groups;
 }
 
-/** Applies the per-IP download limit to download-class events; refused ones become `denied`. */
-async function applyRateLimit(env: Env, config: Config, events: PreparedEvent[]): Promise<(RateDecision | null)[]> {
-  const decisions: (RateDecision | null)[] = events.map(() => null);
-  const limited = events
-    .map((event, index) => ({ event, index }))
-    .filter(({ event }) => config.downloadActions.has(event.row.action) && event.row.ip_hash !== null);
-  const shards = groupBy(limited, ({ event }) => shardOf(event.row.ip_hash!, config.rateLimitShards));
-  await Promise.all(
-    [...shards].map(async ([shard, members]) => {
+/** The byte charge of an event the service serves itself, when the byte budget is on. */
+function byteChargeOf(config: Config, event: PreparedEvent, request: RequestContext): ByteCharge | undefined {
+  const { row } = event;
+  if (!request.servedByService || config.downloadBytesLimit === 0 || row.status !== "success" || !row.bytes) return undefined;
+  if (!config.downloadActions.has(row.action)) return undefined;
+  return { amount: row.bytes, limit: config.downloadBytesLimit, windowMs: config.downloadBytesWindowSeconds * 1000 };
+}
+
+/**
+ * Applies the per-IP download limit and, for bytes the service serves, the per-IP byte budget in the same call to the
+ * IP's shard. The user key's byte budget lives in the user's own shard and is asked in parallel, so it adds no round
+ * trip; a download refused by one budget may still have been charged to the other (only clients already at a limit).
+ */
+async function applyRateLimit(env: Env, config: Config, events: PreparedEvent[], request: RequestContext): Promise<Guarded[]> {
+  const guarded: Guarded[] = events.map(() => ({ rate: null, bytes: [] }));
+  const indexed = events.map((event, index) => ({ event, index, charge: byteChargeOf(config, event, request) }));
+  const limited = indexed.filter(({ event }) => config.downloadActions.has(event.row.action) && event.row.ip_hash !== null);
+  const ipShards = groupBy(limited, ({ event }) => shardOf(event.row.ip_hash!, config.rateLimitShards));
+  const budgeted = indexed.filter(({ event, charge }) => charge && event.row.user_key !== null);
+  const userShards = groupBy(budgeted, ({ event }) => shardOf(event.row.user_key!, config.rateLimitShards));
+  await Promise.all([
+    ...[...ipShards].map(async ([shard, members]) => {
       const stub = env.RATE_LIMITER.getByName(rateLimitShardName(shard));
       const results = await stub.takeLog(
-        members.map(({ event }) => ({ subject: event.row.ip_hash!, at: event.row.received_at })),
+        members.map(({ event, charge }) => ({ subject: event.row.ip_hash!, at: event.row.received_at, ...(charge ? { bytes: charge } : {}) })),
         config.downloadRateLimit,
         config.downloadRateWindowSeconds * 1000,
       );
-      members.forEach(({ index }, position) => (decisions[index] = results[position]!));
+      members.forEach(({ index }, position) => {
+        const decision = results[position]!;
+        guarded[index]!.rate = decision;
+        if (decision.bytes) guarded[index]!.bytes.push(decision.bytes);
+      });
     }),
-  );
-  return decisions;
+    ...[...userShards].map(async ([shard, members]) => {
+      const stub = env.RATE_LIMITER.getByName(userBudgetShardName(shard));
+      const results = await stub.takeBytes(members.map(({ event, charge }) => ({ subject: event.row.user_key!, at: event.row.received_at, bytes: charge! })));
+      members.forEach(({ index }, position) => guarded[index]!.bytes.push(results[position]!));
+    }),
+  ]);
+  return guarded;
+}
+
+/** The verdict to report: a refusing budget if any, else the one with the fewest bytes left. */
+function tighterBudget(decisions: ByteDecision[]): ByteDecision | null {
+  const refused = decisions.filter((decision) => !decision.allowed).sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
+  return refused ?? [...decisions].sort((a, b) => a.remaining - b.remaining)[0] ?? null;
 }
 
 function dedupKeyOf(config: Config, event: PreparedEvent): string | null {
@@ -84,9 +126,18 @@ async function stage(env: Env, config: Config, items: StageItem[]): Promise<Stag
  */
 export async function recordEvents(env: Env, config: Config, inputs: EventInput[], request: RequestContext): Promise<RecordedEvent[]> {
   const prepared = await Promise.all(inputs.map((input) => prepareEvent(input, config, request)));
-  const decisions = await applyRateLimit(env, config, prepared);
-  decisions.forEach((decision, index) => {
-    if (decision && !decision.allowed) prepared[index]!.row.status = "denied";
+  const guarded = await applyRateLimit(env, config, prepared, request);
+  const verdicts = guarded.map(({ rate, bytes }) => {
+    const budget = tighterBudget(bytes);
+    // The count refused when no attempt is left; otherwise a refusal came from a byte budget.
+    const countRefused = rate !== null && !rate.allowed && rate.remaining === 0;
+    const deniedBy = countRefused ? ("count" as const) : budget && !budget.allowed ? ("bytes" as const) : null;
+    return { rate, budget, deniedBy };
+  });
+  verdicts.forEach(({ deniedBy }, index) => {
+    if (!deniedBy) return;
+    prepared[index]!.row.status = "denied";
+    if (deniedBy === "bytes") prepared[index]!.row.message = BYTE_BUDGET_DENIAL;
   });
   const outcomes = await stage(
     env,
@@ -99,11 +150,13 @@ export async function recordEvents(env: Env, config: Config, inputs: EventInput[
     })),
   );
   return outcomes.map((outcome, index) => {
-    const decision = decisions[index];
+    const { rate, budget, deniedBy } = verdicts[index]!;
     return {
       ...outcome,
-      denied: decision ? !decision.allowed : false,
-      rateLimit: decision ? { limit: decision.limit, remaining: decision.remaining, resetSeconds: decision.resetSeconds } : null,
+      denied: deniedBy !== null,
+      deniedBy,
+      rateLimit: rate ? { limit: rate.limit, remaining: rate.remaining, resetSeconds: rate.resetSeconds } : null,
+      byteBudget: budget,
     };
   });
 }

@@ -86,6 +86,8 @@ export function filterConditions(filter: EventFilter): SQL[] {
     filter.resource_id ? eq(events.resourceId, filter.resource_id) : undefined,
     filter.doi ? eq(events.doi, filter.doi) : undefined,
     filter.organisation ? eq(events.organisation, filter.organisation) : undefined,
+    filter.ip_prefix ? eq(events.ipPrefix, filter.ip_prefix) : undefined,
+    filter.user_key ? eq(events.userKey, filter.user_key) : undefined,
     filter.actor_id
       ? inArray(events.actorKey, sql`(SELECT ${actors.actorKey} FROM ${actors} WHERE ${actors.actorId} = ${filter.actor_id})`)
       : undefined,
