@@ -1,7 +1,8 @@
 // HTTP surface of usage statistics: range stats with series and top lists, per-resource and per-person figures.
 import { createRoute, z } from "@hono/zod-openapi";
 import { actionPattern, InstantSchema } from "../core/ledger/event-schema";
-import { DAY_MS, dayOf, dayStart } from "../core/analytics/periods";
+import { DAY_MS, dayOf, dayStart, type Interval } from "../core/analytics/periods";
+import { renderUsageReportPdf, resourceReportDocument } from "../core/analytics/report-pdf";
 import { computeResourceStats, computeStats, computeUserStats } from "../core/analytics/stats";
 import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
@@ -151,6 +152,42 @@ stats.openapi(resourceRoute, async (c) => {
     await computeResourceStats(c.env.DB, { from, to, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id }),
     200,
   );
+});
+
+/** Series periods of a resource report: days up to about a quarter, weeks up to two years, months beyond. */
+const reportInterval = (from: number, to: number): Interval => (to - from <= 92 * DAY_MS ? "day" : to - from <= 731 * DAY_MS ? "week" : "month");
+
+const resourceReportRoute = createRoute({
+  method: "get",
+  path: "/v1/stats/resources/{type}/{id}/report.pdf",
+  tags: ["Stats"],
+  summary: "A resource's usage over a range as a PDF report (default: the last 30 days)",
+  description: "Summary, a chart of counted downloads per day (per week beyond 92 days, per month beyond two years), top organisations and the series as a table.",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { params: z.object({ type: trimmed(64), id: trimmed(256) }), query: z.object(RangeQuery) },
+  responses: {
+    200: { description: "The report, as an attachment", content: { "application/pdf": { schema: z.string().openapi({ format: "binary" }) } } },
+    ...errorResponses("invalid_request", ...authErrors),
+  },
+});
+
+stats.openapi(resourceReportRoute, async (c) => {
+  const { type, id } = c.req.valid("param");
+  const query = c.req.valid("query");
+  const range = rangeOf(query);
+  const scope = { ...range, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id };
+  const [resource, series] = await Promise.all([
+    computeResourceStats(c.env.DB, scope),
+    computeStats(c.env.DB, { ...scope, interval: reportInterval(range.from, range.to), topOrganisations: 20, topResources: 1 }),
+  ]);
+  const label = series.top_resources[0] ?? { doi: null, title: null };
+  const safeName = `${type}-${id}`.replace(/[^A-Za-z0-9._-]/g, "_");
+  return c.body(await renderUsageReportPdf(resourceReportDocument(resource, series, label)), 200, {
+    "Content-Type": "application/pdf",
+    "Content-Disposition": `attachment; filename="download-audit_${safeName}_${new Date(range.from).toISOString().slice(0, 10)}_${new Date(range.to).toISOString().slice(0, 10)}.pdf"`,
+    "Cache-Control": "no-store",
+  });
 });
 
 const UserStatsSchema = z
