@@ -20,6 +20,7 @@ import { maintenance } from "./routes/maintenance";
 import { router } from "./routes/openapi";
 import { recordsRouter } from "./routes/records";
 import { reports } from "./routes/reports";
+import { reproduceRouter } from "./routes/reproduce";
 import { stats } from "./routes/stats";
 
 const base = router();
@@ -60,6 +61,7 @@ export const app = base
   .route("/", recordsRouter)
   .route("/", downloadsRouter)
   .route("/", bundlesRouter)
+  .route("/", reproduceRouter)
   .route("/", jobsRouter)
   .route("/", dashboard);
 
