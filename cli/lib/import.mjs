@@ -1,7 +1,7 @@
 // `import FILE`: NDJSON or CSV sent to POST /v1/events/import in chunks, resumable. A state file beside the input records
 // the lines acknowledged so far; a re-run after a crash continues after them. Even without it nothing is stored twice: the
 // service derives an id from each line without one (and replays lines with one), so re-sent lines insert nothing.
-import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import Papa from "papaparse";
 import { CliError, EXIT, query, requestJson } from "./client.mjs";
 
@@ -86,7 +86,11 @@ export async function importFile(conn, file, options, onProgress) {
     totals.replayed += result.replayed;
     for (const problem of result.invalid) totals.invalid.push({ where: unitOfLine(problem.line)?.label ?? `chunk line ${problem.line}`, errors: problem.errors });
     done += chunk.length;
-    if (!options.dryRun) await writeFile(stateFileOf(file), JSON.stringify({ fingerprint, done, totals }));
+    if (!options.dryRun) {
+      // Written aside and renamed, so a crash mid-write never leaves a half state file.
+      await writeFile(`${stateFileOf(file)}.tmp`, JSON.stringify({ fingerprint, done, totals }));
+      await rename(`${stateFileOf(file)}.tmp`, stateFileOf(file));
+    }
     onProgress?.(done, units.length);
   }
   if (!options.dryRun) await rm(stateFileOf(file), { force: true });
