@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { actionPattern, InstantSchema } from "../core/ledger/event-schema";
 import { DAY_MS, dayOf, dayStart, type Interval } from "../core/analytics/periods";
-import { renderUsageReportPdf, resourceReportDocument } from "../core/analytics/report-pdf";
+import { renderUsageReportPdf, resourceReportDocument, statsReportDocument } from "../core/analytics/report-pdf";
 import { computeResourceStats, computeStats, computeUserStats } from "../core/analytics/stats";
 import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
@@ -100,11 +100,12 @@ const statsRoute = createRoute({
   responses: { 200: json(StatsSchema, "Statistics"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-stats.openapi(statsRoute, async (c) => {
-  const query = c.req.valid("query");
-  const result = await computeStats(c.env.DB, {
+type StatsQuery = z.infer<typeof StatsQuerySchema>;
+
+function statsOf(db: D1Database, config: Config, query: StatsQuery) {
+  return computeStats(db, {
     ...rangeOf(query),
-    actions: actionsOf(query.action, c.var.config),
+    actions: actionsOf(query.action, config),
     resourceType: query.resource_type,
     resourceId: query.resource_id,
     organisation: query.organisation,
@@ -112,7 +113,34 @@ stats.openapi(statsRoute, async (c) => {
     topOrganisations: query.top ?? 20,
     topResources: query.top ?? 10,
   });
-  return c.json(result, 200);
+}
+
+stats.openapi(statsRoute, async (c) => c.json(await statsOf(c.env.DB, c.var.config, c.req.valid("query")), 200));
+
+const pdfResponses = {
+  200: { description: "The report, as an attachment", content: { "application/pdf": { schema: z.string().openapi({ format: "binary" }) } } },
+  ...errorResponses("invalid_request", ...authErrors),
+};
+
+const pdfHeaders = (name: string) => ({ "Content-Type": "application/pdf", "Content-Disposition": `attachment; filename="${name}"`, "Cache-Control": "no-store" });
+const dateOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+const statsReportRoute = createRoute({
+  method: "get",
+  path: "/v1/stats/report.pdf",
+  tags: ["Stats"],
+  summary: "The figures of GET /v1/stats (same query) as a PDF report: summary, chart of the series, top lists",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { query: StatsQuerySchema },
+  responses: pdfResponses,
+});
+
+stats.openapi(statsReportRoute, async (c) => {
+  const query = c.req.valid("query");
+  const result = await statsOf(c.env.DB, c.var.config, query);
+  const range = rangeOf(query);
+  return c.body(await renderUsageReportPdf(statsReportDocument(result)), 200, pdfHeaders(`download-audit_${dateOf(range.from)}_${dateOf(range.to)}.pdf`));
 });
 
 const ResourceStatsSchema = z
@@ -166,10 +194,7 @@ const resourceReportRoute = createRoute({
   security,
   middleware: [requireScope("read")] as const,
   request: { params: z.object({ type: trimmed(64), id: trimmed(256) }), query: z.object(RangeQuery) },
-  responses: {
-    200: { description: "The report, as an attachment", content: { "application/pdf": { schema: z.string().openapi({ format: "binary" }) } } },
-    ...errorResponses("invalid_request", ...authErrors),
-  },
+  responses: pdfResponses,
 });
 
 stats.openapi(resourceReportRoute, async (c) => {
@@ -183,11 +208,11 @@ stats.openapi(resourceReportRoute, async (c) => {
   ]);
   const label = series.top_resources[0] ?? { doi: null, title: null };
   const safeName = `${type}-${id}`.replace(/[^A-Za-z0-9._-]/g, "_");
-  return c.body(await renderUsageReportPdf(resourceReportDocument(resource, series, label)), 200, {
-    "Content-Type": "application/pdf",
-    "Content-Disposition": `attachment; filename="download-audit_${safeName}_${new Date(range.from).toISOString().slice(0, 10)}_${new Date(range.to).toISOString().slice(0, 10)}.pdf"`,
-    "Cache-Control": "no-store",
-  });
+  return c.body(
+    await renderUsageReportPdf(resourceReportDocument(resource, series, label)),
+    200,
+    pdfHeaders(`download-audit_${safeName}_${dateOf(range.from)}_${dateOf(range.to)}.pdf`),
+  );
 });
 
 const UserStatsSchema = z

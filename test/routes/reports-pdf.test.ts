@@ -104,6 +104,18 @@ describe("PDF reports and monthly reports", () => {
     expect(text).toContain("2026-03-10 1 1 2.0 KiB 1");
   });
 
+  it("renders the figures of /v1/stats for any range as a PDF, as the dashboard's overview offers it", async () => {
+    const response = await call("GET", "/v1/stats/report.pdf?from=2026-03-01&to=2026-03-15&interval=week", { key: readKey });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-disposition")).toBe('attachment; filename="download-audit_2026-03-01_2026-03-15.pdf"');
+    const text = await pdfText(response);
+    // a, b and c fall before 03-15: 2 successful, 1 failed, users user-a and user-d, 4,096 bytes.
+    expect(text).toContain("Downloads report");
+    expect(text).toContain("Events 3 Successful 2 (66.7 %) Failed 1 (33.3 %) Unique users 2 Bytes 4,096 (4.0 KiB)");
+    expect(text).toContain("Counted downloads per week");
+    expect(text).toContain("2026-W11 2 1 4.0 KiB 2");
+  });
+
   it("draws the optional COUNTER section and the seal root when they are given", async () => {
     const content: UsageReportDocument = {
       title: "T",
@@ -132,7 +144,7 @@ describe("PDF reports and monthly reports", () => {
       expect(status, path).toBe(400);
       expect(body.error.code, path).toBe("invalid_request");
     }
-    for (const path of ["/v1/reports/monthly?format=pdf", "/v1/stats/resources/dataset/ds-1/report.pdf"]) {
+    for (const path of ["/v1/reports/monthly?format=pdf", "/v1/stats/resources/dataset/ds-1/report.pdf", "/v1/stats/report.pdf"]) {
       expect((await call("GET", path, { key: null })).status).toBe(401);
       expect((await call("GET", path, { key: ingestKey })).status).toBe(403);
     }

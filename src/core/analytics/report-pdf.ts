@@ -336,6 +336,25 @@ export function reportDocument(report: Report): UsageReportDocument {
   };
 }
 
+/** The figures of GET /v1/stats over a range as PDF content: what the dashboard's overview shows. */
+export function statsReportDocument(stats: Stats): UsageReportDocument {
+  const { totals } = stats;
+  return {
+    title: "Downloads report",
+    period: periodText(stats.from, stats.to),
+    note: "Counted events exclude duplicates and refused attempts.",
+    summary: [
+      ["Events", number(totals.events)],
+      ["Successful", `${number(totals.successful)} (${percent(totals.successful, totals.events)})`],
+      ["Failed", `${number(totals.failed)} (${percent(totals.failed, totals.events)})`],
+      ["Unique users", `${number(totals.unique_users)}${stats.unique_users_estimated ? " (estimated)" : ""}`],
+      ["Bytes", `${number(totals.bytes)} (${bytesText(totals.bytes)})`],
+    ],
+    chart: { heading: `Counted downloads per ${stats.interval}`, points: stats.series.map((row) => ({ label: row.period, successful: row.successful, failed: row.failed })) },
+    tables: [topResourcesTable(stats.top_resources), topOrganisationsTable(stats.top_organisations), seriesTable(`Per ${stats.interval}`, stats.series)],
+  };
+}
+
 /** One resource's figures over a range as PDF content: its totals, its series and the organisations that used it. */
 export function resourceReportDocument(resource: ResourceStats, stats: Stats, label: { doi: string | null; title: string | null }): UsageReportDocument {
   const counted = stats.totals;
