@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { strFromU8, unzipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
 import { excelSerialDate, exportXlsxStream, xmlText } from "../../src/core/ledger/export-xlsx";
+import { recordingD1 } from "../d1-spy";
 import { call, callJson, keyWith } from "../helpers";
 import { clearLedger, seedRows, type SeedRow } from "../stats-fixtures";
 
@@ -84,6 +85,25 @@ describe("GET /v1/events/export.xlsx", () => {
     expect(about).toContain("Events, Events 2, Events 3, About");
     expect(about).toContain("the events continue from sheet to sheet");
     expect(about).toContain('<c r="B3"><v>7</v></c>');
+  });
+
+  it("streams page by page: reading the start of the workbook does not read the rest", async () => {
+    await seedRows(
+      Array.from({ length: 2_000 }, (_, index) => ({
+        input: { id: `bulk-${String(index).padStart(4, "0")}`, occurred_at: new Date(START + 86_400_000 + index * 1000).toISOString(), action: "download", resource: { type: "bulk", id: `b-${index}`, title: `Bulk title ${index}` } },
+        receivedAt: START,
+      })),
+    );
+    const { db, statements } = recordingD1(env.DB);
+    const stream = await exportXlsxStream(db, { resource_type: "bulk", include_duplicates: false }, templates, { pageRows: 500 });
+    const reader = stream.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    // 2,000 events are 4 pages of 500 (~250 KB of sheet XML each) and an empty one: the first compressed bytes leave while
+    // the reader is at most one page ahead of the compressor, and the rest stays unread.
+    expect(statements.length).toBeLessThanOrEqual(3);
+    await reader.cancel();
+    await env.DB.prepare("DELETE FROM events WHERE resource_type = 'bulk'").run();
   });
 
   it("writes an empty export as a header row and a row count of zero", async () => {
