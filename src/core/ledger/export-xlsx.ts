@@ -33,11 +33,14 @@ const NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
 const NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
 const XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n';
 
+const NEEDS_ESCAPE = /[&<>"_\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/;
+
 /**
  * Text as XML character data. Characters XML 1.0 cannot carry (C0 controls but tab, LF, CR) are written as OOXML
  * `_xHHHH_` escapes, and text that already looks like such an escape gets its underscore escaped (ECMA-376 §22.9.2.19).
  */
 export function xmlText(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value
     .replace(/_(x[0-9A-Fa-f]{4}_)/g, "_x005F_$1")
     .replace(/[&<>"]/g, (char) => (char === "&" ? "&amp;" : char === "<" ? "&lt;" : char === ">" ? "&gt;" : "&quot;"))
