@@ -140,6 +140,35 @@ describe("GET /v1/reproduce", () => {
     expect(ris).toContain("PY  - 2021\r\n");
   });
 
+  it("counts every current file of a record when the event names no file, or the bundle's list was truncated", async () => {
+    const portalUser = uniqueId("portal-user");
+    const recordId = uniqueId("two-files");
+    await createRecord(recordId, { public: true });
+    await uploadFile(recordId, "a.csv", bytesOf(10, 7));
+    await uploadFile(recordId, "b.csv", bytesOf(20, 8));
+    const at = Date.now() + 1000;
+    await seedRows([
+      // A portal's own event: the record, no file.
+      { input: { id: uniqueId("portal"), occurred_at: new Date(at).toISOString(), action: "download", resource: { type: "dataset", id: recordId }, actor: { id: portalUser } }, receivedAt: at },
+      {
+        input: {
+          id: uniqueId("truncated"),
+          occurred_at: new Date(at + 1000).toISOString(),
+          action: "bundle.download",
+          resource: { type: "bundle", id: "bundle-2" },
+          actor: { id: portalUser },
+          meta: { bundle_id: "bundle-2", record_ids: [recordId], files_in_bundle: [], files_truncated: true },
+        },
+        receivedAt: at,
+      },
+    ]);
+    const { body } = await callJson("GET", `/v1/reproduce?actor_id=${portalUser}&format=json`);
+    expect(body.files.map((file: any) => [file.path, file.status, file.downloads.length])).toEqual([
+      [`${recordId}/a.csv`, "available", 2],
+      [`${recordId}/b.csv`, "available", 2],
+    ]);
+  });
+
   it("rejects a missing or doubled person and an empty range, and needs the read scope", async () => {
     for (const query of ["", `?actor_id=${person}&email=a@example.org`, `?actor_id=${person}&from=2026-02-01&to=2026-01-01`, `?actor_id=${person}&format=zip`, `?actor_id=${person}&link_hours=1000`]) {
       const { status, body } = await callJson("GET", `/v1/reproduce${query}`);
