@@ -1,5 +1,5 @@
-// Daily, weekly and monthly reports: counted downloads, users and bytes, what was downloaded and by whom (organisations), and the
-// failures and refusals of the period in order. One JSON structure, also rendered as Markdown.
+// Daily, weekly and monthly reports: counted downloads, users and bytes, what was downloaded and by whom (organisations),
+// and the failures and refusals of the period in order. One JSON structure, rendered as Markdown (and PDF in report-pdf.ts).
 import { preparedWithinLimits } from "../../db/limits";
 import { ApiError } from "../../lib/errors";
 import { DAY_MS, dayLabel, dayOf, dayStart, isoWeekLabel, isoWeekMonday, monthLabel } from "./periods";
