@@ -21,6 +21,7 @@ import { maintenance } from "./routes/maintenance";
 import { router } from "./routes/openapi";
 import { recordsRouter } from "./routes/records";
 import { reports } from "./routes/reports";
+import { reproduceRouter } from "./routes/reproduce";
 import { stats } from "./routes/stats";
 import { webhooksRouter } from "./routes/webhooks";
 
@@ -62,6 +63,7 @@ export const app = base
   .route("/", recordsRouter)
   .route("/", downloadsRouter)
   .route("/", bundlesRouter)
+  .route("/", reproduceRouter)
   .route("/", jobsRouter)
   .route("/", alertsRouter)
   .route("/", webhooksRouter)

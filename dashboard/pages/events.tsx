@@ -1,4 +1,4 @@
-// Events page: the filters of GET /v1/events, keyset paging, a detail dialog and the CSV export of the current filters.
+// Events page: the filters of GET /v1/events, keyset paging, a detail dialog and the CSV or Excel export of the current filters.
 import { useEffect, useRef, useState } from "hono/jsx/dom";
 import { downloadFile, errorText, getJson, queryString, type QueryValue } from "../api";
 import { Alert, Badge, ScrollTable, useLoad } from "../components";
@@ -87,10 +87,10 @@ export function EventsPage() {
     setFilters(noFilters);
     setCursors([undefined]);
   };
-  const exportCsv = async () => {
-    setExportState({ busy: true, message: "Preparing the CSV export…" });
+  const exportAs = async (format: "csv" | "xlsx") => {
+    setExportState({ busy: true, message: `Preparing the ${format === "csv" ? "CSV" : "Excel"} export…` });
     try {
-      const file = await downloadFile(`/v1/events/export.csv${queryString(filterParams(filters))}`, "download-audit.csv");
+      const file = await downloadFile(`/v1/events/export.${format}${queryString(filterParams(filters))}`, `download-audit.${format}`);
       setExportState({ busy: false, message: `Downloaded ${file.name} (${formatBytes(file.bytes)}).` });
     } catch (error) {
       setExportState({ busy: false, error: `The export failed: ${errorText(error)}` });
@@ -158,8 +158,11 @@ export function EventsPage() {
           <button type="reset" class="secondary">
             Clear
           </button>
-          <button type="button" class="secondary" onClick={exportCsv} disabled={exportState.busy}>
+          <button type="button" class="secondary" onClick={() => exportAs("csv")} disabled={exportState.busy}>
             Export CSV
+          </button>
+          <button type="button" class="secondary" onClick={() => exportAs("xlsx")} disabled={exportState.busy}>
+            Export Excel
           </button>
         </div>
       </form>

@@ -3,6 +3,7 @@ import { useState } from "hono/jsx/dom";
 import { getJson } from "../api";
 import { SeriesChart } from "../chart";
 import { Alert, ScrollTable, useLoad } from "../components";
+import { ReportPdfButton } from "../report-pdf-button";
 import { addDays, catalogUrl, formatBytes, formatNumber, formatPercent, formatPeriod, lastDays } from "../format";
 import type { Interval, Stats } from "../types";
 
@@ -63,6 +64,7 @@ export function OverviewPage({ catalogRecordUrl }: { catalogRecordUrl: string })
           </select>
         </label>
       </form>
+      <ReportPdfButton from={range.first} to={addDays(range.last, 1)} interval={interval} />
       {customInvalid && <Alert>The first day must come before the last day.</Alert>}
       {stats.error && <Alert>Could not load the statistics: {stats.error}</Alert>}
       <p class="sr-only" aria-live="polite">

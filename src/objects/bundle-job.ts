@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { PartUploader } from "../core/bundles/parts";
 import { centralDirectory, shouldDeflate, ZipEntryWriter, type ZipEntryRecord } from "../core/bundles/zip";
-import { getBundle, PDF_SIZE_ESTIMATE, type BundleJobParams, type BundleSummary } from "../core/bundles/bundles";
+import { bundleFolder, getBundle, PDF_SIZE_ESTIMATE, type BundleJobParams, type BundleSummary } from "../core/bundles/bundles";
 import { recordsForDownload, type RecordForDownload } from "../core/catalog/catalog";
 import { activeStatuses, jobUpdateStatement, updateJob, type JobStatus } from "../core/bundles/jobs";
 import { citationOf, metadataPdfBytes } from "../core/catalog/pdf";
@@ -88,8 +88,6 @@ interface WrittenEntry {
 }
 
 const toHex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-/** Record ids may hold ':' which some unzip tools refuse in names. */
-const pathSegment = (value: string) => value.replace(/[:\\]/g, "_");
 
 /**
  * One object per bundle job (named by the job id). Why a Durable Object: the job needs a single owner that outlives a
@@ -247,7 +245,7 @@ export class BundleJob extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.clearWork();
       for (const record of records) {
-        const folder = pathSegment(record.id);
+        const folder = bundleFolder(record.id);
         insert({ kind: "pdf", record_id: record.id, name: `metadata/${folder}.pdf`, title: record.title, doi: record.doi, citation: citationOf(record),
           source_key: null, content_type: "application/pdf", size: 0, sha256: null, weight: PDF_SIZE_ESTIMATE });
         if (!initial.includeFiles) continue;

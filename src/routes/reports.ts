@@ -1,26 +1,42 @@
-// HTTP surface of reports: a day or an ISO week as Markdown (default) or JSON.
+// HTTP surface of reports: a day, an ISO week or a month as Markdown (default), JSON or PDF.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { buildReport, currentLabel, dailyPeriod, reportMarkdown, weeklyPeriod, type ReportPeriod } from "../core/analytics/report";
+import { buildReport, currentLabel, dailyPeriod, monthlyPeriod, reportMarkdown, weeklyPeriod, type ReportPeriod } from "../core/analytics/report";
+import { renderUsageReportPdf, reportDocument } from "../core/analytics/report-pdf";
 import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 export const reports = router();
 
-const format = z.enum(["markdown", "json"]).default("markdown").openapi({ description: "`json` returns the same content as JSON" });
+const format = z
+  .enum(["markdown", "json", "pdf"])
+  .default("markdown")
+  .openapi({ description: "`json` returns the same content as JSON; `pdf` as a PDF with a chart, as an attachment" });
+
+type ReportFormat = z.infer<typeof format>;
 
 const responses = {
   200: {
     description: "The report",
-    content: { "text/markdown": { schema: z.string() }, "application/json": { schema: z.object({}).passthrough().openapi("Report") } },
+    content: {
+      "text/markdown": { schema: z.string() },
+      "application/json": { schema: z.object({}).passthrough().openapi("Report") },
+      "application/pdf": { schema: z.string().openapi({ format: "binary" }) },
+    },
   },
   ...errorResponses("invalid_request", ...authErrors),
 };
 
-async function respond(c: Context<AppEnv>, period: ReportPeriod, as: "markdown" | "json"): Promise<Response> {
+async function respond(c: Context<AppEnv>, period: ReportPeriod, as: ReportFormat): Promise<Response> {
   const report = await buildReport(c.env.DB, period, [...c.var.config.downloadActions]);
   if (as === "json") return c.json(report, 200);
+  if (as === "pdf")
+    return c.body(await renderUsageReportPdf(reportDocument(report)), 200, {
+      "Content-Type": "application/pdf",
+      "Content-Disposition": `attachment; filename="download-audit_${period.kind}_${period.label}.pdf"`,
+      "Cache-Control": "no-store",
+    });
   return c.body(reportMarkdown(report), 200, { "Content-Type": "text/markdown; charset=utf-8" });
 }
 
@@ -54,4 +70,20 @@ const weeklyRoute = createRoute({
 reports.openapi(weeklyRoute, (c) => {
   const query = c.req.valid("query");
   return respond(c, weeklyPeriod(query.week ?? currentLabel("weekly")), query.format);
+});
+
+const monthlyRoute = createRoute({
+  method: "get",
+  path: "/v1/reports/monthly",
+  tags: ["Reports"],
+  summary: "Report of one UTC calendar month, with a line per day",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { query: z.object({ month: z.string().optional().openapi({ description: "YYYY-MM; default the current month (UTC)", example: "2026-11" }), format }) },
+  responses,
+});
+
+reports.openapi(monthlyRoute, (c) => {
+  const query = c.req.valid("query");
+  return respond(c, monthlyPeriod(query.month ?? currentLabel("monthly")), query.format);
 });

@@ -1,7 +1,8 @@
 // HTTP surface of usage statistics: range stats with series and top lists, per-resource and per-person figures.
 import { createRoute, z } from "@hono/zod-openapi";
 import { actionPattern, InstantSchema } from "../core/ledger/event-schema";
-import { DAY_MS, dayOf, dayStart } from "../core/analytics/periods";
+import { DAY_MS, dayOf, dayStart, type Interval } from "../core/analytics/periods";
+import { renderUsageReportPdf, resourceReportDocument, statsReportDocument } from "../core/analytics/report-pdf";
 import { computeResourceStats, computeStats, computeUserStats } from "../core/analytics/stats";
 import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
@@ -99,11 +100,12 @@ const statsRoute = createRoute({
   responses: { 200: json(StatsSchema, "Statistics"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-stats.openapi(statsRoute, async (c) => {
-  const query = c.req.valid("query");
-  const result = await computeStats(c.env.DB, {
+type StatsQuery = z.infer<typeof StatsQuerySchema>;
+
+function statsOf(db: D1Database, config: Config, query: StatsQuery) {
+  return computeStats(db, {
     ...rangeOf(query),
-    actions: actionsOf(query.action, c.var.config),
+    actions: actionsOf(query.action, config),
     resourceType: query.resource_type,
     resourceId: query.resource_id,
     organisation: query.organisation,
@@ -111,7 +113,34 @@ stats.openapi(statsRoute, async (c) => {
     topOrganisations: query.top ?? 20,
     topResources: query.top ?? 10,
   });
-  return c.json(result, 200);
+}
+
+stats.openapi(statsRoute, async (c) => c.json(await statsOf(c.env.DB, c.var.config, c.req.valid("query")), 200));
+
+const pdfResponses = {
+  200: { description: "The report, as an attachment", content: { "application/pdf": { schema: z.string().openapi({ format: "binary" }) } } },
+  ...errorResponses("invalid_request", ...authErrors),
+};
+
+const pdfHeaders = (name: string) => ({ "Content-Type": "application/pdf", "Content-Disposition": `attachment; filename="${name}"`, "Cache-Control": "no-store" });
+const dateOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+const statsReportRoute = createRoute({
+  method: "get",
+  path: "/v1/stats/report.pdf",
+  tags: ["Stats"],
+  summary: "The figures of GET /v1/stats (same query) as a PDF report: summary, chart of the series, top lists",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { query: StatsQuerySchema },
+  responses: pdfResponses,
+});
+
+stats.openapi(statsReportRoute, async (c) => {
+  const query = c.req.valid("query");
+  const result = await statsOf(c.env.DB, c.var.config, query);
+  const range = rangeOf(query);
+  return c.body(await renderUsageReportPdf(statsReportDocument(result)), 200, pdfHeaders(`download-audit_${dateOf(range.from)}_${dateOf(range.to)}.pdf`));
 });
 
 const ResourceStatsSchema = z
@@ -150,6 +179,39 @@ stats.openapi(resourceRoute, async (c) => {
   return c.json(
     await computeResourceStats(c.env.DB, { from, to, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id }),
     200,
+  );
+});
+
+/** Series periods of a resource report: days up to about a quarter, weeks up to two years, months beyond. */
+const reportInterval = (from: number, to: number): Interval => (to - from <= 92 * DAY_MS ? "day" : to - from <= 731 * DAY_MS ? "week" : "month");
+
+const resourceReportRoute = createRoute({
+  method: "get",
+  path: "/v1/stats/resources/{type}/{id}/report.pdf",
+  tags: ["Stats"],
+  summary: "A resource's usage over a range as a PDF report (default: the last 30 days)",
+  description: "Summary, a chart of counted downloads per day (per week beyond 92 days, per month beyond two years), top organisations and the series as a table.",
+  security,
+  middleware: [requireScope("read")] as const,
+  request: { params: z.object({ type: trimmed(64), id: trimmed(256) }), query: z.object(RangeQuery) },
+  responses: pdfResponses,
+});
+
+stats.openapi(resourceReportRoute, async (c) => {
+  const { type, id } = c.req.valid("param");
+  const query = c.req.valid("query");
+  const range = rangeOf(query);
+  const scope = { ...range, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id };
+  const [resource, series] = await Promise.all([
+    computeResourceStats(c.env.DB, scope),
+    computeStats(c.env.DB, { ...scope, interval: reportInterval(range.from, range.to), topOrganisations: 20, topResources: 1 }),
+  ]);
+  const label = series.top_resources[0] ?? { doi: null, title: null };
+  const safeName = `${type}-${id}`.replace(/[^A-Za-z0-9._-]/g, "_");
+  return c.body(
+    await renderUsageReportPdf(resourceReportDocument(resource, series, label)),
+    200,
+    pdfHeaders(`download-audit_${safeName}_${dateOf(range.from)}_${dateOf(range.to)}.pdf`),
   );
 });
 

@@ -75,7 +75,7 @@ describe("GET /v1/reports/daily and /weekly", () => {
   });
 
   it("rejects impossible dates and weeks, and needs the read scope", async () => {
-    for (const path of ["/v1/reports/daily?date=2026-02-30", "/v1/reports/daily?date=20260301", "/v1/reports/weekly?week=2026-W54", "/v1/reports/weekly?week=2026-12", "/v1/reports/daily?format=pdf"]) {
+    for (const path of ["/v1/reports/daily?date=2026-02-30", "/v1/reports/daily?date=20260301", "/v1/reports/weekly?week=2026-W54", "/v1/reports/weekly?week=2026-12", "/v1/reports/daily?format=xls"]) {
       const { status, body } = await callJson("GET", path, { key: readKey });
       expect(status, path).toBe(400);
       expect(body.error.code, path).toBe("invalid_request");

@@ -1,14 +1,14 @@
-// Daily and weekly reports: counted downloads, users and bytes, what was downloaded and by whom (organisations), and the
-// failures and refusals of the period in order. One JSON structure, also rendered as Markdown.
+// Daily, weekly and monthly reports: counted downloads, users and bytes, what was downloaded and by whom (organisations),
+// and the failures and refusals of the period in order. One JSON structure, rendered as Markdown (and PDF in report-pdf.ts).
 import { preparedWithinLimits } from "../../db/limits";
 import { ApiError } from "../../lib/errors";
-import { DAY_MS, dayLabel, dayOf, dayStart, isoWeekLabel, isoWeekMonday } from "./periods";
+import { DAY_MS, dayLabel, dayOf, dayStart, isoWeekLabel, isoWeekMonday, monthLabel } from "./periods";
 import { actionCounts, computeStats, type Stats } from "./stats";
 
 const NOTABLE_LIMIT = 100;
 
 export interface ReportPeriod {
-  kind: "daily" | "weekly";
+  kind: "daily" | "weekly" | "monthly";
   label: string;
   from: number;
   to: number;
@@ -28,8 +28,19 @@ export function weeklyPeriod(week: string): ReportPeriod {
   return { kind: "weekly", label: week, from: dayStart(monday), to: dayStart(monday + 7) };
 }
 
-/** The report period that holds an instant: its UTC day, or its ISO week. */
-export const currentLabel = (kind: ReportPeriod["kind"], now = Date.now()) => (kind === "daily" ? dayLabel(dayOf(now)) : isoWeekLabel(dayOf(now)));
+export function monthlyPeriod(month: string): ReportPeriod {
+  const match = /^(\d{4})-(\d{2})$/.exec(month);
+  const [year, monthNumber] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (!match || year < 1970 || monthNumber < 1 || monthNumber > 12)
+    throw new ApiError("invalid_request", "The month is not valid", { details: [{ path: "month", message: "must be a calendar month YYYY-MM from 1970 on" }] });
+  return { kind: "monthly", label: month, from: Date.UTC(year, monthNumber - 1, 1), to: Date.UTC(year, monthNumber, 1) };
+}
+
+/** The report period that holds an instant: its UTC day, its ISO week or its UTC month. */
+export function currentLabel(kind: ReportPeriod["kind"], now = Date.now()): string {
+  if (kind === "daily") return dayLabel(dayOf(now));
+  return kind === "weekly" ? isoWeekLabel(dayOf(now)) : monthLabel(dayOf(now));
+}
 
 export interface NotableEvent {
   id: string;
@@ -102,10 +113,10 @@ export async function buildReport(db: D1Database, period: ReportPeriod, download
   };
 }
 
-const number = (value: number) => value.toLocaleString("en-US");
-const percent = (part: number, whole: number) => (whole === 0 ? "–" : `${((part / whole) * 100).toFixed(1)} %`);
+export const number = (value: number) => value.toLocaleString("en-US");
+export const percent = (part: number, whole: number) => (whole === 0 ? "–" : `${((part / whole) * 100).toFixed(1)} %`);
 
-function bytesText(bytes: number): string {
+export function bytesText(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
   let value = bytes;
   let unit = 0;
@@ -129,28 +140,33 @@ function table(header: string[], rows: (string | number | null)[][], alignRight:
   return [line(header), line(rule), ...rows.map((row) => line(row.map(cell)))].join("\n");
 }
 
+const TITLES: Record<ReportPeriod["kind"], string> = { daily: "Daily", weekly: "Weekly", monthly: "Monthly" };
+
+export const reportTitle = (report: Report) => `${TITLES[report.report]} downloads report: ${report.period.label}`;
+
+/** The summary table's rows, as the Markdown and PDF reports show them. */
+export function summaryRows(report: Report): [string, string][] {
+  const { summary } = report;
+  return [
+    ["Events", number(summary.events)],
+    ["Successful", `${number(summary.successful)} (${percent(summary.successful, summary.events)})`],
+    ["Failed", `${number(summary.failed)} (${percent(summary.failed, summary.events)})`],
+    ["Unique users", `${number(summary.unique_users)}${summary.unique_users_estimated ? " (estimated)" : ""}`],
+    ["Bytes", `${number(summary.bytes)} (${bytesText(summary.bytes)})`],
+    ["Refused by rate limit", number(summary.denied)],
+  ];
+}
+
 export function reportMarkdown(report: Report): string {
   const { summary } = report;
-  const title = report.report === "daily" ? `Daily downloads report: ${report.period.label}` : `Weekly downloads report: ${report.period.label}`;
   const lines = [
-    `# ${title}`,
+    `# ${reportTitle(report)}`,
     "",
     `Period: ${report.period.from} to ${report.period.to} (UTC, end exclusive). Counted events exclude duplicates and refused attempts.`,
     "",
     "## Summary",
     "",
-    table(
-      ["Measure", "Value"],
-      [
-        ["Events", number(summary.events)],
-        ["Successful", `${number(summary.successful)} (${percent(summary.successful, summary.events)})`],
-        ["Failed", `${number(summary.failed)} (${percent(summary.failed, summary.events)})`],
-        ["Unique users", `${number(summary.unique_users)}${summary.unique_users_estimated ? " (estimated)" : ""}`],
-        ["Bytes", `${number(summary.bytes)} (${bytesText(summary.bytes)})`],
-        ["Refused by rate limit", number(summary.denied)],
-      ],
-      [1],
-    ),
+    table(["Measure", "Value"], summaryRows(report), [1]),
     "",
     `Actions seen: ${summary.actions.length === 0 ? "none" : summary.actions.map((row) => `${row.action} (${number(row.successful)} successful, ${number(row.failed)} failed)`).join(", ")}.`,
     "",
@@ -175,7 +191,7 @@ export function reportMarkdown(report: Report): string {
         ),
     "",
   ];
-  if (report.report === "weekly")
+  if (report.report !== "daily")
     lines.push(
       "## Days",
       "",

@@ -53,6 +53,9 @@ export interface BundleSummary {
 
 export const bundleObjectKey = (bundleId: string) => `bundles/${bundleId}.zip`;
 
+/** A record's folder in a bundle (`data/<folder>/<file>`): record ids may hold ':', which some unzip tools refuse in names. */
+export const bundleFolder = (recordId: string) => recordId.replace(/[:\\]/g, "_");
+
 /** Upper bound of a bundle's size before any work: PDFs at their estimate, files at their stored size, ZIP overhead. */
 export function estimateBundle(records: RecordForDownload[], includeFiles: boolean): { bytes: number; entries: number } {
   let bytes = 4096;

@@ -60,7 +60,8 @@ export function catalogLink(row: Pick<SelectedEvent, "doi" | "resourceType" | "r
   });
 }
 
-function csvRow(row: SelectedEvent, templates: CatalogTemplates): (string | number)[] {
+/** One event as the export's columns (CSV_COLUMNS), shared by the CSV and Excel exports. */
+export function exportRow(row: SelectedEvent, templates: CatalogTemplates): (string | number)[] {
   return [
     row.id!,
     new Date(row.occurredAt!).toISOString(),
@@ -93,6 +94,9 @@ const FORMULA_START = /^[=+\-@\t\r]/;
 export function csvLines(rows: (string | number)[][]): string {
   return `${Papa.unparse(rows, { newline: "\r\n", escapeFormulae: FORMULA_START, header: false })}\r\n`;
 }
+
+/** A cell's text as spreadsheets should show it: a leading apostrophe when it would start a formula, as in the CSV. */
+export const neutraliseFormula = (value: string) => (FORMULA_START.test(value) ? `'${value}` : value);
 
 const pageKeys = Object.keys(eventSelection) as (keyof typeof eventSelection)[];
 const pageColumns = pageKeys.map((key) => eventSelection[key].name);
@@ -133,7 +137,7 @@ export async function exportStream(
 ): Promise<ReadableStream<Uint8Array>> {
   const encode = (page: SelectedEvent[]) =>
     format === "csv"
-      ? csvLines(page.map((row) => csvRow(row, templates)))
+      ? csvLines(page.map((row) => exportRow(row, templates)))
       : page.map((row) => `${JSON.stringify(toEvent(row))}\n`).join("");
   let page: SelectedEvent[] | null = await exportPage(db, filter, null, pageRows);
   let pending = format === "csv" ? csvLines([[...CSV_COLUMNS]]) : "";
@@ -159,7 +163,7 @@ export async function exportStream(
  * download-audit_<from>_<to>.<ext>: dates when the bounds are midnights, compact UTC date-times otherwise; an open start is
  * "beginning" and an open end the export's date.
  */
-export function exportFilename(filter: Pick<EventFilter, "from" | "to">, format: ExportFormat, now = Date.now()): string {
+export function exportFilename(filter: Pick<EventFilter, "from" | "to">, format: ExportFormat | "xlsx", now = Date.now()): string {
   const stamp = (ms: number) => {
     const iso = new Date(ms).toISOString();
     return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso.replace(/\.\d{3}Z$/, "Z").replace(/:/g, "");
