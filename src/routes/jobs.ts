@@ -13,6 +13,7 @@ const jobParams = z.object({ id: z.string().min(1).max(64) });
 const getJobRoute = createRoute({
   method: "get",
   path: "/v1/jobs/{id}",
+  operationId: "getJob",
   tags: ["Jobs"],
   summary: "A job's status, progress and result",
   security,
@@ -26,6 +27,7 @@ jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c
 const listJobsRoute = createRoute({
   method: "get",
   path: "/v1/jobs",
+  operationId: "listJobs",
   tags: ["Jobs"],
   summary: "Jobs, newest first, optionally of one status",
   security,
@@ -45,6 +47,7 @@ jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, c
 const cancelJobRoute = createRoute({
   method: "delete",
   path: "/v1/jobs/{id}",
+  operationId: "cancelJob",
   tags: ["Jobs"],
   summary: "Cancel a pending or processing job (its partial upload is aborted)",
   security,

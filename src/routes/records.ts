@@ -45,6 +45,7 @@ const fileParams = z.object({ id: RecordIdSchema, name: FileNameSchema });
 const putRecordRoute = createRoute({
   method: "put",
   path: "/v1/records/{id}",
+  operationId: "putRecord",
   tags: ["Records"],
   summary: "Create or replace a record (metadata normalised from DataCite 4 or ISO 19115 JSON)",
   security,
@@ -65,6 +66,7 @@ recordsRouter.openapi(putRecordRoute, async (c) => {
 const getRecordRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}",
+  operationId: "getRecord",
   tags: ["Records"],
   summary: "One record with its metadata, normalised record and files",
   security,
@@ -78,6 +80,7 @@ recordsRouter.openapi(getRecordRoute, async (c) => c.json(await requireRecord(c.
 const listRecordsRoute = createRoute({
   method: "get",
   path: "/v1/records",
+  operationId: "listRecords",
   tags: ["Records"],
   summary: "Records ordered by id; `q` searches title, DOI, creators and keywords",
   security,
@@ -97,6 +100,7 @@ recordsRouter.openapi(listRecordsRoute, async (c) => c.json(await listRecords(c.
 const deleteRecordRoute = createRoute({
   method: "delete",
   path: "/v1/records/{id}",
+  operationId: "deleteRecord",
   tags: ["Records"],
   summary: "Delete a record, its files and cached PDFs",
   security,
@@ -113,6 +117,7 @@ recordsRouter.openapi(deleteRecordRoute, async (c) => {
 const putFileRoute = createRoute({
   method: "put",
   path: "/v1/records/{id}/files/{name}",
+  operationId: "uploadFile",
   tags: ["Records"],
   summary: "Upload (or replace) a file of a record; the body is streamed into R2 and hashed on the way",
   description: `Needs \`Content-Length\` (at most ${MAX_FILE_BYTES} bytes, R2's single-upload ceiling). The file's \`Content-Type\` is the request's.`,
@@ -142,6 +147,7 @@ recordsRouter.openapi(putFileRoute, async (c) => {
 const listFilesRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}/files",
+  operationId: "listFiles",
   tags: ["Records"],
   summary: "Files of a record with size, content type and SHA-256",
   security,
@@ -165,6 +171,7 @@ const resourceOf = (record: RecordForDownload) => ({ type: "dataset" as const, i
 const downloadFileRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}/files/{name}",
+  operationId: "downloadFile",
   tags: ["Downloads"],
   summary: "Download a file of a public record without a key (other records need a `catalog` key)",
   description: "Rate limited per client IP and recorded as one `download` event, like signed links.",
@@ -185,6 +192,7 @@ recordsRouter.openapi(downloadFileRoute, async (c) => {
 const metadataPdfRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}/metadata.pdf",
+  operationId: "downloadMetadataPdf",
   tags: ["Downloads"],
   summary: "The record's metadata as PDF (rendered once per version of the record, then served from R2)",
   description: "Public records need no key; others need a `catalog` key. Recorded as one `metadata.download` event.",

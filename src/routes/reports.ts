@@ -27,6 +27,7 @@ async function respond(c: Context<AppEnv>, period: ReportPeriod, as: "markdown" 
 const dailyRoute = createRoute({
   method: "get",
   path: "/v1/reports/daily",
+  operationId: "getDailyReport",
   tags: ["Reports"],
   summary: "Report of one UTC day: summary, top resources and organisations, failures and refusals",
   security,
@@ -43,6 +44,7 @@ reports.openapi(dailyRoute, (c) => {
 const weeklyRoute = createRoute({
   method: "get",
   path: "/v1/reports/weekly",
+  operationId: "getWeeklyReport",
   tags: ["Reports"],
   summary: "Report of one ISO week, with a line per day",
   security,

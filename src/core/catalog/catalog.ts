@@ -22,7 +22,9 @@ export const RecordIdSchema = z
 export const FileNameSchema = z
   .string()
   .regex(FILE_NAME_PATTERN, "must be one path segment of 1-255 characters: letters, digits, space and . _ ( ) + , = @ - (not starting with . or space)")
-  .openapi({ example: "temperatures.csv" });
+  // The pattern is given as its source: zod-to-openapi would otherwise write the literal's `u` flag into the string
+  // ("…$/u"), a pattern no file name matches. JSON Schema patterns are read with Unicode semantics, so \p{…} stays valid.
+  .openapi({ example: "temperatures.csv", pattern: FILE_NAME_PATTERN.source });
 
 export const MetadataSchemaName = z.enum(["datacite4", "iso19115"]);
 export type MetadataSchemaName = z.infer<typeof MetadataSchemaName>;
