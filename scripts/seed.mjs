@@ -343,9 +343,12 @@ export async function seedDemo({ baseUrl, adminKey, events: eventCount = 16_000,
     `seed: a script's burst of ${burst.accepted} downloads in the last hour, through the guards: ${burst.accepted - burst.duplicates - burst.denied} counted, ` +
       `${burst.duplicates} repeats within the dedup window, ${burst.denied} refused by the per-IP rate limit (stored as denied)`,
   );
-  // The cron's own incremental run: it rolls every closed day with events and moves the watermark past them.
-  const rollup = await call("POST", "/v1/maintenance/rollup", JSON.stringify({}));
-  log(`seed: rollups built for ${rollup.days} days, as the quarter-hourly cron would`);
+  // A rebuild of the seeded days: the cron's incremental run would leave events received within ROLLUP_SETTLE_SECONDS
+  // (all of these) to its next run.
+  const from = new Date(now - (days + 1) * DAY_MS).toISOString().slice(0, 10);
+  const to = new Date(now + DAY_MS).toISOString().slice(0, 10);
+  const rollup = await call("POST", "/v1/maintenance/rollup", JSON.stringify({ from, to }));
+  log(`seed: rollups built for ${rollup.days} days, so statistics read them as they would after the cron`);
 }
 
 /** ADMIN_API_KEY of the local settings (.dev.vars, else .dev.vars.example). */
