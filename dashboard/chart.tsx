@@ -21,7 +21,8 @@ const wholeNumberSteps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4
 
 /**
  * Without a cursor on the chart, the legend shows the range's totals (not "–"), so it says something at a glance and
- * to a screen reader; on hover it shows that period's values. Partial periods carry a "*" on the axis and "(partial)" in the legend.
+ * to a screen reader; on hover it shows that period's values. Partial periods are shaded, carry a "*" on the axis and
+ * "(partial)" in the legend.
  */
 export function SeriesChart({ series, periodLabel, partial }: { series: Stats["series"]; periodLabel: (period: string) => string; partial: Set<string> }) {
   const container = useRef<HTMLDivElement>(null);
@@ -71,6 +72,23 @@ export function SeriesChart({ series, periodLabel, partial }: { series: Stats["s
             value: legendValue(2),
           },
         ],
+        // Partial periods get a light grey background, drawn before the axes and lines.
+        hooks: {
+          drawClear: [
+            (chart) => {
+              const context = chart.ctx;
+              context.save();
+              context.fillStyle = "rgba(101, 109, 118, 0.10)";
+              series.forEach((entry, index) => {
+                if (!partial.has(entry.period)) return;
+                const left = chart.valToPos(index - 0.5, "x", true);
+                const right = chart.valToPos(index + 0.5, "x", true);
+                context.fillRect(left, chart.bbox.top, right - left, chart.bbox.height);
+              });
+              context.restore();
+            },
+          ],
+        },
         axes: [
           {
             incrs: wholeNumberSteps,

@@ -113,7 +113,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
         <SeriesChart series={stats.series} periodLabel={formatPeriod} partial={partial} />
         {partial.size > 0 && (
           <p class="chart-note" data-testid="partial-note">
-            * Partial {per}: only part of it lies in the range, or it is not over yet, so its counts are lower ({[...partial].map(formatPeriod).join(", ")}).
+            * Partial {per} (shaded): only part of it lies in the range, or it is not over yet, so its counts are lower ({[...partial].map(formatPeriod).join(", ")}).
           </p>
         )}
         <details>
