@@ -103,9 +103,10 @@ export function EventsPage() {
   const apply = (event: Event) => {
     event.preventDefault();
     const next = filtersFromForm(event.currentTarget as HTMLFormElement);
+    const problem = rangeProblem(next);
     setExportState({ busy: false });
-    setFormProblem(rangeProblem(next));
-    if (rangeProblem(next)) return;
+    setFormProblem(problem);
+    if (problem) return;
     setFilters(next);
     writeFiltersToHash(next);
     setCursors([undefined]);
