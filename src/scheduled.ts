@@ -18,8 +18,8 @@ const RECHECK_DAYS = 7;
 interface Job<Result = unknown> {
   name: string;
   run(env: Env, config: Config): Promise<Result>;
-  /** What the job did, in words, for the one log line per job (`wrangler dev` prints it in the terminal). */
-  describe(result: Result): string;
+  /** What the job did, in words, for the one log line per job (`wrangler dev` prints it in the terminal); default: its result as JSON. */
+  describe?(result: Result): string;
 }
 
 /** Keeps each job's result type tied to its description. */
@@ -71,7 +71,7 @@ export async function scheduled(controller: ScheduledController, env: Env, _ctx:
     const started = Date.now();
     try {
       const result = await run(env, config);
-      console.log(`[cron ${controller.cron}] ${name}: ${describe(result)} (${Date.now() - started} ms)`);
+      console.log(`[cron ${controller.cron}] ${name}: ${describe ? describe(result) : `done, ${JSON.stringify(result)}`} (${Date.now() - started} ms)`);
     } catch (error) {
       failed.push(name);
       console.error(`[cron ${controller.cron}] ${name} FAILED after ${Date.now() - started} ms: ${String(error)}`);
