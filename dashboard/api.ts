@@ -1,18 +1,33 @@
 // The dashboard's HTTP client: every call carries the signed-in key, and failures become ApiFailure with the API's own message.
 const KEY_STORAGE = "download-audit.api-key";
 const ADMIN_STORAGE = "download-audit.is-admin";
+const ACCESS_STORAGE = "download-audit.access";
+
+/** The scopes beyond `read` that pages depend on, found out at sign-in (an admin key has them all). */
+export interface Access {
+  admin: boolean;
+  ingest: boolean;
+  catalog: boolean;
+}
 
 /** The key lives in this tab's session storage only: closing the tab signs out. */
 export const session = {
   key: (): string | null => sessionStorage.getItem(KEY_STORAGE),
   isAdmin: (): boolean => sessionStorage.getItem(ADMIN_STORAGE) === "true",
-  save(key: string, isAdmin: boolean) {
+  access(): Access {
+    const stored = JSON.parse(sessionStorage.getItem(ACCESS_STORAGE) ?? "null") as Partial<Access> | null;
+    const admin = session.isAdmin();
+    return { admin, ingest: admin || stored?.ingest === true, catalog: admin || stored?.catalog === true };
+  },
+  save(key: string, access: Access) {
     sessionStorage.setItem(KEY_STORAGE, key);
-    sessionStorage.setItem(ADMIN_STORAGE, String(isAdmin));
+    sessionStorage.setItem(ADMIN_STORAGE, String(access.admin));
+    sessionStorage.setItem(ACCESS_STORAGE, JSON.stringify(access));
   },
   clear() {
     sessionStorage.removeItem(KEY_STORAGE);
     sessionStorage.removeItem(ADMIN_STORAGE);
+    sessionStorage.removeItem(ACCESS_STORAGE);
   },
 };
 

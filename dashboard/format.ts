@@ -63,3 +63,34 @@ export function formatPeriod(period: string): string {
   const week = /^(\d{4})-W(\d{2})$/.exec(period);
   return week ? `W${week[2]} ${week[1]}` : period;
 }
+
+/** The first and last calendar day (inclusive, YYYY-MM-DD) of a stats period: a day, an ISO week (Monday first) or a month. */
+export function periodBounds(period: string): { first: string; last: string } {
+  const week = /^(\d{4})-W(\d{2})$/.exec(period);
+  if (week) {
+    // ISO 8601: week 1 is the week with 4 January in it.
+    const january4 = new Date(Date.UTC(Number(week[1]), 0, 4));
+    const monday = addDays(isoDay(january4), -((january4.getUTCDay() + 6) % 7) + (Number(week[2]) - 1) * 7);
+    return { first: monday, last: addDays(monday, 6) };
+  }
+  if (/^\d{4}-\d{2}$/.test(period)) {
+    const first = `${period}-01`;
+    const next = new Date(`${first}T00:00:00Z`);
+    next.setUTCMonth(next.getUTCMonth() + 1);
+    return { first, last: addDays(isoDay(next), -1) };
+  }
+  return { first: period, last: period };
+}
+
+/**
+ * Periods the chart shows only in part: cut by the range's first or last day, or not over yet (today is in them).
+ * Their lower counts are not a drop in use, so the page marks them.
+ */
+export function partialPeriods(periods: string[], range: { first: string; last: string }, today = isoDay(new Date())): Set<string> {
+  return new Set(
+    periods.filter((period) => {
+      const bounds = periodBounds(period);
+      return bounds.first < range.first || bounds.last > range.last || bounds.last >= today;
+    }),
+  );
+}

@@ -1,6 +1,6 @@
 // The dashboard's entry: sign-in with an API key, then hash-routed pages (overview, events, jobs, alerts, admin).
 import { render, useEffect, useRef, useState } from "hono/jsx/dom";
-import { ApiFailure, errorText, onUnauthorized, request, session } from "./api";
+import { ApiFailure, errorText, onUnauthorized, request, session, type Access } from "./api";
 import { Alert } from "./components";
 import { AdminPage } from "./pages/admin";
 import { AlertsPage } from "./pages/alerts";
@@ -17,22 +17,27 @@ interface DashboardSettings {
 
 const pageTitles: Record<Page, string> = { overview: "Overview", events: "Events", jobs: "Jobs", alerts: "Alerts", admin: "Admin" };
 
+/** The page named by the hash, `#/events?action=download` → events (a page keeps its own state in the query). */
 function currentPage(): Page {
-  const name = location.hash.replace(/^#\/?/, "");
+  const name = location.hash.replace(/^#\/?/, "").split("?")[0]!;
   return name in pageTitles ? (name as Page) : "overview";
 }
 
-/** Checks the key against the API: read scope is required, and an admin key unlocks the admin page. */
-async function verifyKey(key: string): Promise<{ isAdmin: boolean }> {
-  await request("GET", "/v1/events?limit=1", { key });
-  const isAdmin = await request("GET", "/v1/keys", { key }).then(
+/** Whether the key may call `path` (false on 403; other failures are real errors). */
+const allowed = (key: string, path: string) =>
+  request("GET", path, { key }).then(
     () => true,
     (error: unknown) => {
       if (error instanceof ApiFailure && error.status === 403) return false;
       throw error;
     },
   );
-  return { isAdmin };
+
+/** Checks the key against the API: read scope is required; admin unlocks the admin page, ingest the jobs page, catalog its record search. */
+async function verifyKey(key: string): Promise<Access> {
+  await request("GET", "/v1/events?limit=1", { key });
+  const [admin, ingest, catalog] = await Promise.all([allowed(key, "/v1/keys"), allowed(key, "/v1/jobs?limit=1"), allowed(key, "/v1/records?limit=1")]);
+  return { admin, ingest, catalog };
 }
 
 function signInMessage(error: unknown): string {
@@ -41,7 +46,7 @@ function signInMessage(error: unknown): string {
   return `Could not sign in: ${errorText(error)}`;
 }
 
-function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string, isAdmin: boolean) => void; notice?: string }) {
+function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string, access: Access) => void; notice?: string }) {
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
@@ -57,8 +62,7 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string, isAdmin: boo
     setBusy(true);
     setError(undefined);
     try {
-      const { isAdmin } = await verifyKey(key);
-      onSignedIn(key, isAdmin);
+      onSignedIn(key, await verifyKey(key));
     } catch (failure) {
       setError(signInMessage(failure));
       input.current?.select();
@@ -92,7 +96,7 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string, isAdmin: boo
 
 function App() {
   const [key, setKey] = useState(session.key());
-  const [isAdmin, setIsAdmin] = useState(session.isAdmin());
+  const [access, setAccess] = useState(session.access());
   const [page, setPage] = useState<Page>(currentPage());
   const [notice, setNotice] = useState<string>();
   const [settings, setSettings] = useState<DashboardSettings>({ catalog_record_url: "https://doi.org/{doi}" });
@@ -112,28 +116,36 @@ function App() {
       .catch(() => undefined);
     return () => removeEventListener("hashchange", follow);
   }, []);
-  const firstPage = useRef(true);
+  // After sign-in and on every page change, focus goes to the page's main heading (not the body); not on a reload.
+  const firstPage = useRef(Boolean(key));
   useEffect(() => {
     document.title = key ? `${pageTitles[page]} · download-audit` : "Sign in · download-audit";
-    if (key && !firstPage.current) main.current?.focus();
-    firstPage.current = !key;
+    if (key && !firstPage.current) {
+      const heading = main.current?.querySelector<HTMLElement>("h1");
+      if (heading) {
+        heading.tabIndex = -1;
+        heading.focus();
+      } else main.current?.focus();
+    }
+    firstPage.current = false;
   }, [page, key]);
 
   if (!key) {
     return (
       <SignIn
         notice={notice}
-        onSignedIn={(newKey, admin) => {
-          session.save(newKey, admin);
+        onSignedIn={(newKey, granted) => {
+          session.save(newKey, granted);
           setNotice(undefined);
-          setIsAdmin(admin);
+          setAccess(granted);
           setKey(newKey);
         }}
       />
     );
   }
 
-  const visible: Page[] = isAdmin ? ["overview", "events", "jobs", "alerts", "admin"] : ["overview", "events", "jobs", "alerts"];
+  // Pages the key cannot use are not offered: jobs need the ingest scope, admin the admin scope.
+  const visible = (["overview", "events", "jobs", "alerts", "admin"] as const).filter((name) => (name === "jobs" ? access.ingest : name === "admin" ? access.admin : true));
   const shown = visible.includes(page) ? page : "overview";
   return (
     <>
@@ -168,8 +180,8 @@ function App() {
       <main id="main" ref={main} tabindex={-1}>
         {shown === "overview" && <OverviewPage catalogRecordUrl={settings.catalog_record_url} />}
         {shown === "events" && <EventsPage />}
-        {shown === "jobs" && <JobsPage />}
-        {shown === "alerts" && <AlertsPage isAdmin={isAdmin} />}
+        {shown === "jobs" && <JobsPage canSearchRecords={access.catalog} />}
+        {shown === "alerts" && <AlertsPage isAdmin={access.admin} />}
         {shown === "admin" && <AdminPage />}
       </main>
     </>

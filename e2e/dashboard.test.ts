@@ -37,6 +37,8 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
   };
   const signOut = () => page.getByRole("button", { name: "Sign out" }).click();
   const digits = (text: string | null) => Number((text ?? "").replace(/\D/g, ""));
+  /** Today plus `offset` days, as the UTC calendar day the API and the dashboard count in. */
+  const isoDay = (offset = 0) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -60,6 +62,8 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     await signIn(adminKey);
     await page.getByRole("navigation", { name: "Dashboard pages" }).waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem("download-audit.api-key"))).toBe(adminKey);
+    // Focus lands on the page's main heading, not on the body.
+    await expect.poll(() => page.evaluate(() => [document.activeElement?.tagName, document.activeElement?.textContent])).toEqual(["H1", "Overview"]);
     const downloads = page.locator("[data-card=downloads]");
     await downloads.waitFor();
     expect(digits(await downloads.textContent())).toBeGreaterThan(0);
@@ -76,6 +80,17 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     });
     expect(painted).toBeGreaterThan(2000);
 
+    // Before any hover the legend shows the range's totals (for everyone, screen readers included), not "–".
+    const shown = await api<{ series: { successful: number; failed: number }[] }>(
+      `/v1/stats?from=${isoDay(-29)}&to=${isoDay(1)}&interval=day`,
+    );
+    const legend = page.locator(".u-legend");
+    await expect.poll(() => legend.textContent()).toContain("Total");
+    const successfulTotal = shown.series.reduce((sum, entry) => sum + entry.successful, 0);
+    const failedTotal = shown.series.reduce((sum, entry) => sum + entry.failed, 0);
+    expect(digits(await legend.locator(".u-series").nth(1).locator(".u-value").textContent())).toBe(successfulTotal);
+    expect(digits(await legend.locator(".u-series").nth(2).locator(".u-value").textContent())).toBe(failedTotal);
+
     const topRecords = page.getByRole("region", { name: "Top records", exact: true });
     const firstLink = topRecords.getByRole("link").first();
     expect(await firstLink.getAttribute("href")).toMatch(/^https:\/\/doi\.org\/10\.5072\/odp\.\d+$/);
@@ -90,16 +105,54 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     await expect.poll(async () => digits(await downloads.textContent())).toBeLessThan(thirty);
     await page.getByLabel("Per", { exact: true }).selectOption("week");
     await expect.poll(() => page.locator("figcaption").textContent()).toContain("per week");
+
+    // 30 days by week: the week holding today is not over, and the first week is cut unless the range starts on a Monday.
+    await page.getByText("30 days", { exact: true }).click();
+    await expect.poll(() => page.getByTestId("partial-note").textContent()).toMatch(/Partial week/);
+    // The chart's data table sits in a closed <details>, so it is found by its label rather than by role.
+    const rowsOfTable = page.locator('[aria-label="Downloads per week"] tbody tr');
+    const labels = await rowsOfTable.locator("th").allTextContents();
+    const firstDay = new Date(`${isoDay(-29)}T00:00:00Z`);
+    expect(labels.at(-1)).toContain("(partial)");
+    expect(labels[0]!.includes("(partial)")).toBe(firstDay.getUTCDay() !== 1);
+    expect(labels.slice(1, -1).some((label) => label.includes("(partial)"))).toBe(false);
+    await page.getByLabel("Per", { exact: true }).selectOption("day");
   });
 
   it("filters events, pages through them and opens a detail", async () => {
     await page.getByRole("link", { name: "Events" }).click();
     const rows = page.getByRole("region", { name: "Events" }).locator("tbody tr");
     await rows.first().waitFor();
+    // At 1280 px the time stays on one line.
+    const timeLines = await rows.first().locator("td").first().evaluate((cell) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      return new Set(Array.from(range.getClientRects()).map((rect) => Math.round(rect.top))).size;
+    });
+    expect(timeLines).toBe(1);
+
     await page.getByLabel("Status").selectOption("failure");
     await page.getByRole("button", { name: "Apply filters" }).click();
     await expect.poll(async () => (await rows.locator(".badge").allTextContents()).every((text) => text === "Failed")).toBe(true);
     expect(await rows.count()).toBe(25);
+
+    // The filters are in the address: a reload (or a shared link) keeps them.
+    expect(new URL(page.url()).hash).toBe("#/events?status=failure");
+    await page.reload();
+    await rows.first().waitFor();
+    expect(await page.getByLabel("Status").inputValue()).toBe("failure");
+    await expect.poll(async () => (await rows.locator(".badge").allTextContents()).every((text) => text === "Failed")).toBe(true);
+
+    // A reversed range is refused with a message instead of silently showing nothing.
+    const before = await rows.first().textContent();
+    await page.getByLabel("From").fill(isoDay(-1));
+    await page.getByLabel("Until (inclusive)").fill(isoDay(-10));
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("must not be after the last day");
+    expect(await rows.first().textContent()).toBe(before);
+    expect(new URL(page.url()).hash).toBe("#/events?status=failure");
+    await page.getByLabel("From").fill("");
+    await page.getByLabel("Until (inclusive)").fill("");
 
     const firstOnPageOne = await rows.first().textContent();
     await page.getByRole("button", { name: "Next page" }).click();
@@ -152,6 +205,15 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     expect(new Set(parsed.data.map((row) => row.status))).toEqual(new Set(["failure"]));
     expect(parsed.data.every((row) => row.id && row.occurred_at && row.action)).toBe(true);
     await expect.poll(() => page.getByRole("status").first().textContent()).toMatch(/Downloaded download-audit_.*\.csv/);
+
+    // The banner belongs to that export: a new search or Clear removes it.
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await expect.poll(() => page.getByText(/Downloaded download-audit_/).count()).toBe(0);
+    await page.getByRole("button", { name: "Export CSV" }).click();
+    await expect.poll(() => page.getByText(/Downloaded download-audit_/).count()).toBe(1);
+    await page.getByRole("button", { name: "Clear" }).click();
+    await expect.poll(() => page.getByText(/Downloaded download-audit_/).count()).toBe(0);
+    expect(new URL(page.url()).hash).toBe("#/events");
   });
 
   it("creates a bundle job and follows it to completion", async () => {
@@ -166,6 +228,9 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     await row.waitFor();
     await page.locator(`tr[data-job-id="${jobId}"][data-status="completed"]`).waitFor({ timeout: 60_000 });
     expect(await row.locator("progress").getAttribute("value")).toBe("100");
+    // The size in readable units, not a raw byte count.
+    const message = await row.locator("td").nth(3).textContent();
+    expect(message).toMatch(/^Bundle ready: \d+ files?, [\d.,]+ (kB|MB)$/);
     const href = await row.getByRole("link", { name: /Download the bundle/ }).getAttribute("href");
     expect(href).toMatch(/\/d\//);
     const zip = await fetch(new URL(href!, baseUrl));
@@ -182,14 +247,38 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     const jobId = /Bundle job (\S+) started/.exec(started ?? "")?.[1];
     const cancel = page.getByRole("button", { name: `Cancel job ${jobId}` });
     await cancel.click({ timeout: 30_000 });
-    await page.locator(`tr[data-job-id="${jobId}"][data-status="cancelled"]`).waitFor({ timeout: 60_000 });
+    const cancelled = page.locator(`tr[data-job-id="${jobId}"][data-status="cancelled"]`);
+    await cancelled.waitFor({ timeout: 60_000 });
+    // No progress bar or percentage for a stopped job: it never got to 99 %.
+    expect(await cancelled.locator(".progress-cell").textContent()).toBe("Cancelled");
+    expect(await cancelled.locator("progress").count()).toBe(0);
     await screenshot("jobs-cancelled");
   });
 
   it("runs the admin tools and manages API keys; a read-only key sees no admin page; a revoked key is refused", async () => {
     await page.getByRole("link", { name: "Admin" }).click();
-    await page.getByRole("button", { name: "Dry run" }).click();
+    const retention = page.getByRole("form", { name: "Retention" });
+    await retention.getByLabel("Older than (days)").fill("-3");
+    await retention.getByRole("button", { name: "Dry run" }).click();
+    await expect.poll(() => retention.getByRole("alert").textContent()).toBe("Enter a whole number of days from 1 to 36,500, or leave the field empty for the configured default.");
+    await retention.getByLabel("Older than (days)").fill("30");
+    await retention.getByRole("button", { name: "Dry run" }).click();
     await expect.poll(() => page.getByTestId("retention-result").textContent()).toMatch(/Dry run:.*would be archived/);
+    expect(await retention.getByRole("alert").count()).toBe(0);
+    // A real run asks first, naming the cutoff day and how many events go (the dry run's figures); dismissed here.
+    const preview = await (
+      await fetch(`${baseUrl}/v1/maintenance/retention`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ dry_run: true, older_than_days: 30 }),
+      })
+    ).json() as { cutoff: string; events: number };
+    const asked = new Promise<string>((resolve) => page.once("dialog", (dialog) => (resolve(dialog.message()), void dialog.dismiss())));
+    await retention.getByRole("button", { name: "Run retention…" }).click();
+    const question = await asked;
+    expect(question).toContain(`${new Intl.NumberFormat("en-GB").format(preview.events)} raw event(s)`);
+    expect(question).toContain(new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeZone: "UTC" }).format(new Date(preview.cutoff)));
+    expect(preview.events).toBeGreaterThan(0);
     await page.getByRole("button", { name: "Rebuild rollups" }).click();
     await expect.poll(() => page.getByRole("status").filter({ hasText: "Rollups rebuilt" }).count()).toBe(1);
 
@@ -204,7 +293,11 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     await signOut();
     await signIn(secret!);
     await page.locator("[data-card=downloads]").waitFor();
+    // A read-only key is offered neither the admin page nor the jobs page (jobs need the ingest scope).
     expect(await page.getByRole("link", { name: "Admin" }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: "Jobs" }).count()).toBe(0);
+    await page.goto(`${baseUrl}/dashboard#/jobs`);
+    await expect.poll(() => page.locator("h1").textContent()).toBe("Overview");
     await signOut();
 
     await signIn(adminKey);
@@ -215,6 +308,26 @@ describe.skipIf(e2e === null)("dashboard in Chromium", () => {
     await signOut();
     await signIn(secret!);
     await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/not accepted/);
+  });
+
+  it("shows a key with ingest but no catalog scope the jobs page without scope errors", async () => {
+    const created = await (
+      await fetch(`${baseUrl}/v1/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "e2e portal", scopes: ["read", "ingest"] }),
+      })
+    ).json() as { key: string };
+    // The previous test ends on the sign-in page (its revoked key was refused).
+    await signIn(created.key);
+    await page.getByRole("link", { name: "Jobs" }).click();
+    await page.getByTestId("no-catalog-scope").waitFor();
+    await expect.poll(() => page.locator("p[aria-live=polite]").textContent()).toMatch(/running; refreshed every/);
+    expect(await page.getByRole("alert").count()).toBe(0);
+    expect(await page.getByText("Loading jobs…").count()).toBe(0);
+    await signOut();
+    await signIn(adminKey);
+    await page.locator("[data-card=downloads]").waitFor();
   });
 
   it("fits a phone-width screen and formats numbers for the user's locale", async () => {

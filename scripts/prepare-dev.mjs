@@ -1,4 +1,4 @@
-// Gets local development ready before `wrangler dev`: .dev.vars, local D1 migrations, and demo data when the ledger is empty.
+// Gets local development ready before `wrangler dev`: .dev.vars and the local D1 migrations (scripts/dev.mjs seeds demo data).
 import { spawnSync } from "node:child_process";
 import { appendFileSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -30,4 +30,3 @@ if (!existsSync(".dev.vars")) {
 }
 // CI=true makes wrangler apply the migrations without asking for confirmation.
 run("wrangler", ["d1", "migrations", "apply", "DB", "--local"], { CI: "true" });
-run("tsx", ["scripts/seed.mjs", "--events", "5000", "--days", "30", "--if-empty"]);

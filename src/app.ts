@@ -1,5 +1,4 @@
 // Builds the Hono app: cross-cutting middleware, the resource routers, errors and the OpenAPI document.
-import { swaggerUI } from "@hono/swagger-ui";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
@@ -7,6 +6,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { getConfig } from "./lib/config";
 import { ApiError, renderError } from "./lib/errors";
 import { alertsRouter } from "./routes/alerts";
+import { apiDocs } from "./routes/api-docs";
 import { archives } from "./routes/archives";
 import { bundlesRouter } from "./routes/bundles";
 import { dashboard } from "./routes/dashboard";
@@ -15,6 +15,7 @@ import { events } from "./routes/events";
 import { eventsExport } from "./routes/events-export";
 import { facets } from "./routes/facets";
 import { health } from "./routes/health";
+import { home } from "./routes/home";
 import { jobsRouter } from "./routes/jobs";
 import { keys } from "./routes/keys";
 import { maintenance } from "./routes/maintenance";
@@ -50,6 +51,7 @@ base.use(async (c, next) => {
 });
 
 export const app = base
+  .route("/", home)
   .route("/", health)
   // Before `events`, whose GET /v1/events/{id} would otherwise claim /v1/events/export.csv.
   .route("/", eventsExport)
@@ -67,21 +69,36 @@ export const app = base
   .route("/", jobsRouter)
   .route("/", alertsRouter)
   .route("/", webhooksRouter)
-  .route("/", dashboard);
+  .route("/", dashboard)
+  .route("/", apiDocs);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyHeader", { type: "apiKey", in: "header", name: "X-API-Key" });
+
+const apiDescription = [
+  "An audit ledger of research-data downloads: record every download, metadata download and bundle of catalogued records",
+  "(datasets with DOIs), serve the files themselves through signed links, and turn the ledger into statistics, reports and",
+  "exports.",
+  "",
+  "- **Events**: ingest one, a batch or a historical import; query, export (CSV, NDJSON), daily and weekly reports, statistics.",
+  "- **Catalog and downloads**: records (DataCite 4 / ISO 19115 JSON), files in R2, metadata PDFs, signed download links, ZIP bundles built by jobs.",
+  "- **Administration**: API keys with scopes, rollups, retention with archives in R2 and their restore.",
+  "",
+  "**Authentication**: `Authorization: Bearer <key>` or `X-API-Key: <key>`. Scopes: `ingest`, `read`, `catalog`, `admin`",
+  "(implies every scope). Missing or unknown key → 401; wrong scope → 403. Every error has one shape,",
+  "`{error: {code, message, details?, request_id}}`. Download-class events are rate limited per client IP and deduplicated.",
+  "",
+  "The dashboard is at [/dashboard](/dashboard); this document at [/openapi.json](/openapi.json).",
+].join("\n");
 
 app.doc31("/openapi.json", (c) => ({
   openapi: "3.1.0",
   info: {
     title: "download-audit",
     version: c.var.config.version,
-    description: "Audit ledger of research-data downloads: ingest, query, keys.",
+    description: apiDescription,
   },
 }));
-
-app.get("/docs", swaggerUI({ url: "/openapi.json", title: "download-audit API" }));
 
 app.notFound((c) => renderError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`), c));
 app.onError(renderError);

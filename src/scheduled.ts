@@ -18,46 +18,72 @@ export const CRONS = {
 /** Closed days the daily job re-rolls from raw rows, catching events that reached D1 later than the settle window. */
 const RECHECK_DAYS = 7;
 
-interface Job {
+interface Job<Result = unknown> {
   name: string;
-  run(env: Env, config: Config): Promise<unknown>;
+  run(env: Env, config: Config): Promise<Result>;
+  /** What the job did, in words, for the one log line per job (`wrangler dev` prints it in the terminal); default: its result as JSON. */
+  describe?(result: Result): string;
   /** A failure of this job raises a maintenance alert (and `maintenance.failed` webhooks). */
   alertOnFailure?: boolean;
 }
 
+/** Keeps each job's result type tied to its description. */
+const job = <Result>(definition: Job<Result>): Job => definition as Job;
+
+const plural = (count: number, noun: string) => `${count.toLocaleString("en")} ${noun}${count === 1 ? "" : "s"}`;
+const rolled = (result: { days: number; rebuilt: number; folded: number }) =>
+  result.days === 0 ? "no day to roll up" : `${plural(result.days, "day")} rolled up (${result.rebuilt} rebuilt from raw rows, ${result.folded} folded from archived days)`;
+
 const jobs: Record<string, Job[]> = {
   [CRONS.everyQuarterHour]: [
-    { name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000 }), alertOnFailure: true },
-    { name: "stale-jobs", run: (env, config) => failStaleJobs(env, config) },
+    job({ name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000 }), describe: rolled, alertOnFailure: true }),
+    job({
+      name: "stale-jobs",
+      run: (env, config) => failStaleJobs(env, config),
+      describe: (ids) => (ids.length === 0 ? "no stalled bundle job" : `${plural(ids.length, "stalled bundle job")} failed: ${ids.join(", ")}`),
+    }),
   ],
   [CRONS.daily]: [
-    {
+    job({
       name: "rollup-recheck",
       run: (env, config) => rebuildDays(env.DB, dayOf(Date.now()) - RECHECK_DAYS, dayOf(Date.now()), { settleMs: config.rollupSettleSeconds * 1000 }),
       alertOnFailure: true,
-    },
-    { name: "retention", run: (env, config) => runRetention(env, config), alertOnFailure: true },
-    { name: "bundle-expiry", run: (env) => expireBundles(env) },
+      describe: (result) => `last ${RECHECK_DAYS} closed days re-checked: ${rolled(result)}`,
+    }),
+    job({
+      name: "retention",
+      run: (env, config) => runRetention(env, config),
+      alertOnFailure: true,
+      describe: (result) =>
+        `events before ${result.cutoff.slice(0, 10)}: ${plural(result.archived.length, "day")} archived to R2, ${plural(result.deleted, "event")} deleted, ${plural(result.rollups_deleted, "rollup row")} deleted`,
+    }),
+    job({ name: "bundle-expiry", run: (env) => expireBundles(env), describe: (expired) => `${plural(expired, "expired bundle")} deleted from R2` }),
   ],
   [CRONS.everyFiveMinutes]: [{ name: "alerts", run: (env, config) => evaluateAlerts(env, config) }],
 };
 
+/** What a manual trigger needs, since `/cdn-cgi/…/scheduled` without `?cron=` sends an empty cron expression. */
+const manualTriggerHint = Object.values(CRONS)
+  .map((cron) => `/cdn-cgi/handler/scheduled?cron=${cron.replaceAll(" ", "+")}`)
+  .join(" or ");
+
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const planned = jobs[controller.cron];
   if (!planned) {
-    console.warn(JSON.stringify({ level: "warn", message: "no jobs for this cron trigger", cron: controller.cron }));
+    console.warn(`[cron "${controller.cron}"] no jobs for this trigger; nothing ran. Run them with ${manualTriggerHint}`);
     return;
   }
   const config = getConfig(env);
   const failed: string[] = [];
-  for (const job of planned) {
+  for (const { name, run, describe, alertOnFailure } of planned) {
+    const started = Date.now();
     try {
-      const result = await job.run(env, config);
-      console.log(JSON.stringify({ level: "info", message: "cron job finished", cron: controller.cron, job: job.name, result }));
+      const result = await run(env, config);
+      console.log(`[cron ${controller.cron}] ${name}: ${describe ? describe(result) : `done, ${JSON.stringify(result)}`} (${Date.now() - started} ms)`);
     } catch (error) {
-      failed.push(job.name);
-      console.error(JSON.stringify({ level: "error", message: "cron job failed", cron: controller.cron, job: job.name, error: String(error) }));
-      if (job.alertOnFailure) await raiseMaintenanceAlert(env, job.name, { cron: controller.cron, error: String(error) });
+      failed.push(name);
+      console.error(`[cron ${controller.cron}] ${name} FAILED after ${Date.now() - started} ms: ${String(error)}`);
+      if (alertOnFailure) await raiseMaintenanceAlert(env, name, { cron: controller.cron, error: String(error) });
     }
   }
   if (failed.length > 0) throw new Error(`cron ${controller.cron}: ${failed.join(", ")} failed`);

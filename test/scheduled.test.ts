@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { readState } from "../src/core/retention/maintenance";
 import { ROLLUP_WATERMARK } from "../src/core/analytics/rollup";
@@ -20,6 +20,7 @@ async function runCron(cron: string, cronEnv: Env = env) {
 
 describe("cron triggers", () => {
   beforeEach(clearLedger);
+  afterEach(() => vi.restoreAllMocks());
 
   it("are the ones wrangler.jsonc declares", () => {
     for (const cron of Object.values(CRONS)) expect(wranglerConfig).toContain(`"${cron}"`);
@@ -34,6 +35,28 @@ describe("cron triggers", () => {
     expect(await readState(env.DB, ROLLUP_WATERMARK)).toBeGreaterThan(Date.now() - 5 * 60_000);
     expect(await countRows("rollup_days")).toBe(3);
     expect(await countRows("event_rollups", "grain = 'all'")).toBeGreaterThan(0);
+  });
+
+  it("logs one line a person can read per job (what `wrangler dev` prints after /cdn-cgi/handler/scheduled)", async () => {
+    const next = random(5);
+    // 50 events an hour apart from three days ago: they fall on three closed days.
+    await seedRows(
+      Array.from({ length: 50 }, (_, index) => ({ input: randomInput(next, TODAY - 3 * DAY + index * 3_600_000, index), receivedAt: TODAY - 3 * DAY + index * 3_600_000 })),
+    );
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    await runCron(CRONS.everyQuarterHour);
+    const lines = log.mock.calls.map((call) => String(call[0]));
+    expect(lines).toEqual([
+      expect.stringMatching(/^\[cron \*\/15 \* \* \* \*\] rollup: 3 days rolled up \(3 rebuilt from raw rows, 0 folded from archived days\) \(\d+ ms\)$/),
+      expect.stringMatching(/^\[cron \*\/15 \* \* \* \*\] stale-jobs: no stalled bundle job \(\d+ ms\)$/),
+    ]);
+  });
+
+  it("says how to run the jobs when triggered without a cron expression (the URL wrangler's banner prints)", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    await runCron("");
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining("nothing ran. Run them with /cdn-cgi/handler/scheduled?cron=*/15+*+*+*+* or /cdn-cgi/handler/scheduled?cron=10+3+*+*+*"));
+    expect(await countRows("rollup_days")).toBe(0);
   });
 
   it("archives and deletes old events daily, and ignores unknown triggers", async () => {

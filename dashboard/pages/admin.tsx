@@ -2,7 +2,7 @@
 import { useState } from "hono/jsx/dom";
 import { errorText, getJson, sendJson } from "../api";
 import { Alert, ScrollTable, useLoad } from "../components";
-import { addDays, formatDateTime, formatNumber, lastDays } from "../format";
+import { addDays, formatDateTime, formatDay, formatNumber, lastDays } from "../format";
 import type { ApiKey, RetentionResult } from "../types";
 
 const scopes = ["read", "ingest", "catalog", "admin"] as const;
@@ -20,24 +20,54 @@ export function AdminPage() {
   );
 }
 
+/** The days field: empty (the configured default) or a whole number of days the API accepts; otherwise a message. */
+function parseDays(input: HTMLInputElement): { days?: number; problem?: string } {
+  const text = input.value;
+  // A number field reports text it cannot read (e.g. "1e") as an empty value, flagged badInput.
+  if (text.trim() === "" && !input.validity.badInput) return {};
+  const days = Number(text);
+  if (!Number.isInteger(days) || days < 1 || days > 36_500) return { problem: "Enter a whole number of days from 1 to 36,500, or leave the field empty for the configured default." };
+  return { days };
+}
+
+/** The confirmation of a real run, from its dry run: the cutoff day and how many events and daily archives it touches. */
+function confirmation(preview: RetentionResult): string {
+  const cutoffDay = formatDay(preview.cutoff.slice(0, 10));
+  return (
+    `Archive to R2 and then delete ${formatNumber(preview.events)} raw event(s) that occurred before ${cutoffDay} (00:00 UTC), ` +
+    `in ${formatNumber(preview.archived.length)} daily archive(s)? Rollups stay, so statistics keep counting them.`
+  );
+}
+
 function Retention() {
   const [result, setResult] = useState<RetentionResult & { dryRun: boolean }>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
 
   const run = async (form: HTMLFormElement, dryRun: boolean) => {
-    const days = (form.elements.namedItem("older_than_days") as HTMLInputElement).value;
-    if (!dryRun && !confirm("Archive and delete the raw events older than the cutoff? Rollups stay.")) return;
-    setBusy(true);
+    // Each action replaces the card's previous message, whatever it was.
+    setResult(undefined);
     setError(undefined);
+    const { days, problem } = parseDays(form.elements.namedItem("older_than_days") as HTMLInputElement);
+    if (problem) {
+      setError(problem);
+      return;
+    }
+    const request = (preview: boolean) =>
+      sendJson<RetentionResult>("POST", "/v1/maintenance/retention", { dry_run: preview, ...(days === undefined ? {} : { older_than_days: days }) });
+    setBusy(true);
     try {
-      const answer = await sendJson<RetentionResult>("POST", "/v1/maintenance/retention", {
-        dry_run: dryRun,
-        ...(days ? { older_than_days: Number(days) } : {}),
-      });
-      setResult({ ...answer, dryRun });
+      if (!dryRun) {
+        const preview = await request(true);
+        if (preview.events === 0) {
+          setResult({ ...preview, dryRun: true });
+          return;
+        }
+        if (!confirm(confirmation(preview))) return;
+      }
+      setResult({ ...(await request(dryRun)), dryRun });
     } catch (failure) {
-      setError(errorText(failure));
+      setError(`Retention failed: ${errorText(failure)}`);
     } finally {
       setBusy(false);
     }
@@ -49,8 +79,11 @@ function Retention() {
       <p class="muted">Raw events older than the cutoff are archived to R2, verified, then deleted. Leave the field empty for the configured default.</p>
       <label>
         Older than (days)
-        <input type="number" name="older_than_days" min={1} step={1} inputmode="numeric" />
+        <input type="number" name="older_than_days" min={1} max={36500} step={1} inputmode="numeric" aria-describedby="retention-days-help" />
       </label>
+      <p id="retention-days-help" class="muted">
+        A whole number of days, 1 or more.
+      </p>
       <div class="form-actions">
         <button type="button" class="secondary" disabled={busy} onClick={(event: Event) => run((event.currentTarget as HTMLButtonElement).form!, true)}>
           Dry run
@@ -59,12 +92,16 @@ function Retention() {
           Run retention…
         </button>
       </div>
-      {error && <Alert>Retention failed: {error}</Alert>}
+      {error && <Alert>{error}</Alert>}
       {result && (
         <div role="status" class="result" data-testid="retention-result">
           <p>
-            <strong>{result.dryRun ? "Dry run:" : "Done:"}</strong> cutoff {formatDateTime(result.cutoff)}; {formatNumber(result.events)} event(s){" "}
-            {result.dryRun ? "would be archived and deleted" : `archived, ${formatNumber(result.deleted)} deleted`}.
+            <strong>{result.dryRun ? "Dry run:" : "Done:"}</strong> cutoff {formatDay(result.cutoff.slice(0, 10))} (events before it);{" "}
+            {result.events === 0
+              ? "no event is that old, nothing to archive."
+              : result.dryRun
+                ? `${formatNumber(result.events)} event(s) would be archived and deleted.`
+                : `${formatNumber(result.events)} event(s) archived, ${formatNumber(result.deleted)} deleted.`}
           </p>
           {result.archived.length > 0 && (
             <details>
@@ -95,12 +132,13 @@ function RollupRebuild() {
     const data = new FormData(event.currentTarget as HTMLFormElement);
     const first = String(data.get("first"));
     const last = String(data.get("last"));
+    setResult(undefined);
+    setError(undefined);
     if (first > last) {
       setError("The first day must come before the last day.");
       return;
     }
     setBusy(true);
-    setError(undefined);
     try {
       const answer = await sendJson<Record<string, unknown>>("POST", "/v1/maintenance/rollup", { from: first, to: addDays(last, 1) });
       setResult(`Rollups rebuilt from ${first} to ${last}. ${summarise(answer)}`);
@@ -155,11 +193,12 @@ function ApiKeys() {
     const form = event.currentTarget as HTMLFormElement;
     const data = new FormData(form);
     const chosen = data.getAll("scopes").map(String);
+    setError(undefined);
+    setCreated(undefined);
     if (chosen.length === 0) {
       setError("Choose at least one scope.");
       return;
     }
-    setError(undefined);
     try {
       setCreated(await sendJson<ApiKey & { key: string }>("POST", "/v1/keys", { name: String(data.get("name")).trim(), scopes: chosen }));
       setCopied(false);
@@ -171,6 +210,7 @@ function ApiKeys() {
   };
   const revoke = async (key: ApiKey) => {
     if (!confirm(`Revoke the key “${key.name}” (${key.prefix}…)? Clients using it stop working at once.`)) return;
+    setError(undefined);
     try {
       await sendJson("DELETE", `/v1/keys/${encodeURIComponent(key.id)}`);
       keys.reload();

@@ -47,6 +47,28 @@ function filterParams(filters: Filters): Record<string, QueryValue> {
   };
 }
 
+const textFilters = ["first", "last", "action", "status", "email", "organisation", "resource_id", "doi", "q"] as const;
+
+/** The filters in the page's address (`#/events?action=download&first=2026-11-01`), so a reload or a shared link keeps them. */
+function filtersFromHash(): Filters {
+  const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  const filters: Filters = { ...noFilters, include_duplicates: query.get("include_duplicates") === "true" };
+  for (const name of textFilters) filters[name] = query.get(name) ?? "";
+  return filters;
+}
+
+function writeFiltersToHash(filters: Filters) {
+  const query = new URLSearchParams();
+  for (const name of textFilters) if (filters[name].trim()) query.set(name, filters[name].trim());
+  if (filters.include_duplicates) query.set("include_duplicates", "true");
+  const text = query.toString();
+  history.replaceState(null, "", `#/events${text ? `?${text}` : ""}`);
+}
+
+/** A reversed range would silently match nothing: say so instead. */
+const rangeProblem = (filters: Filters) =>
+  filters.first && filters.last && filters.first > filters.last ? "The first day (From) must not be after the last day (Until)." : undefined;
+
 function filtersFromForm(form: HTMLFormElement): Filters {
   const data = new FormData(form);
   const text = (name: keyof Filters) => String(data.get(name) ?? "");
@@ -65,7 +87,8 @@ function filtersFromForm(form: HTMLFormElement): Filters {
 }
 
 export function EventsPage() {
-  const [filters, setFilters] = useState<Filters>(noFilters);
+  const [filters, setFilters] = useState<Filters>(filtersFromHash);
+  const [formProblem, setFormProblem] = useState<string>();
   const [pageSize, setPageSize] = useState(25);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const [selected, setSelected] = useState<AuditEvent | null>(null);
@@ -79,12 +102,27 @@ export function EventsPage() {
 
   const apply = (event: Event) => {
     event.preventDefault();
-    setFilters(filtersFromForm(event.currentTarget as HTMLFormElement));
+    const next = filtersFromForm(event.currentTarget as HTMLFormElement);
+    const problem = rangeProblem(next);
+    setExportState({ busy: false });
+    setFormProblem(problem);
+    if (problem) return;
+    setFilters(next);
+    writeFiltersToHash(next);
     setCursors([undefined]);
   };
   const reset = (event: Event) => {
-    (event.currentTarget as HTMLFormElement).reset();
-    setFilters(noFilters);
+    // Cleared by hand: a native reset would restore the values the page was loaded with (from the address).
+    event.preventDefault();
+    for (const element of Array.from((event.currentTarget as HTMLFormElement).elements)) {
+      if (element instanceof HTMLSelectElement) element.selectedIndex = 0;
+      else if (element instanceof HTMLInputElement && element.type === "checkbox") element.checked = false;
+      else if (element instanceof HTMLInputElement) element.value = "";
+    }
+    setExportState({ busy: false });
+    setFormProblem(undefined);
+    setFilters({ ...noFilters });
+    writeFiltersToHash(noFilters);
     setCursors([undefined]);
   };
   const exportAs = async (format: "csv" | "xlsx") => {
@@ -103,18 +141,18 @@ export function EventsPage() {
       <form class="filters panel" onSubmit={apply} onReset={reset} aria-label="Event filters">
         <label>
           From
-          <input type="date" name="first" />
+          <input type="date" name="first" value={filters.first} />
         </label>
         <label>
           Until (inclusive)
-          <input type="date" name="last" />
+          <input type="date" name="last" value={filters.last} />
         </label>
         <label>
           Action
           <select name="action">
             <option value="">Any</option>
             {(actions.data ?? []).map((item) => (
-              <option key={item.action} value={item.action}>
+              <option key={item.action} value={item.action} selected={item.action === filters.action}>
                 {item.action}
               </option>
             ))}
@@ -124,33 +162,39 @@ export function EventsPage() {
           Status
           <select name="status">
             <option value="">Any</option>
-            <option value="success">Success</option>
-            <option value="failure">Failed</option>
-            <option value="denied">Denied</option>
+            <option value="success" selected={filters.status === "success"}>
+              Success
+            </option>
+            <option value="failure" selected={filters.status === "failure"}>
+              Failed
+            </option>
+            <option value="denied" selected={filters.status === "denied"}>
+              Denied
+            </option>
           </select>
         </label>
         <label>
           Email
-          <input type="email" name="email" autocomplete="off" />
+          <input type="email" name="email" autocomplete="off" value={filters.email} />
         </label>
         <label>
           Organisation
-          <input type="text" name="organisation" />
+          <input type="text" name="organisation" value={filters.organisation} />
         </label>
         <label>
           Record id
-          <input type="text" name="resource_id" />
+          <input type="text" name="resource_id" value={filters.resource_id} />
         </label>
         <label>
           DOI
-          <input type="text" name="doi" placeholder="10.1234/abc" />
+          <input type="text" name="doi" placeholder="10.1234/abc" value={filters.doi} />
         </label>
         <label>
           Text search
-          <input type="search" name="q" placeholder="title, organisation, message" />
+          <input type="search" name="q" placeholder="title, organisation, message" value={filters.q} />
         </label>
         <label class="checkbox">
-          <input type="checkbox" name="include_duplicates" />
+          <input type="checkbox" name="include_duplicates" checked={filters.include_duplicates} />
           Include duplicate repeats
         </label>
         <div class="form-actions">
@@ -166,6 +210,7 @@ export function EventsPage() {
           </button>
         </div>
       </form>
+      {formProblem && <Alert>{formProblem}</Alert>}
       {exportState.message && <Alert kind="info">{exportState.message}</Alert>}
       {exportState.error && <Alert>{exportState.error}</Alert>}
       {page.error && <Alert>Could not load events: {page.error}</Alert>}
@@ -175,7 +220,7 @@ export function EventsPage() {
           <caption class="sr-only">Events, newest first</caption>
           <thead>
             <tr>
-              <th scope="col">Time</th>
+              <th scope="col" class="nowrap">Time</th>
               <th scope="col">Action</th>
               <th scope="col">Status</th>
               <th scope="col">Record</th>
@@ -190,7 +235,7 @@ export function EventsPage() {
           <tbody>
             {(page.data?.data ?? []).map((item) => (
               <tr key={item.id} class={item.duplicate_of ? "duplicate" : ""}>
-                <td>{formatDateTime(item.occurred_at)}</td>
+                <td class="nowrap">{formatDateTime(item.occurred_at)}</td>
                 <td>{item.action}</td>
                 <td>
                   <Badge status={item.status} />

@@ -2,7 +2,7 @@
 import { useEffect, useState } from "hono/jsx/dom";
 import { errorText, getJson, sendJson } from "../api";
 import { Alert, Badge, ScrollTable, useLoad } from "../components";
-import { formatDateTime, formatNumber, formatPercent } from "../format";
+import { formatBytes, formatDateTime, formatNumber, formatPercent } from "../format";
 import type { CatalogRecord, Job } from "../types";
 
 const POLL_MS = 2500;
@@ -14,7 +14,32 @@ function downloadUrl(job: Job): string | undefined {
   return typeof url === "string" ? url : undefined;
 }
 
-export function JobsPage() {
+/** What the job says, with a finished bundle's size in readable units (the API's message counts raw bytes). */
+function jobMessage(job: Job): string {
+  const files = job.result?.total_files;
+  const size = job.result?.zip_size;
+  if (job.status === "completed" && typeof files === "number" && typeof size === "number") {
+    return `Bundle ready: ${formatNumber(files)} file${files === 1 ? "" : "s"}, ${formatBytes(size)}`;
+  }
+  return job.message ?? "–";
+}
+
+/** Progress as a bar while the job runs or when it finished; a stopped job shows no percentage (it would mislead). */
+function JobProgress({ job }: { job: Job }) {
+  if (job.status === "cancelled" || job.status === "failed") {
+    return <span class="progress-text">{job.status === "cancelled" ? "Cancelled" : "Stopped"}</span>;
+  }
+  return (
+    <>
+      <progress max={100} value={job.progress} aria-label={`Progress of job ${job.id}`}>
+        {formatPercent(job.progress / 100)}
+      </progress>
+      <span class="progress-text">{formatPercent(job.progress / 100)}</span>
+    </>
+  );
+}
+
+export function JobsPage({ canSearchRecords }: { canSearchRecords: boolean }) {
   const [statusFilter, setStatusFilter] = useState("");
   const [jobs, setJobs] = useState<Job[]>();
   const [loadError, setLoadError] = useState<string>();
@@ -60,6 +85,7 @@ export function JobsPage() {
     <section aria-labelledby="jobs-title">
       <h1 id="jobs-title">Jobs</h1>
       <NewBundle
+        canSearchRecords={canSearchRecords}
         onCreated={(text) => {
           setActionMessage({ kind: "success", text });
           setRefresh((value) => value + 1);
@@ -82,7 +108,7 @@ export function JobsPage() {
           </label>
         </div>
         <p class="muted" aria-live="polite">
-          {jobs ? `${formatNumber(running)} running; refreshed every ${POLL_MS / 1000} s.` : "Loading jobs…"}
+          {jobs ? `${formatNumber(running)} running; refreshed every ${POLL_MS / 1000} s.` : loadError ? "" : "Loading jobs…"}
         </p>
         {loadError && <Alert>Could not load jobs: {loadError}</Alert>}
         {jobs && jobs.length === 0 && <p class="empty">No jobs yet.</p>}
@@ -113,12 +139,9 @@ export function JobsPage() {
                       <Badge status={job.status} />
                     </td>
                     <td class="progress-cell">
-                      <progress max={100} value={job.progress} aria-label={`Progress of job ${job.id}`}>
-                        {formatPercent(job.progress / 100)}
-                      </progress>
-                      <span class="progress-text">{formatPercent(job.progress / 100)}</span>
+                      <JobProgress job={job} />
                     </td>
-                    <td>{job.message ?? "–"}</td>
+                    <td>{jobMessage(job)}</td>
                     <td>{formatDateTime(job.updated_at)}</td>
                     <td>
                       <div class="actions">
@@ -145,12 +168,15 @@ export function JobsPage() {
   );
 }
 
-function NewBundle({ onCreated }: { onCreated: (message: string) => void }) {
+function NewBundle({ canSearchRecords, onCreated }: { canSearchRecords: boolean; onCreated: (message: string) => void }) {
   const [search, setSearch] = useState("");
   const [chosen, setChosen] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const records = useLoad(() => getJson<{ data: CatalogRecord[] }>("/v1/records", { q: search.trim(), limit: 50 }), [search]);
+  const records = useLoad(
+    () => (canSearchRecords ? getJson<{ data: CatalogRecord[] }>("/v1/records", { q: search.trim(), limit: 50 }) : Promise.resolve(undefined)),
+    [search, canSearchRecords],
+  );
 
   const toggle = (id: string, checked: boolean) => setChosen(checked ? [...new Set([...chosen, id])] : chosen.filter((item) => item !== id));
   const submit = async (event: Event) => {
@@ -189,25 +215,33 @@ function NewBundle({ onCreated }: { onCreated: (message: string) => void }) {
   return (
     <form class="panel bundle-form" onSubmit={submit} aria-labelledby="new-bundle-title">
       <h2 id="new-bundle-title">New ZIP bundle</h2>
-      <label>
-        Find records
-        <input type="search" value={search} onInput={(event: Event) => setSearch((event.target as HTMLInputElement).value)} placeholder="title or id" />
-      </label>
-      {records.error && <Alert>Could not load records: {records.error}</Alert>}
-      <fieldset class="record-list">
-        <legend>Records ({formatNumber(chosen.length)} chosen)</legend>
-        {(records.data?.data ?? []).map((record) => (
-          <label key={record.id} class="checkbox">
-            <input type="checkbox" value={record.id} checked={chosen.includes(record.id)} onChange={(event: Event) => toggle(record.id, (event.target as HTMLInputElement).checked)} />
-            <span>
-              {record.title} <span class="muted">({record.id}{record.doi ? `, DOI ${record.doi}` : ""})</span>
-            </span>
+      {canSearchRecords ? (
+        <>
+          <label>
+            Find records
+            <input type="search" value={search} onInput={(event: Event) => setSearch((event.target as HTMLInputElement).value)} placeholder="title or id" />
           </label>
-        ))}
-        {records.data && records.data.data.length === 0 && <p class="empty">No records match.</p>}
-      </fieldset>
+          {records.error && <Alert>Could not load records: {records.error}</Alert>}
+          <fieldset class="record-list">
+            <legend>Records ({formatNumber(chosen.length)} chosen)</legend>
+            {(records.data?.data ?? []).map((record) => (
+              <label key={record.id} class="checkbox">
+                <input type="checkbox" value={record.id} checked={chosen.includes(record.id)} onChange={(event: Event) => toggle(record.id, (event.target as HTMLInputElement).checked)} />
+                <span>
+                  {record.title} <span class="muted">({record.id}{record.doi ? `, DOI ${record.doi}` : ""})</span>
+                </span>
+              </label>
+            ))}
+            {records.data && records.data.data.length === 0 && <p class="empty">No records match.</p>}
+          </fieldset>
+        </>
+      ) : (
+        <p class="note" data-testid="no-catalog-scope">
+          This key lacks the <code>catalog</code> scope, so the catalog cannot be searched here: type the record ids below.
+        </p>
+      )}
       <label>
-        Other record ids (comma-separated)
+        {canSearchRecords ? "Other record ids (comma-separated)" : "Record ids (comma-separated)"}
         <input type="text" name="other_ids" />
       </label>
       <label class="checkbox">

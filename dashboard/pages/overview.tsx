@@ -4,7 +4,7 @@ import { getJson } from "../api";
 import { SeriesChart } from "../chart";
 import { Alert, ScrollTable, useLoad } from "../components";
 import { ReportPdfButton } from "../report-pdf-button";
-import { addDays, catalogUrl, formatBytes, formatNumber, formatPercent, formatPeriod, lastDays } from "../format";
+import { addDays, catalogUrl, formatBytes, formatNumber, formatPercent, formatPeriod, lastDays, partialPeriods } from "../format";
 import type { Interval, Stats } from "../types";
 
 const presets = [7, 30, 90] as const;
@@ -78,6 +78,10 @@ export function OverviewPage({ catalogRecordUrl }: { catalogRecordUrl: string })
 function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: boolean; catalogRecordUrl: string }) {
   const { totals } = stats;
   const per = stats.interval;
+  const partial = partialPeriods(
+    stats.series.map((entry) => entry.period),
+    { first: stats.from.slice(0, 10), last: addDays(stats.to.slice(0, 10), -1) },
+  );
   return (
     <div class={stale ? "stale" : ""} data-testid="stats">
       <ul class="cards" aria-label="Totals">
@@ -108,7 +112,12 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
 
       <figure class="panel">
         <figcaption>Successful and failed downloads per {per}</figcaption>
-        <SeriesChart series={stats.series} periodLabel={formatPeriod} />
+        <SeriesChart series={stats.series} periodLabel={formatPeriod} partial={partial} />
+        {partial.size > 0 && (
+          <p class="chart-note" data-testid="partial-note">
+            * Partial {per} (shaded): only part of it lies in the range, or it is not over yet, so its counts are lower ({[...partial].map(formatPeriod).join(", ")}).
+          </p>
+        )}
         <details>
           <summary>Chart data as a table</summary>
           <ScrollTable label={`Downloads per ${per}`}>
@@ -124,7 +133,10 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
             <tbody>
               {stats.series.map((entry) => (
                 <tr key={entry.period}>
-                  <th scope="row">{formatPeriod(entry.period)}</th>
+                  <th scope="row">
+                    {formatPeriod(entry.period)}
+                    {partial.has(entry.period) ? " (partial)" : ""}
+                  </th>
                   <td class="number">{formatNumber(entry.successful)}</td>
                   <td class="number">{formatNumber(entry.failed)}</td>
                   <td class="number">{formatBytes(entry.bytes)}</td>

@@ -10,6 +10,7 @@ export const archives = router();
 const listRoute = createRoute({
   method: "get",
   path: "/v1/archives",
+  operationId: "listArchives",
   tags: ["Maintenance"],
   summary: "Archive objects (one per day) with their row counts and checksums",
   security,
@@ -34,6 +35,7 @@ archives.openapi(listRoute, async (c) => c.json(await listArchives(c.env.BUCKET,
 const restoreRoute = createRoute({
   method: "post",
   path: "/v1/archives/restore",
+  operationId: "restoreArchive",
   tags: ["Maintenance"],
   summary: "Re-import an archive into the ledger (idempotent by event id)",
   description:

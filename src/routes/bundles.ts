@@ -22,6 +22,7 @@ export const linkOrigin = (configured: string | undefined, requestUrl: string) =
 const createBundleRoute = createRoute({
   method: "post",
   path: "/v1/bundles",
+  operationId: "createBundle",
   tags: ["Bundles"],
   summary: "Build a ZIP of records (metadata PDFs, optionally their files) in the background",
   description:

@@ -36,6 +36,7 @@ const DownloadLinkSchema = z.object({ url: z.string(), expires_at: z.string() })
 const createLinkRoute = createRoute({
   method: "post",
   path: "/v1/download-links",
+  operationId: "createDownloadLink",
   tags: ["Downloads"],
   summary: "A signed, expiring link to a record's file or metadata PDF, bound to the user",
   security,
@@ -100,6 +101,7 @@ async function serveBundle(c: Context<AppEnv>, target: Extract<DownloadTarget, {
 const downloadRoute = createRoute({
   method: "get",
   path: "/d/{token}",
+  operationId: "downloadWithLink",
   tags: ["Downloads"],
   summary: "Download through a signed link (no API key)",
   description:

@@ -26,6 +26,7 @@ const exportRoute = (format: ExportFormat) =>
   createRoute({
     method: "get",
     path: `/v1/events/export.${format}`,
+    operationId: format === "csv" ? "exportEventsCsv" : "exportEventsNdjson",
     tags: ["Events"],
     summary: format === "csv" ? "Export events as CSV (streamed)" : "Export events as NDJSON (streamed)",
     description:

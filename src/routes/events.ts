@@ -39,6 +39,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const postEvent = createRoute({
   method: "post",
   path: "/v1/events",
+  operationId: "createEvent",
   tags: ["Events"],
   summary: "Record one event",
   security,
@@ -66,6 +67,7 @@ const recordEvent: RouteHandler<typeof postEvent, AppEnv> = async (c) => {
 const postBatch = createRoute({
   method: "post",
   path: "/v1/events/batch",
+  operationId: "createEventBatch",
   tags: ["Events"],
   summary: "Record up to 1,000 events; invalid ones are reported by index",
   security,
@@ -99,6 +101,7 @@ const recordBatch: RouteHandler<typeof postBatch, AppEnv> = async (c) => {
 const importRoute = createRoute({
   method: "post",
   path: "/v1/events/import",
+  operationId: "importEvents",
   tags: ["Events"],
   summary: "Import historical events from NDJSON or CSV (≤ 50,000 lines)",
   description:
@@ -130,6 +133,7 @@ const importHistory: RouteHandler<typeof importRoute, AppEnv> = async (c) => {
 const listRoute = createRoute({
   method: "get",
   path: "/v1/events",
+  operationId: "listEvents",
   tags: ["Events"],
   summary: "Find events, newest first, with keyset pagination",
   security,
@@ -146,6 +150,7 @@ const findEvents: RouteHandler<typeof listRoute, AppEnv> = async (c) => {
 const recentRoute = createRoute({
   method: "get",
   path: "/v1/events/recent",
+  operationId: "listRecentEvents",
   tags: ["Events"],
   summary: "Events of the last minutes, newest first",
   security,
@@ -170,6 +175,7 @@ const recentEvents: RouteHandler<typeof recentRoute, AppEnv> = async (c) => {
 const getRoute = createRoute({
   method: "get",
   path: "/v1/events/{id}",
+  operationId: "getEvent",
   tags: ["Events"],
   summary: "One event",
   security,

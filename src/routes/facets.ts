@@ -8,6 +8,7 @@ import { authErrors, errorResponses, router, security } from "./openapi";
 const actionsRoute = createRoute({
   method: "get",
   path: "/v1/actions",
+  operationId: "listActions",
   tags: ["Events"],
   summary: "Actions seen, with event counts and last occurrence",
   security,
@@ -26,6 +27,7 @@ const actionCounts: RouteHandler<typeof actionsRoute, AppEnv> = async (c) => c.j
 const resourceTypesRoute = createRoute({
   method: "get",
   path: "/v1/resource-types",
+  operationId: "listResourceTypes",
   tags: ["Events"],
   summary: "Resource types seen, with event counts",
   security,

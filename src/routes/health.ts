@@ -10,6 +10,7 @@ const HealthSchema = z
 const healthRoute = createRoute({
   method: "get",
   path: "/health",
+  operationId: "getHealth",
   tags: ["Health"],
   summary: "Service health and D1 reachability",
   responses: {

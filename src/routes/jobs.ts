@@ -19,6 +19,7 @@ const viewerOf = async (c: Context<AppEnv>): Promise<JobViewer> => ({ keyId: c.v
 const getJobRoute = createRoute({
   method: "get",
   path: "/v1/jobs/{id}",
+  operationId: "getJob",
   tags: ["Jobs"],
   summary: "A job's status, progress and result",
   description: "A job is visible to the API key that created it and to admin keys; any other key gets 404.",
@@ -33,6 +34,7 @@ jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c
 const listJobsRoute = createRoute({
   method: "get",
   path: "/v1/jobs",
+  operationId: "listJobs",
   tags: ["Jobs"],
   summary: "Jobs of this API key (all jobs for an admin key), newest first, optionally of one status",
   security,
@@ -52,6 +54,7 @@ jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, a
 const cancelJobRoute = createRoute({
   method: "delete",
   path: "/v1/jobs/{id}",
+  operationId: "cancelJob",
   tags: ["Jobs"],
   summary: "Cancel a pending or processing job (its partial upload is aborted)",
   description: "Only the API key that created the job or an admin key may cancel it; any other key gets 404.",

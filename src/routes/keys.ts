@@ -25,6 +25,7 @@ const CreatedKeySchema = ApiKeySchema.extend({ key: z.string().openapi({ descrip
 const createRouteDef = createRoute({
   method: "post",
   path: "/v1/keys",
+  operationId: "createKey",
   tags: ["Keys"],
   summary: "Create an API key (the secret is returned once)",
   security,
@@ -53,6 +54,7 @@ const createApiKey: RouteHandler<typeof createRouteDef, AppEnv> = async (c) => {
 const listRouteDef = createRoute({
   method: "get",
   path: "/v1/keys",
+  operationId: "listKeys",
   tags: ["Keys"],
   summary: "List API keys (never their secrets)",
   security,
@@ -68,6 +70,7 @@ const listApiKeys: RouteHandler<typeof listRouteDef, AppEnv> = async (c) => c.js
 const revokeRouteDef = createRoute({
   method: "delete",
   path: "/v1/keys/{id}",
+  operationId: "revokeKey",
   tags: ["Keys"],
   summary: "Revoke an API key, effective immediately",
   security,

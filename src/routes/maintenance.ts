@@ -38,6 +38,7 @@ const RollupResultSchema = z
 const rollupRoute = createRoute({
   method: "post",
   path: "/v1/maintenance/rollup",
+  operationId: "runRollup",
   tags: ["Maintenance"],
   summary: "Roll up closed days: the cron's incremental run (empty body), or a rebuild of [from, to)",
   description:
@@ -69,6 +70,7 @@ maintenance.openapi(rollupRoute, async (c) => {
 const retentionRoute = createRoute({
   method: "post",
   path: "/v1/maintenance/retention",
+  operationId: "runRetention",
   tags: ["Maintenance"],
   summary: "Archive raw events older than N days to R2, verify, then delete them (or report what would happen)",
   security,

@@ -46,6 +46,7 @@ const fileParams = z.object({ id: RecordIdSchema, name: FileNameSchema });
 const putRecordRoute = createRoute({
   method: "put",
   path: "/v1/records/{id}",
+  operationId: "putRecord",
   tags: ["Records"],
   summary: "Create or replace a record (metadata normalised from DataCite 4 or ISO 19115 JSON)",
   security,
@@ -66,6 +67,7 @@ recordsRouter.openapi(putRecordRoute, async (c) => {
 const getRecordRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}",
+  operationId: "getRecord",
   tags: ["Records"],
   summary: "One record with its metadata, normalised record and files",
   security,
@@ -79,6 +81,7 @@ recordsRouter.openapi(getRecordRoute, async (c) => c.json(await requireRecord(c.
 const listRecordsRoute = createRoute({
   method: "get",
   path: "/v1/records",
+  operationId: "listRecords",
   tags: ["Records"],
   summary: "Records ordered by id; `q` searches title, DOI, creators and keywords",
   security,
@@ -98,6 +101,7 @@ recordsRouter.openapi(listRecordsRoute, async (c) => c.json(await listRecords(c.
 const deleteRecordRoute = createRoute({
   method: "delete",
   path: "/v1/records/{id}",
+  operationId: "deleteRecord",
   tags: ["Records"],
   summary: "Delete a record, its files and cached PDFs",
   security,
@@ -114,6 +118,7 @@ recordsRouter.openapi(deleteRecordRoute, async (c) => {
 const putFileRoute = createRoute({
   method: "put",
   path: "/v1/records/{id}/files/{name}",
+  operationId: "uploadFile",
   tags: ["Records"],
   summary: "Upload (or replace) a file of a record; the body is streamed into R2 and hashed on the way",
   description: `Needs \`Content-Length\` (at most ${MAX_FILE_BYTES} bytes, R2's single-upload ceiling). The file's \`Content-Type\` is the request's (a media type of at most 255 characters).`,
@@ -143,6 +148,7 @@ recordsRouter.openapi(putFileRoute, async (c) => {
 const listFilesRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}/files",
+  operationId: "listFiles",
   tags: ["Records"],
   summary: "Files of a record with size, content type and SHA-256",
   security,
@@ -172,6 +178,7 @@ const resourceOf = (record: RecordForDownload) => ({ type: "dataset" as const, i
 const downloadFileRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}/files/{name}",
+  operationId: "downloadFile",
   tags: ["Downloads"],
   summary: "Download a file of a public record without a key (other records need a `catalog` key)",
   description:
@@ -193,6 +200,7 @@ recordsRouter.openapi(downloadFileRoute, async (c) => {
 const metadataPdfRoute = createRoute({
   method: "get",
   path: "/v1/records/{id}/metadata.pdf",
+  operationId: "downloadMetadataPdf",
   tags: ["Downloads"],
   summary: "The record's metadata as PDF (rendered once per version of the record, then served from R2)",
   description:

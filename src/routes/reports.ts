@@ -43,6 +43,7 @@ async function respond(c: Context<AppEnv>, period: ReportPeriod, as: ReportForma
 const dailyRoute = createRoute({
   method: "get",
   path: "/v1/reports/daily",
+  operationId: "getDailyReport",
   tags: ["Reports"],
   summary: "Report of one UTC day: summary, top resources and organisations, failures and refusals",
   security,
@@ -59,6 +60,7 @@ reports.openapi(dailyRoute, (c) => {
 const weeklyRoute = createRoute({
   method: "get",
   path: "/v1/reports/weekly",
+  operationId: "getWeeklyReport",
   tags: ["Reports"],
   summary: "Report of one ISO week, with a line per day",
   security,

@@ -90,6 +90,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 const statsRoute = createRoute({
   method: "get",
   path: "/v1/stats",
+  operationId: "getStats",
   tags: ["Stats"],
   summary: "Counted downloads over a range: totals, top organisations and resources, and a zero-filled series",
   description:
@@ -159,6 +160,7 @@ const ResourceStatsSchema = z
 const resourceRoute = createRoute({
   method: "get",
   path: "/v1/stats/resources/{type}/{id}",
+  operationId: "getResourceStats",
   tags: ["Stats"],
   summary: "Counted downloads of one resource (all time unless from/to are given)",
   security,
@@ -227,6 +229,7 @@ const UserStatsSchema = z
 const usersRoute = createRoute({
   method: "get",
   path: "/v1/stats/users",
+  operationId: "getUserStats",
   tags: ["Stats"],
   summary: "Counted downloads of one person, by email or actor id (raw rows: the retention window)",
   security,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dashboardContentSecurityPolicy } from "../../src/routes/dashboard";
+import { selfOnlyContentSecurityPolicy as dashboardContentSecurityPolicy } from "../../src/routes/static-assets";
 import { call } from "../helpers";
 
 describe("dashboard", () => {

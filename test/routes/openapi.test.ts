@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
+import { selfOnlyContentSecurityPolicy } from "../../src/routes/static-assets";
 import { call, callJson } from "../helpers";
 
-type Operation = { security?: unknown; responses: Record<string, any>; parameters?: { name: string; in: string }[]; requestBody?: any };
+type Operation = { operationId?: string; security?: unknown; responses: Record<string, any>; parameters?: { name: string; in: string }[]; requestBody?: any };
 
 async function document(): Promise<{ openapi: string; paths: Record<string, Record<string, Operation>>; components: any }> {
   const { status, body } = await callJson("GET", "/openapi.json", { key: null });
@@ -107,6 +108,44 @@ describe("GET /openapi.json", () => {
     expect(bundles.responses["429"]!.description).toBe("Too many requests; see Retry-After. Or: The API key already has the most jobs it may run at once; retry when one finishes");
   });
 
+  it("gives every operation its own operationId", async () => {
+    const doc = await document();
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ where: `${method} ${path}`, id: operation.operationId })));
+    expect(operations.length).toBeGreaterThan(30);
+    for (const { where, id } of operations) expect(id, where).toMatch(/^[a-z][A-Za-z0-9]+$/);
+    const seen = new Map<string, string>();
+    for (const { where, id } of operations) {
+      expect(seen.get(id!), `${where} reuses the operationId of ${seen.get(id!)}`).toBeUndefined();
+      seen.set(id!, where);
+    }
+  });
+
+  // Regression: the file-name pattern was emitted as "^…{0,254}$/u" (a regex literal's flag leaked into the string),
+  // which no file name can match, so generated clients refused every upload and download.
+  it("emits every pattern as a plain ECMA-262 regular expression that real values match", async () => {
+    const doc = await document();
+    const patterns: { where: string; pattern: string }[] = [];
+    const walk = (node: unknown, where: string) => {
+      if (Array.isArray(node)) node.forEach((child, index) => walk(child, `${where}[${index}]`));
+      else if (node && typeof node === "object") {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === "pattern" && typeof value === "string") patterns.push({ where, pattern: value });
+          else walk(value, `${where}.${key}`);
+        }
+      }
+    };
+    walk(doc, "$");
+    expect(patterns.length).toBeGreaterThan(0);
+    for (const { where, pattern } of patterns) {
+      expect(pattern, where).not.toMatch(/\/[a-z]*$/);
+      expect(() => new RegExp(pattern, "u"), where).not.toThrow();
+    }
+    const fileName = doc.paths["/v1/records/{id}/files/{name}"]!.put!.parameters!.find((parameter) => parameter.name === "name") as unknown as { schema: { pattern: string } };
+    const matcher = new RegExp(fileName.schema.pattern, "u");
+    for (const name of ["sst.csv", "Données 2021 (v2).nc", "data_2024-01.tar.gz"]) expect(name).toMatch(matcher);
+    for (const name of [".hidden", "a/b.csv", " leading.csv"]) expect(name).not.toMatch(matcher);
+  });
+
   it("leaves /health without security", async () => {
     const doc = await document();
     expect(doc.paths["/health"]!.get!.security).toBeUndefined();
@@ -119,7 +158,39 @@ describe("GET /docs", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
     const html = await response.text();
-    expect(html).toContain("swagger-ui");
+    expect(html).toContain('<script type="module" src="/docs/app.js"></script>');
     expect(html).toContain("/openapi.json");
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(response.headers.get("content-security-policy")).toBe(selfOnlyContentSecurityPolicy);
+  });
+
+  it("serves Swagger UI's script and stylesheet from the Worker, and answers unknown files with 404", async () => {
+    const script = await call("GET", "/docs/app.js", { key: null });
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toMatch(/javascript/);
+    expect(await script.text()).toContain("/openapi.json");
+    const style = await call("GET", "/docs/app.css", { key: null });
+    expect(style.status).toBe(200);
+    expect(await style.text()).toContain(".swagger-ui");
+    const missing = await call("GET", "/docs/missing.js", { key: null });
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe("GET /", () => {
+  it("answers JSON with the service's entry points", async () => {
+    const { status, body } = await callJson("GET", "/", { key: null });
+    expect(status).toBe(200);
+    expect(body.service).toBe("download-audit");
+    expect(body.links.map((link: { href: string }) => link.href)).toEqual(["/dashboard", "/docs", "/openapi.json", "/health"]);
+  });
+
+  it("answers a browser with a small HTML page linking them", async () => {
+    const response = await call("GET", "/", { key: null, headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(response.headers.get("content-security-policy")).toBe(selfOnlyContentSecurityPolicy);
+    const html = await response.text();
+    for (const href of ["/dashboard", "/docs", "/openapi.json", "/health"]) expect(html).toContain(`<a href="${href}">`);
   });
 });

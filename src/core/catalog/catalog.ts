@@ -28,7 +28,9 @@ export const FileNameSchema = z
   .normalize("NFC")
   .regex(FILE_NAME_PATTERN, "must be one path segment of 1-255 characters: letters, digits, space and . _ ( ) + , = @ - (not starting with . or space)")
   .refine((name) => !INVISIBLE.test(name), "must not contain invisible or bidirectional control characters")
-  .openapi({ example: "temperatures.csv" });
+  // The pattern is given as its source: zod-to-openapi would otherwise write the literal's `u` flag into the string
+  // ("…$/u"), a pattern no file name matches. JSON Schema patterns are read with Unicode semantics, so \p{…} stays valid.
+  .openapi({ example: "temperatures.csv", pattern: FILE_NAME_PATTERN.source });
 
 /**
  * What two file names look like to a person: NFKC with case folded (upper then lower case, so "ß" meets "SS"), so
