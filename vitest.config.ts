@@ -20,6 +20,10 @@ export default defineConfig(async () => {
             BUNDLE_SLICE_BYTES: String(1024 * 1024),
             // Test files share the admin key, whose jobs may stay pending; quota tests set their own limits.
             BUNDLE_MAX_ACTIVE_JOBS: "1000",
+            // Settings of .dev.vars (which the plugin reads when `npm run dev` has created it) pinned to their production
+            // values, so a developer's local file cannot change what the tests see.
+            WEBHOOKS_ALLOW_LOCAL: "false",
+            ALERT_SETTLE_SECONDS: "60",
             // A hanging webhook receiver is given up on quickly.
             WEBHOOK_TIMEOUT_MS: "500",
           },

@@ -13,6 +13,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 const listRoute = createRoute({
   method: "get",
   path: "/v1/alerts",
+  operationId: "listAlerts",
   tags: ["Alerts"],
   summary: "Alerts, most recently seen first",
   security,
@@ -37,6 +38,7 @@ alertsRouter.openapi(listRoute, async (c) => c.json(await listAlerts(c.env.DB, c
 const acknowledgeRoute = createRoute({
   method: "post",
   path: "/v1/alerts/{id}/acknowledge",
+  operationId: "acknowledgeAlert",
   tags: ["Alerts"],
   summary: "Acknowledge an alert (it stays acknowledged while it keeps firing)",
   security,
@@ -50,6 +52,7 @@ alertsRouter.openapi(acknowledgeRoute, async (c) => c.json(await acknowledgeAler
 const evaluateRoute = createRoute({
   method: "post",
   path: "/v1/alerts/evaluate",
+  operationId: "evaluateAlerts",
   tags: ["Alerts"],
   summary: "Run the alert rules now (the cron runs them every 5 minutes)",
   security,

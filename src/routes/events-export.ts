@@ -53,6 +53,7 @@ const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 const xlsxRoute = createRoute({
   method: "get",
   path: "/v1/events/export.xlsx",
+  operationId: "exportEventsXlsx",
   tags: ["Events"],
   summary: "Export events as an Excel workbook (streamed)",
   description: `Oldest first, same filters and columns as the CSV export, as typed cells: occurred_at as an Excel date (UTC), bytes as a number, the rest as text with the same formula neutralising. Frozen header row, autofilter and column widths. After ${(EXCEL_MAX_ROWS - 1).toLocaleString("en-US")} events a sheet is full and the rows continue on sheets "Events 2", "Events 3", …; the last sheet, "About", lists the filters, the export time and the row count.`,

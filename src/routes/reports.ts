@@ -77,6 +77,7 @@ reports.openapi(weeklyRoute, (c) => {
 const monthlyRoute = createRoute({
   method: "get",
   path: "/v1/reports/monthly",
+  operationId: "getMonthlyReport",
   tags: ["Reports"],
   summary: "Report of one UTC calendar month, with a line per day",
   security,

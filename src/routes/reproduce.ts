@@ -40,6 +40,7 @@ const responses = {
 const reproduceRoute = createRoute({
   method: "get",
   path: "/v1/reproduce",
+  operationId: "getReproduction",
   tags: ["Downloads"],
   summary: "A person's successful file and bundle downloads, to fetch again and cite",
   description:

@@ -129,6 +129,7 @@ const dateOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const statsReportRoute = createRoute({
   method: "get",
   path: "/v1/stats/report.pdf",
+  operationId: "getStatsReportPdf",
   tags: ["Stats"],
   summary: "The figures of GET /v1/stats (same query) as a PDF report: summary, chart of the series, top lists",
   security,
@@ -190,6 +191,7 @@ const reportInterval = (from: number, to: number): Interval => (to - from <= 92 
 const resourceReportRoute = createRoute({
   method: "get",
   path: "/v1/stats/resources/{type}/{id}/report.pdf",
+  operationId: "getResourceReportPdf",
   tags: ["Stats"],
   summary: "A resource's usage over a range as a PDF report (default: the last 30 days)",
   description: "Summary, a chart of counted downloads per day (per week beyond 92 days, per month beyond two years), top organisations and the series as a table.",

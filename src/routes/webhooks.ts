@@ -13,6 +13,7 @@ const params = z.object({ id: z.string().min(1).max(64) });
 const createRouteDef = createRoute({
   method: "post",
   path: "/v1/webhooks",
+  operationId: "createWebhook",
   tags: ["Webhooks"],
   summary: "Register a webhook endpoint (Standard Webhooks; the signing secret is returned once)",
   description: "The URL must be https and must not point at a private, loopback, link-local or reserved address.",
@@ -45,6 +46,7 @@ webhooksRouter.openapi(createRouteDef, async (c) => c.json(await createWebhook(c
 const listRoute = createRoute({
   method: "get",
   path: "/v1/webhooks",
+  operationId: "listWebhooks",
   tags: ["Webhooks"],
   summary: "Webhook endpoints (never their secrets)",
   security,
@@ -57,6 +59,7 @@ webhooksRouter.openapi(listRoute, async (c) => c.json({ data: await listWebhooks
 const deleteRoute = createRoute({
   method: "delete",
   path: "/v1/webhooks/{id}",
+  operationId: "deleteWebhook",
   tags: ["Webhooks"],
   summary: "Delete a webhook endpoint; pending deliveries are dropped",
   security,
@@ -70,6 +73,7 @@ webhooksRouter.openapi(deleteRoute, async (c) => c.json(await deleteWebhook(c.en
 const deliveriesRoute = createRoute({
   method: "get",
   path: "/v1/webhooks/{id}/deliveries",
+  operationId: "listWebhookDeliveries",
   tags: ["Webhooks"],
   summary: "Delivery log of an endpoint, newest first: status, attempts and each attempt's status code",
   security,
