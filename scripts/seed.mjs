@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { faker } from "@faker-js/faker";
 import { getPlatformProxy } from "wrangler";
 import { EventInputSchema } from "../src/core/ledger/event-schema.ts";
-import { ingestEvents } from "../src/core/ledger/ingest.ts";
+import { ingestEvents, SYSTEM_KEY_ID } from "../src/core/ledger/ingest.ts";
 import { getConfig } from "../src/lib/config.ts";
 
 const { values: options } = parseArgs({
@@ -177,9 +177,9 @@ try {
     for (let offset = 0; offset < eventCount; offset += BATCH_SIZE) {
       const now = Date.now();
       const inputs = Array.from({ length: Math.min(BATCH_SIZE, eventCount - offset) }, () => EventInputSchema.parse(makeEvent(now)));
-      const outcomes = await ingestEvents(db, config, inputs, { receivedAt: now });
+      const outcomes = await ingestEvents(db, config, inputs, { receivedAt: now, keyId: SYSTEM_KEY_ID });
       for (const input of inputs) tally.set(`${input.action} ${input.status}`, (tally.get(`${input.action} ${input.status}`) ?? 0) + 1);
-      replayed += outcomes.filter((outcome) => outcome.replayed).length;
+      replayed += outcomes.filter((outcome) => outcome.status !== "stored").length;
       written += outcomes.length;
     }
     const seconds = (Date.now() - started) / 1000;

@@ -39,7 +39,7 @@ export async function seedRows(rows: SeedRow[]): Promise<EventRow[]> {
   const config = getConfig(env);
   const prepared: PreparedEvent[] = [];
   for (const row of rows) {
-    const event = await prepareEvent(EventInputSchema.parse(row.input), config, { receivedAt: row.receivedAt });
+    const event = await prepareEvent(EventInputSchema.parse(row.input), config, { keyId: "test-seed", receivedAt: row.receivedAt });
     if (row.denied) event.row.status = "denied";
     if (row.duplicateOf) event.row.duplicate_of = row.duplicateOf;
     prepared.push(event);

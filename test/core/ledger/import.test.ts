@@ -7,7 +7,7 @@ import { countRows, unique } from "../../helpers";
 
 const config = getConfig(env);
 const receivedAt = Date.parse("2026-01-01T00:00:00Z");
-const run = (text: string, format: "ndjson" | "csv", dryRun = false) => importEvents(env.DB, config, text, format, { dryRun, receivedAt });
+const run = (text: string, format: "ndjson" | "csv", dryRun = false) => importEvents(env.DB, config, text, format, { dryRun, receivedAt, keyId: "test-admin" });
 
 describe("flatToInput", () => {
   it("nests flat columns, drops empty cells, reads bytes as a number and meta as JSON", () => {

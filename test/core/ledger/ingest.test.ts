@@ -9,7 +9,7 @@ import { recordingD1, statementMaxima } from "../../d1-spy";
 import { callJson, countRows, flushLedger, unique } from "../../helpers";
 
 const config = getConfig(env);
-const request = { receivedAt: Date.parse("2026-01-02T03:04:05Z") };
+const request = { keyId: "test-key", receivedAt: Date.parse("2026-01-02T03:04:05Z") };
 const input = (value: Record<string, unknown>) => EventInputSchema.parse(value);
 
 describe("prepareEvent", () => {
@@ -147,7 +147,7 @@ describe("storeEvents within production D1 limits", () => {
     const id = unique("existing");
     const original = await prepareEvent(input({ id, action: "x.y", message: "original" }), config, request);
     expect((await storeEvents(env.DB, [original])).inserted).toEqual(new Set([id]));
-    const again = await prepareEvent(input({ id, action: "x.y", message: "changed" }), config, { receivedAt: request.receivedAt + 1000 });
+    const again = await prepareEvent(input({ id, action: "x.y", message: "changed" }), config, { keyId: "test-key", receivedAt: request.receivedAt + 1000 });
     expect((await storeEvents(env.DB, [again])).inserted.size).toBe(0);
     expect(await env.DB.prepare("SELECT message, received_at FROM events WHERE id = ?").bind(id).first()).toEqual({ message: "original", received_at: request.receivedAt });
   });
@@ -158,7 +158,7 @@ describe("ingestEvents", () => {
     const stored = unique("stored");
     await ingestEvents(env.DB, config, [input({ id: stored, action: "x.y" })], request);
     const fresh = unique("fresh");
-    const later = { receivedAt: request.receivedAt + 60_000 };
+    const later = { keyId: "test-key", receivedAt: request.receivedAt + 60_000 };
     const outcomes = await ingestEvents(env.DB, config, [input({ id: stored, action: "x.y" }), input({ id: fresh, action: "x.y" }), input({ id: fresh, action: "x.y" })], later);
     expect(outcomes).toEqual([
       { id: stored, received_at: request.receivedAt, replayed: true, duplicate_of: null },
