@@ -55,10 +55,12 @@ describe("importEvents from NDJSON", () => {
     const line = JSON.stringify({ action: "download", resource: { type, id: "x" } });
     const result = await run([JSON.stringify({ id, action: "download", resource: { type, id: "y" } }), line, line].join("\n"), "ndjson");
     expect(result).toMatchObject({ valid: 3, inserted: 2, replayed: 1 });
-    const ids = (await env.DB.prepare("SELECT id FROM events WHERE resource_type = ? ORDER BY id").bind(type).all<{ id: string }>()).results.map((row) => row.id);
-    expect(ids).toHaveLength(2);
-    expect(ids).toContain(id);
-    expect(ids.find((stored) => stored !== id)).toMatch(/^imp_[0-9a-f]{32}$/);
+    const rows = (await env.DB.prepare("SELECT client_id, key_id FROM events WHERE resource_type = ? ORDER BY id").bind(type).all<{ client_id: string; key_id: string }>()).results;
+    expect(rows).toHaveLength(2);
+    expect(rows.map((row) => row.client_id)).toContain(id);
+    expect(rows.find((row) => row.client_id !== id)!.client_id).toMatch(/^imp_[0-9a-f]{32}$/);
+    // Ids given or derived are scoped to the importing key.
+    expect(rows.map((row) => row.key_id)).toEqual(["test-admin", "test-admin"]);
   });
 });
 
