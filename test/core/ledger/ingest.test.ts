@@ -185,7 +185,7 @@ describe("findStored", () => {
   it("looks up thousands of ids within the parameter limit", async () => {
     const ids = Array.from({ length: 2500 }, (_, index) => `${unique("find")}-${index}`);
     const known = unique("known");
-    const [{ id: knownId }] = (await ingestEvents(env.DB, config, [input({ id: known, action: "x.y" })], request)) as [{ id: string }];
+    const knownId = (await ingestEvents(env.DB, config, [input({ id: known, action: "x.y" })], request))[0]!.id;
     const spy = recordingD1(env.DB);
     const found = await findStored(spy.db, [...ids, knownId]);
     expect([...found.keys()]).toEqual([knownId]);
