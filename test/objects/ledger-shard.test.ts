@@ -228,6 +228,67 @@ describe("LedgerShard", () => {
     expect(await countRows("events", "client_id LIKE 'kill-flush-%'")).toBe(5);
   });
 
+  it("holds at most its staging bound: a new event past it is answered unavailable, replays are still answered, nothing is dropped", async () => {
+    const { stub, options: base, item } = shardNamed("test-bound");
+    const options = { ...base, maxStagedRows: 3 };
+    const first = await stub.stage([await item({ id: "bound-1", dedup: false }), await item({ id: "bound-2", dedup: false }), await item({ id: "bound-3", dedup: false })], options);
+    expect(first.map((outcome) => outcome.status)).toEqual(["stored", "stored", "stored"]);
+    const [over, replay] = await stub.stage([await item({ id: "bound-4", dedup: false }), await item({ id: "bound-1", dedup: false })], options);
+    expect(over).toMatchObject({ status: "unavailable", client_id: "bound-4", retryAfterSeconds: 30 });
+    expect(replay).toMatchObject({ status: "replayed", client_id: "bound-1" });
+    expect(await stub.stateSize()).toMatchObject({ staged: 3 });
+    expect(await stub.flush()).toBe(3);
+    const [retried] = await stub.stage([await item({ id: "bound-4", dedup: false })], options);
+    expect(retried!.status).toBe("stored");
+    await stub.flush();
+    expect(await countRows("events", "key_id = 'key-test' AND client_id LIKE 'bound-%'")).toBe(4);
+  });
+
+  it("bounds staging by bytes as well as rows", async () => {
+    const { stub, options: base, item } = shardNamed("test-bound-bytes");
+    const one = JSON.stringify((await item({ dedup: false })).row).length;
+    const options = { ...base, maxStagedBytes: 2 * one + one / 2 };
+    const outcomes = await stub.stage([await item({ dedup: false }), await item({ dedup: false }), await item({ dedup: false })], options);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["stored", "stored", "unavailable"]);
+    expect(await stub.stateSize()).toMatchObject({ staged: 2 });
+  });
+
+  it("D1 failing before its batch commits: rows stay staged, the alarm retries, and each event is stored once", async () => {
+    const { stub, options, item } = shardNamed("test-d1-down");
+    await stub.stage(await Promise.all(Array.from({ length: 4 }, (_, i) => item({ id: `d1-down-${i}`, dedup: false }))), options);
+    const down = new Proxy(env.DB, { get: (target, property) => (property === "batch" ? () => Promise.reject(new Error("D1 unavailable")) : Reflect.get(target, property)) });
+    await runInShard(stub, async (shard) => {
+      (shard as unknown as { env: Env }).env = { ...env, DB: down };
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.stateSize()).toMatchObject({ staged: 4 });
+    // The failed alarm re-armed itself (5 s); D1 is back by then.
+    await runInDurableObject(stub, async (shard: LedgerShard, state) => {
+      (shard as unknown as { env: Env }).env = env;
+      expect(await state.storage.getAlarm()).not.toBeNull();
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.stateSize()).toMatchObject({ staged: 0 });
+    expect(await countRows("events", "key_id = 'key-test' AND client_id LIKE 'd1-down-%'")).toBe(4);
+  });
+
+  it("counts refusals of one client in a window on one row, flushed with its final count when the window ends", async () => {
+    const { stub, options, item } = shardNamed("test-denials");
+    const refusal = () => item({ status: "failure", denialKey: "anonymous|download|failure|ip-hash-1|null:null" });
+    const outcomes = (await stub.stage(await Promise.all(Array.from({ length: 5 }, refusal)), options)).map(held);
+    const [firstId, countedId] = [outcomes[0]!.id, outcomes[1]!.id];
+    expect(outcomes.map((outcome) => outcome.id)).toEqual([firstId, countedId, countedId, countedId, countedId]);
+    // Before the window ends only the first refusal is due; the counted row waits for its final count.
+    expect(await stub.flush()).toBe(1);
+    expect(await stub.stateSize()).toMatchObject({ staged: 1, denials: 1 });
+    expect(await stub.flush(env.DB, Date.now() + options.denialWindowMs)).toBe(1);
+    const { results } = await env.DB.prepare("SELECT id, denied_count FROM events WHERE id IN (?, ?) ORDER BY denied_count").bind(firstId, countedId).all();
+    expect(results).toEqual([
+      { id: firstId, denied_count: null },
+      { id: countedId, denied_count: 4 },
+    ]);
+  });
+
   it("keeps staged events and windows across eviction, and its alarm flushes them", async () => {
     const { stub, options, item } = shardNamed("test-evict");
     const [counted] = await stub.stage([await item({ id: "evict-1", user: "evictee" })], options);
