@@ -155,7 +155,9 @@ async function launch(label: string): Promise<void> {
     logFile: path.join(artifacts, `chaos-${label}.log`),
     adminKey,
     port,
-    settings: { API_RATE_LIMIT_PER_MINUTE: "1000000" },
+    // A 3 s flush delay (250 ms in dev) keeps more acknowledged events in staging when a kill lands, and the per-key
+    // request limit is lifted so that only the kills disturb the load.
+    settings: { API_RATE_LIMIT_PER_MINUTE: "1000000", LEDGER_FLUSH_DELAY_MS: "3000" },
   });
   baseUrl = runtime.baseUrl;
   history.restarts.push({ at: new Date().toISOString(), seconds: (Date.now() - started) / 1000 });
@@ -230,7 +232,7 @@ try {
   await sleep(PHASE_SECONDS * 1000);
   loading = false;
   await Promise.all(clients);
-  // Acknowledged events reach D1 within a flush delay (250 ms) after their shard's alarm; wait until all are visible.
+  // Acknowledged events reach D1 within a flush delay after their shard's alarm; wait until all are visible.
   let stored = await storedEvents();
   for (let wait = 0; wait < 30 && [...events.values()].some((event) => (event.answer === 201 || event.answer === 200) && !stored.has(event.clientId)); wait++) {
     await sleep(1_000);
