@@ -38,6 +38,8 @@ const history = {
   refused_4xx: 0,
   unanswered: 0,
   kills: 0,
+  /** Per kill: acknowledged events not yet in D1 (so only in a shard's staging) just before the SIGKILL. */
+  staged_at_kill: [] as number[],
   restarts: [] as { at: string; seconds: number }[],
   stored: 0,
   lost: 0,
@@ -223,9 +225,15 @@ try {
   const clients = Array.from({ length: CONCURRENCY }, () => client());
   for (let kill = 1; kill <= KILLS; kill++) {
     await sleep(PHASE_SECONDS * 1000);
+    const ackedBefore = [...events.values()].filter((event) => event.answer === 201 || event.answer === 200).map((event) => event.clientId);
+    const visible = await storedEvents();
     await runtime!.kill();
     history.kills++;
-    console.log(`chaos: kill ${kill}/${KILLS} after ${history.sent} events sent, ${history.acked} acknowledged`);
+    history.staged_at_kill.push(ackedBefore.filter((clientId) => !visible.has(clientId)).length);
+    console.log(
+      `chaos: kill ${kill}/${KILLS} after ${history.sent} events sent, ${ackedBefore.length} acknowledged, ` +
+        `${history.staged_at_kill.at(-1)} of them only in staging`,
+    );
     await sleep(500);
     await launch(`restart-${kill}`);
   }
@@ -261,7 +269,7 @@ const ok =
 console.log(
   `chaos: sent ${history.sent}, acked ${history.acked}, refused (4xx) ${history.refused_4xx}, same-id retries ${history.same_id_retries} ` +
     `(replays ${history.replays_answered}, conflicts ${history.conflicts_answered}), kills ${history.kills}, ` +
-    `lost ${history.lost}, duplicated ${history.duplicated}, content mismatches ${history.content_mismatch}, ` +
+    `staged at kills ${history.staged_at_kill.join("/")}, lost ${history.lost}, duplicated ${history.duplicated}, content mismatches ${history.content_mismatch}, ` +
     `4xx stored ${history.refused_but_stored}, unanswered ${history.unanswered}; ${history.seconds} s; report ${path.relative(root, REPORT)}`,
 );
 for (const anomaly of history.anomalies.slice(0, 20)) console.log(`chaos: anomaly: ${anomaly}`);
