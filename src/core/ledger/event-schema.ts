@@ -128,7 +128,7 @@ export const BatchResultSchema = z
     rejected: z
       .array(z.object({ index: z.number(), errors: z.array(z.object({ path: z.string(), message: z.string() })) }))
       .openapi({ description: "Items not stored: invalid, or (path `id`) a client id already stored with other content" }),
-    ids: z.array(z.string()),
+    ids: z.array(z.string()).openapi({ description: "Stored ids of the events stored or replayed, in input order" }),
   })
   .openapi("EventBatchResult");
 
