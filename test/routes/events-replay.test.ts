@@ -96,4 +96,16 @@ describe("client-chosen ids (issue 10, finding 1)", () => {
     expect((await callJson("GET", `/v1/events/${body.id}`, { key: reader })).body).toMatchObject({ id: body.id, client_id: clientId });
     await expectError(await call("GET", `/v1/events/${encodeURIComponent(clientId)}`, { key: reader }), 404, "not_found");
   });
+
+  it("lists a batch item whose id is already stored with other content under rejected (path id) and stores nothing for it", async () => {
+    const clientId = unique("evt-batch");
+    expect((await call("POST", "/v1/events", { body: event({ id: clientId, bytes: 1 }) })).status).toBe(201);
+    const { status, body } = await callJson("POST", "/v1/events/batch", {
+      body: { events: [event({ id: clientId, bytes: 2 }), event({ id: clientId, bytes: 1 })] },
+    });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ accepted: 0, replayed: 1, rejected: [{ index: 0, errors: [{ path: "id" }] }] });
+    expect(body.ids).toHaveLength(1);
+    expect((await storedUnder(clientId)).length).toBe(1);
+  });
 });

@@ -209,6 +209,13 @@ describe("back-pressure (issue 10)", () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("30");
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+    // A batch says which of its events were stored and which were not (here: an invalid one is rejected, two not stored).
+    const batch = await withEnv(settings, "POST", "/v1/events/batch", {
+      events: [{ action: "BAD" }, ...[1, 2].map(() => event({ action: "record.view", actor: { id: actorId }, resource: { type: resourceType, id: "r" } }))],
+    });
+    expect(batch.status).toBe(503);
+    expect(batch.headers.get("retry-after")).toBe("30");
+    expect(((await batch.json()) as { error: { details: unknown } }).error.details).toEqual({ not_stored: [1, 2], stored: [] });
 
     await runInDurableObject(stub, (shard: LedgerShard) => void ((shard as unknown as { env: Env }).env = env));
     await flushLedger();
