@@ -1,5 +1,5 @@
 // `npm run test:chaos`: loads the service (started as `npm run dev` does, state persisted in a temp dir) with client ids
-// and same-id retries, SIGKILLs the runtime several times and restarts it on the same state, then checks that every
+// (single events and batches) and same-id retries, SIGKILLs the runtime several times and restarts it on the same state, then checks that every
 // acknowledged event is stored exactly once with its content and every event answered 4xx is absent.
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -112,7 +112,42 @@ async function deliver(event: Sent, deadline: number): Promise<void> {
   }
 }
 
-/** One client: new events, deliberate same-id retries of acknowledged ones, conflicting reuses and invalid events. */
+/**
+ * Sends a batch of new events until the service answers it: a 200 acknowledges every event it does not list as rejected,
+ * a 503 acknowledges those in `details.stored` and the rest are sent again; a dropped connection or other 5xx: all again.
+ */
+async function deliverBatch(batch: Sent[], deadline: number): Promise<void> {
+  let pending = batch;
+  for (let attempt = 0; pending.length > 0 && Date.now() < deadline; attempt++) {
+    if (attempt > 0) history.same_id_retries += pending.length;
+    const answer = await post("/v1/events/batch", { events: pending.map((event) => event.body) });
+    if (answer?.status === 200) {
+      const rejected = new Set<number>((answer.json.rejected as { index: number }[]).map((item) => item.index));
+      pending.forEach((event, index) => {
+        event.answer = rejected.has(index) ? 400 : 201;
+        if (rejected.has(index)) history.refused_4xx++;
+        else history.acked++;
+      });
+      return;
+    }
+    if (answer?.status === 503 && answer.json?.error?.details?.stored) {
+      const stored = new Set<number>(answer.json.error.details.stored as number[]);
+      pending.forEach((event, index) => {
+        if (stored.has(index)) {
+          event.answer = 201;
+          history.acked++;
+        }
+      });
+      pending = pending.filter((_, index) => !stored.has(index));
+    } else if (answer && answer.status < 500) {
+      history.anomalies.push(`a batch was answered ${answer.status}`);
+      return;
+    }
+    await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 4)));
+  }
+}
+
+/** One client: new events (single and in batches), same-id retries of acknowledged ones, conflicting reuses, invalid events. */
 async function client(): Promise<void> {
   while (loading && counter < MAX_EVENTS) {
     const roll = Math.random();
@@ -141,6 +176,13 @@ async function client(): Promise<void> {
       const answer = await post("/v1/events", { ...original.body, bytes: (original.body.bytes as number) + 1 });
       if (answer?.status === 409) history.conflicts_answered++;
       else if (answer && answer.status < 500) history.anomalies.push(`${original.clientId}: a conflicting reuse answered ${answer.status}`);
+      continue;
+    }
+    if (roll < 0.35) {
+      const batch = Array.from({ length: 10 }, newEvent);
+      for (const event of batch) events.set(event.clientId, event);
+      history.sent += batch.length;
+      await deliverBatch(batch, Date.now() + 60_000);
       continue;
     }
     const event = newEvent();
