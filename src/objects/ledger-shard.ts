@@ -260,7 +260,7 @@ export class LedgerShard extends DurableObject<Env> {
       if (rows.length === 0) return flushed;
       await storeEvents(
         db,
-        rows.map((staged) => ({ row: JSON.parse(staged.row) as EventRow, actor: staged.actor ? (JSON.parse(staged.actor) as ActorRow) : null })),
+        rows.map((staged) => ({ row: stagedRow(staged.row), actor: staged.actor ? (JSON.parse(staged.actor) as ActorRow) : null })),
       );
       for (const watcher of this.flushWatchers)
         for (const { id, received_at, duplicate_of, content_hash } of rows) watcher.set(id, { id, received_at, duplicate_of, content_hash });
@@ -304,6 +304,11 @@ export class LedgerShard extends DurableObject<Env> {
       denials: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM denials").one().n,
     };
   }
+}
+
+/** A staged row as stored; rows staged before issue 10 lack the ownership columns and are stored as `legacy`. */
+function stagedRow(json: string): EventRow {
+  return { key_id: "legacy", client_id: null, content_hash: null, denied_count: null, ...(JSON.parse(json) as Partial<EventRow>) } as EventRow;
 }
 
 function unavailable(row: EventRow, retryAfterSeconds: number, reason: string): Unavailable {

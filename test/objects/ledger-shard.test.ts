@@ -289,6 +289,18 @@ describe("LedgerShard", () => {
     ]);
   });
 
+  it("flushes rows staged before issue 10 (no ownership columns) as legacy rows", async () => {
+    const { stub } = shardNamed("test-old-rows");
+    const old = (await item("test-old-rows", { id: "pre-0005" })).row;
+    const { key_id: _k, client_id: _c, content_hash: _h, denied_count: _d, ...before } = { ...old, id: `old-${crypto.randomUUID()}` };
+    await runInShard(stub, async (shard) => {
+      (shard as unknown as { sql: SqlStorage }).sql.exec("INSERT INTO staged (id, received_at, row) VALUES (?, ?, ?)", before.id, before.received_at, JSON.stringify(before));
+    });
+    expect(await stub.flush()).toBe(1);
+    const stored = await env.DB.prepare("SELECT key_id, client_id, content_hash, denied_count FROM events WHERE id = ?").bind(before.id).first();
+    expect(stored).toEqual({ key_id: "legacy", client_id: null, content_hash: null, denied_count: null });
+  });
+
   it("keeps staged events and windows across eviction, and its alarm flushes them", async () => {
     const { stub, options, item } = shardNamed("test-evict");
     const [counted] = await stub.stage([await item({ id: "evict-1", user: "evictee" })], options);
