@@ -306,10 +306,19 @@ describe("LedgerShard", () => {
     const [counted] = await stub.stage([await item({ id: "evict-1", user: "evictee" })], options);
     await evictDurableObject(stub);
     expect(await stub.stateSize()).toMatchObject({ staged: 1, windows: 1 });
-    const [repeat] = await stub.stage([await item({ user: "evictee" })], options);
+    const [repeat, replay, conflict] = await stub.stage(
+      [await item({ user: "evictee" }), await item({ id: "evict-1", user: "evictee" }), await item({ id: "evict-1", user: "evictee", bytes: 5 })],
+      options,
+    );
     expect(held(repeat).duplicate_of).toBe(counted!.id);
+    expect(replay).toMatchObject({ status: "replayed", id: counted!.id });
+    expect(conflict).toMatchObject({ status: "conflict", id: counted!.id });
+    // Evicted again between staging and the flush: the alarm still finds both rows.
+    await evictDurableObject(stub);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.stateSize()).toMatchObject({ staged: 0 });
     expect(await countRows("events", "client_id = 'evict-1'")).toBe(1);
+    expect(await countRows("events", `id IN ('${counted!.id}', '${repeat!.id}')`)).toBe(2);
   });
 });
 
