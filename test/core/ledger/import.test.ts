@@ -62,6 +62,17 @@ describe("importEvents from NDJSON", () => {
     // Ids given or derived are scoped to the importing key.
     expect(rows.map((row) => row.key_id)).toEqual(["test-admin", "test-admin"]);
   });
+
+  it("lists a line whose id this key already stored with other content as invalid (path id) and stores nothing for it", async () => {
+    const type = unique("conflict");
+    const id = unique("given");
+    const first = await run(JSON.stringify({ id, action: "download", resource: { type, id: "a" } }), "ndjson");
+    expect(first).toMatchObject({ valid: 1, inserted: 1 });
+    const second = await run(["", JSON.stringify({ id, action: "download", resource: { type, id: "b" } })].join("\n"), "ndjson");
+    expect(second).toEqual({ valid: 0, invalid: [{ line: 2, errors: [{ path: "id", message: "is already stored by this key with different content" }] }], inserted: 0, replayed: 0 });
+    const stored = await env.DB.prepare("SELECT resource_id FROM events WHERE resource_type = ?").bind(type).all();
+    expect(stored.results).toEqual([{ resource_id: "a" }]);
+  });
 });
 
 describe("importEvents from CSV", () => {
