@@ -143,7 +143,7 @@ export class LedgerShard extends DurableObject<Env> {
       );
       this.stagedRows += 1;
       this.stagedBytes += staged.length;
-      if (denial?.kind === "hold") this.sql.exec("UPDATE denials SET held_id = ? WHERE denial_key = ?", row.id, item.denialKey);
+      if (denial) this.recordDenial(item.denialKey!, denial, row.id);
       return { status: "stored", id: row.id, client_id: row.client_id, received_at: row.received_at, duplicate_of: duplicateOf };
     });
     await this.scheduleAlarm(now + options.flushDelayMs);
@@ -188,25 +188,33 @@ export class LedgerShard extends DurableObject<Env> {
   }
 
   /**
-   * The first refusal of a client in a window is stored as its own row ("first"); the second is staged held until the
-   * window ends ("hold") and every later one adds 1 to that row's `denied_count` ("count"), so the count is final when
-   * the row reaches D1.
+   * How a refusal is recorded (decided without writing, so a refusal that cannot be staged leaves no trace): the first of
+   * a client in a window is its own row ("first"); the second is staged held until the window ends ("hold") and every
+   * later one adds 1 to that row's `denied_count` ("count"), so the count is final when the row reaches D1.
    */
-  private denialPlan(denialKey: string, now: number, windowMs: number): { kind: "first" } | { kind: "hold"; until: number } | { kind: "count"; heldId: string } {
+  private denialPlan(
+    denialKey: string,
+    now: number,
+    windowMs: number,
+  ): { kind: "first"; windowEnd: number } | { kind: "hold"; until: number } | { kind: "count"; heldId: string } {
     const open = this.sql
       .exec<{ window_end: number; held_id: string | null }>("SELECT window_end, held_id FROM denials WHERE denial_key = ?", denialKey)
       .toArray()[0];
-    if (!open || open.window_end <= now) {
+    if (!open || open.window_end <= now) return { kind: "first", windowEnd: now + windowMs };
+    if (open.held_id && this.stagedSummary(open.held_id)) return { kind: "count", heldId: open.held_id };
+    return { kind: "hold", until: open.window_end };
+  }
+
+  /** Records a refusal staged as "first" (opens the client's window) or "hold" (the window's counted row). */
+  private recordDenial(denialKey: string, plan: { kind: "first"; windowEnd: number } | { kind: "hold"; until: number }, rowId: string): void {
+    if (plan.kind === "hold") this.sql.exec("UPDATE denials SET held_id = ? WHERE denial_key = ?", rowId, denialKey);
+    else
       this.sql.exec(
         `INSERT INTO denials (denial_key, window_end, held_id) VALUES (?, ?, NULL)
          ON CONFLICT (denial_key) DO UPDATE SET window_end = excluded.window_end, held_id = NULL`,
         denialKey,
-        now + windowMs,
+        plan.windowEnd,
       );
-      return { kind: "first" };
-    }
-    if (open.held_id && this.stagedSummary(open.held_id)) return { kind: "count", heldId: open.held_id };
-    return { kind: "hold", until: open.window_end };
   }
 
   private countRefusal(row: EventRow, heldId: string): StageOutcome {
