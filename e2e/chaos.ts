@@ -37,6 +37,11 @@ const history = {
   conflicts_answered: 0,
   refused_4xx: 0,
   unanswered: 0,
+  /** Bad signed-link attempts: sent, answered 403, and recorded (rows + counts) once the run is over. */
+  bad_links_sent: 0,
+  bad_links_answered: 0,
+  bad_links_recorded: 0,
+  bad_link_rows: 0,
   kills: 0,
   /** Per kill: acknowledged events not yet in D1 (so only in a shard's staging) just before the SIGKILL. */
   staged_at_kill: [] as number[],
@@ -121,7 +126,8 @@ async function deliverBatch(batch: Sent[], deadline: number): Promise<void> {
   for (let attempt = 0; pending.length > 0 && Date.now() < deadline; attempt++) {
     if (attempt > 0) history.same_id_retries += pending.length;
     const answer = await post("/v1/events/batch", { events: pending.map((event) => event.body) });
-    if (answer?.status === 200) {
+    // A 200 whose body a kill cut off says nothing per event: sending the batch again is safe (client ids).
+    if (answer?.status === 200 && answer.json !== null) {
       const rejected = new Set<number>((answer.json.rejected as { index: number }[]).map((item) => item.index));
       pending.forEach((event, index) => {
         event.answer = rejected.has(index) ? 400 : 201;
@@ -139,7 +145,7 @@ async function deliverBatch(batch: Sent[], deadline: number): Promise<void> {
         }
       });
       pending = pending.filter((_, index) => !stored.has(index));
-    } else if (answer && answer.status < 500) {
+    } else if (answer && answer.status < 500 && answer.status !== 200) {
       history.anomalies.push(`a batch was answered ${answer.status}`);
       return;
     }
@@ -160,8 +166,19 @@ async function client(): Promise<void> {
       await deliver(event, Date.now() + 60_000);
       continue;
     }
+    if (roll < 0.1) {
+      // A tampered download link: answered 403 and recorded, after the first in a window as a count on one row.
+      history.bad_links_sent++;
+      history.requests++;
+      const answer = await fetch(`${baseUrl}/d/chaos-${runId}-not-a-token-${counter}`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
+      if (answer?.status === 403) history.bad_links_answered++;
+      else if (answer === null) history.transport_errors++;
+      else if (answer.status < 500) history.anomalies.push(`a bad link was answered ${answer.status}`);
+      await answer?.body?.cancel();
+      continue;
+    }
     const acked = [...events.values()].filter((candidate) => candidate.answer === 201);
-    if (roll < 0.2 && acked.length > 0) {
+    if (roll < 0.24 && acked.length > 0) {
       // Same id, same content: a replay (200) that stores nothing new.
       const original = pick(acked);
       history.same_id_retries++;
@@ -170,7 +187,7 @@ async function client(): Promise<void> {
       else if (answer && answer.status < 500) history.anomalies.push(`${original.clientId}: a retry of an acknowledged event answered ${answer.status}`);
       continue;
     }
-    if (roll < 0.25 && acked.length > 0) {
+    if (roll < 0.29 && acked.length > 0) {
       // Same id, other content: must be 409 and change nothing.
       const original = pick(acked);
       const answer = await post("/v1/events", { ...original.body, bytes: (original.body.bytes as number) + 1 });
@@ -178,7 +195,7 @@ async function client(): Promise<void> {
       else if (answer && answer.status < 500) history.anomalies.push(`${original.clientId}: a conflicting reuse answered ${answer.status}`);
       continue;
     }
-    if (roll < 0.35) {
+    if (roll < 0.39) {
       const batch = Array.from({ length: 10 }, newEvent);
       for (const event of batch) events.set(event.clientId, event);
       history.sent += batch.length;
@@ -199,12 +216,33 @@ async function launch(label: string): Promise<void> {
     logFile: path.join(artifacts, `chaos-${label}.log`),
     adminKey,
     port,
-    // A 3 s flush delay (250 ms in dev) keeps more acknowledged events in staging when a kill lands, and the per-key
-    // request limit is lifted so that only the kills disturb the load.
-    settings: { API_RATE_LIMIT_PER_MINUTE: "1000000", LEDGER_FLUSH_DELAY_MS: "3000" },
+    // A 3 s flush delay (250 ms in dev) keeps more acknowledged events in staging when a kill lands, a 5 s refusal window
+    // (300 s) lets counted refusal rows reach D1 before the run ends, and the per-key request limit is lifted so that only
+    // the kills disturb the load.
+    settings: { API_RATE_LIMIT_PER_MINUTE: "1000000", LEDGER_FLUSH_DELAY_MS: "3000", DENIAL_WINDOW_SECONDS: "5" },
   });
   baseUrl = runtime.baseUrl;
   history.restarts.push({ at: new Date().toISOString(), seconds: (Date.now() - started) / 1000 });
+}
+
+/** Bad-link attempts the ledger records: its anonymous "not valid" failures, a row each plus the counts on counted rows. */
+async function recordedBadLinks(): Promise<{ rows: number; recorded: number }> {
+  let rows = 0;
+  let recorded = 0;
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: "1000", status: "failure", action: "download", q: "This download link is not valid", ...(cursor ? { cursor } : {}) });
+    const response = await fetch(`${baseUrl}/v1/events?${query}`, { headers: { authorization: `Bearer ${adminKey}` } });
+    if (!response.ok) throw new Error(`listing refusals answered ${response.status}`);
+    const page = (await response.json()) as { data: { key_id: string; denied_count: number | null }[]; next_cursor: string | null };
+    for (const event of page.data)
+      if (event.key_id === "anonymous") {
+        rows++;
+        recorded += event.denied_count ?? 1;
+      }
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { rows, recorded };
 }
 
 /** Every event of this run as the service returns it (GET /v1/events pages), by client id. */
@@ -289,6 +327,17 @@ try {
     stored = await storedEvents();
   }
   verify(stored);
+  // Counted refusal rows reach D1 when their window (DENIAL_WINDOW_SECONDS, 5 s here) ends.
+  let badLinks = await recordedBadLinks();
+  for (let wait = 0; wait < 30 && badLinks.recorded < history.bad_links_answered; wait++) {
+    await sleep(1_000);
+    badLinks = await recordedBadLinks();
+  }
+  history.bad_links_recorded = badLinks.recorded;
+  history.bad_link_rows = badLinks.rows;
+  // Every 403 is recorded; an attempt whose answer a kill cut off may be recorded too, nothing beyond what was sent.
+  if (history.bad_links_recorded < history.bad_links_answered || history.bad_links_recorded > history.bad_links_sent)
+    history.anomalies.push(`bad links: ${history.bad_links_answered} answered 403, ${history.bad_links_sent} sent, ${history.bad_links_recorded} recorded`);
 } catch (error) {
   failed = true;
   history.anomalies.push(`run failed: ${(error as Error).message.split("\n")[0]}`);
@@ -312,7 +361,7 @@ console.log(
   `chaos: sent ${history.sent}, acked ${history.acked}, refused (4xx) ${history.refused_4xx}, same-id retries ${history.same_id_retries} ` +
     `(replays ${history.replays_answered}, conflicts ${history.conflicts_answered}), kills ${history.kills}, ` +
     `staged at kills ${history.staged_at_kill.join("/")}, lost ${history.lost}, duplicated ${history.duplicated}, content mismatches ${history.content_mismatch}, ` +
-    `4xx stored ${history.refused_but_stored}, unanswered ${history.unanswered}; ${history.seconds} s; report ${path.relative(root, REPORT)}`,
+    `4xx stored ${history.refused_but_stored}, bad links ${history.bad_links_answered} answered 403 / ${history.bad_links_recorded} recorded in ${history.bad_link_rows} rows, unanswered ${history.unanswered}; ${history.seconds} s; report ${path.relative(root, REPORT)}`,
 );
 for (const anomaly of history.anomalies.slice(0, 20)) console.log(`chaos: anomaly: ${anomaly}`);
 process.exit(ok ? 0 : 1);
