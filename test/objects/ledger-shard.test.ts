@@ -289,6 +289,26 @@ describe("LedgerShard", () => {
     ]);
   });
 
+  it("keeps counting on the same row across eviction, and starts a new window after the old one ends", async () => {
+    const { stub, options, item } = shardNamed("test-denials-evict");
+    const refusal = () => item({ status: "failure", denialKey: "anonymous|download|failure|ip-hash-2|null:null" });
+    const before = (await stub.stage(await Promise.all(Array.from({ length: 3 }, refusal)), options)).map(held);
+    await evictDurableObject(stub);
+    const after = (await stub.stage(await Promise.all(Array.from({ length: 2 }, refusal)), options)).map(held);
+    const countedId = before[1]!.id;
+    expect(after.map((outcome) => outcome.id)).toEqual([countedId, countedId]);
+    expect(await stub.flush(env.DB, Date.now() + options.denialWindowMs)).toBe(2);
+    expect(await env.DB.prepare("SELECT denied_count FROM events WHERE id = ?").bind(countedId).first()).toEqual({ denied_count: 4 });
+    // Once the window has ended, the next refusal is a row of its own again, flushed without waiting.
+    await runInDurableObject(stub, async (_shard: LedgerShard, state) => {
+      state.storage.sql.exec("UPDATE denials SET window_end = 0");
+    });
+    const [fresh] = await stub.stage([await refusal()], options);
+    expect(held(fresh).id).not.toBe(countedId);
+    expect(await stub.flush()).toBe(1);
+    expect(await env.DB.prepare("SELECT denied_count FROM events WHERE id = ?").bind(held(fresh).id).first()).toEqual({ denied_count: null });
+  });
+
   it("flushes rows staged before issue 10 (no ownership columns) as legacy rows", async () => {
     const { stub } = shardNamed("test-old-rows");
     const old = (await item("test-old-rows", { id: "pre-0005" })).row;
