@@ -56,13 +56,18 @@ const options = {
   events: Math.round(positive("events", flags.events ?? (flags.full ? "1000000" : "100000"))),
   stateDir: flags["state-dir"] ? path.resolve(flags["state-dir"]) : await defaultStateParent(),
 };
-const vars = Object.fromEntries(
-  flags.var.map((pair) => {
-    const at = pair.indexOf("=");
-    if (at < 1) throw new Error(`--var expects KEY=VALUE (got ${pair})`);
-    return [pair.slice(0, at), pair.slice(at + 1)];
-  }),
-);
+const vars = {
+  // Refused downloads after a client's first in a window are one row with a count, flushed when the window ends; a 1 s
+  // window lets the hot-ip scenario see every refusal in D1 right after its load (override with --var).
+  DENIAL_WINDOW_SECONDS: "1",
+  ...Object.fromEntries(
+    flags.var.map((pair) => {
+      const at = pair.indexOf("=");
+      if (at < 1) throw new Error(`--var expects KEY=VALUE (got ${pair})`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  ),
+};
 
 async function discoverScenarios() {
   const dir = path.join(import.meta.dirname, "scenarios");
@@ -174,7 +179,8 @@ const ctx = {
 
 async function countStored(target, resourceType) {
   const db = await target.db();
-  const row = await db.prepare("SELECT count(*) AS n FROM events WHERE resource_type = ?1").bind(resourceType).first();
+  // Recorded attempts: a row stands for one, a counted refusal row for `denied_count`.
+  const row = await db.prepare("SELECT coalesce(sum(coalesce(denied_count, 1)), 0) AS n FROM events WHERE resource_type = ?1").bind(resourceType).first();
   return Number(row?.n ?? 0);
 }
 

@@ -1,5 +1,5 @@
 // Starts the service as `npm run dev` does (wrangler dev, migrations applied, .dev.vars.example settings) on a free port
-// with a fresh temporary state directory, and stops it again.
+// with a fresh temporary state directory, and stops it again; or (chaos) kills and restarts it on the same state.
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
@@ -59,20 +59,42 @@ async function waitForHealth(baseUrl: string, logFile: string, exited: () => str
   throw new Error(`the service did not become healthy within ${timeoutMs / 1000} s`);
 }
 
-export async function startService(logFile: string, settings: Record<string, string> = {}): Promise<RunningService> {
+/** A fresh state directory with the D1 migrations applied, as `npm run dev` prepares it. */
+export async function prepareState(): Promise<string> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), "download-audit-e2e-"));
   await promisify(execFile)(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
     cwd: root,
     env: quietEnv,
   });
-  const port = await freePort();
+  return stateDir;
+}
+
+export interface LaunchedRuntime {
+  baseUrl: string;
+  /** Kills wrangler dev and workerd (the whole process group) with SIGKILL, as a crash would; the state stays. */
+  kill: () => Promise<void>;
+  /** Stops them with SIGTERM (SIGKILL after 10 s); the state stays. */
+  terminate: () => Promise<void>;
+}
+
+/** Starts `wrangler dev` on `stateDir` (persisted: a restart on the same directory sees the same D1, DOs and R2). */
+export async function launchRuntime(options: {
+  stateDir: string;
+  logFile: string;
+  adminKey: string;
+  port?: number;
+  settings?: Record<string, string>;
+}): Promise<LaunchedRuntime> {
+  const port = options.port ?? (await freePort());
   const baseUrl = `http://127.0.0.1:${port}`;
-  const adminKey = `e2e-admin-${randomUUID()}`;
-  const log = createWriteStream(logFile);
+  const log = createWriteStream(options.logFile);
   await new Promise((resolve) => log.once("open", resolve));
   const child = spawn(
     process.execPath,
-    [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir, "--show-interactive-dev-session=false", ...(await devVars(adminKey, settings))],
+    [
+      wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", options.stateDir, "--show-interactive-dev-session=false",
+      ...(await devVars(options.adminKey, options.settings ?? {})),
+    ],
     { cwd: root, env: quietEnv, detached: true, stdio: ["ignore", log, log] },
   );
   let exit: string | null = null;
@@ -82,22 +104,39 @@ export async function startService(logFile: string, settings: Record<string, str
       resolve();
     }),
   );
-  const stop = async () => {
+  const signal = async (name: NodeJS.Signals, escalateAfterMs: number | null) => {
     if (exit === null && child.pid !== undefined) {
-      process.kill(-child.pid, "SIGTERM");
-      const killTimer = setTimeout(() => exit === null && process.kill(-child.pid!, "SIGKILL"), 10_000);
+      process.kill(-child.pid, name);
+      const killTimer = escalateAfterMs === null ? undefined : setTimeout(() => exit === null && process.kill(-child.pid!, "SIGKILL"), escalateAfterMs);
       await exitedPromise;
       clearTimeout(killTimer);
     }
     log.end();
+  };
+  const runtime = { baseUrl, kill: () => signal("SIGKILL", null), terminate: () => signal("SIGTERM", 10_000) };
+  try {
+    await waitForHealth(baseUrl, options.logFile, () => exit, 90_000);
+  } catch (error) {
+    await runtime.terminate();
+    const tail = (await readFile(options.logFile, "utf8").catch(() => "")).split("\n").slice(-40).join("\n");
+    throw new Error(`${(error as Error).message}\n--- wrangler dev log (${options.logFile}) ---\n${tail}`);
+  }
+  return runtime;
+}
+
+export async function startService(logFile: string, settings: Record<string, string> = {}): Promise<RunningService> {
+  const stateDir = await prepareState();
+  const adminKey = `e2e-admin-${randomUUID()}`;
+  let runtime: LaunchedRuntime;
+  try {
+    runtime = await launchRuntime({ stateDir, logFile, adminKey, settings });
+  } catch (error) {
+    await rm(stateDir, { recursive: true, force: true });
+    throw error;
+  }
+  const stop = async () => {
+    await runtime.terminate();
     await rm(stateDir, { recursive: true, force: true });
   };
-  try {
-    await waitForHealth(baseUrl, logFile, () => exit, 90_000);
-  } catch (error) {
-    await stop();
-    const tail = (await readFile(logFile, "utf8").catch(() => "")).split("\n").slice(-40).join("\n");
-    throw new Error(`${(error as Error).message}\n--- wrangler dev log (${logFile}) ---\n${tail}`);
-  }
-  return { baseUrl, adminKey, logFile, stop };
+  return { baseUrl: runtime.baseUrl, adminKey, logFile, stop };
 }

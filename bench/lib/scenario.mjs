@@ -52,7 +52,7 @@
  * @property {typeof import("./workload.mjs").eventGenerator} events
  * @property {(options: object) => ReturnType<typeof import("./load.mjs").runLoad>} load
  *   runLoad with the run's url/duration/connections/warm-up and workerd pid filled in (each overridable).
- * @property {(resourceType: string) => Promise<number>} countStored  Rows in D1 with that resource type (harness-side).
+ * @property {(resourceType: string) => Promise<number>} countStored  Recorded attempts in D1 with that resource type (a counted refusal row adds its denied_count; harness-side).
  * @property {(resourceType: string, expected: number) => Promise<{ stored: number, expected: number, afterMs: number, complete: boolean, note: string }>} waitForStored
  *   Waits until D1 holds `expected` rows of that resource type: how long acknowledged events take to be flushed.
  * @property {(count: number) => Promise<{ count: number, seconds: number, finishedAt: number }>} ensureSeeded

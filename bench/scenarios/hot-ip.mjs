@@ -23,7 +23,8 @@ export default {
         body: JSON.stringify({ ...events.event({ resourceType }), action: "download" }),
       }),
     });
-    // Refused downloads are stored too (status `denied`), so every 201 and 429 is a row.
+    // Refused downloads are recorded too (status `denied`; after a client's first in a window as a count on one row), so
+    // every 201 and 429 is a recorded attempt.
     const drain = await ctx.waitForStored(resourceType, before + answered(load, "201") + answered(load, "429"));
     const refused = load.statusCounts["429"] ?? 0;
     return {

@@ -25,6 +25,14 @@ export const events = sqliteTable(
     message: text("message"),
     meta: text("meta"),
     duplicateOf: text("duplicate_of"),
+    /** Who stored the event: an API key id, `bootstrap-admin`, `anonymous` (downloads without a key) or `legacy`. */
+    keyId: text("key_id").notNull().default("legacy"),
+    /** The id the client chose, unique per key; the row's `id` is derived from (key_id, client_id). */
+    clientId: text("client_id"),
+    /** SHA-256 of the client's event content (RFC 8785 JSON): a replay with another fingerprint is a conflict. */
+    contentHash: text("content_hash"),
+    /** For an aggregated refusal: how many refused attempts of one client in one window this row stands for. */
+    deniedCount: integer("denied_count"),
   },
   (table) => [
     index("events_occurred").on(table.occurredAt, table.id),

@@ -35,6 +35,9 @@ const ConfigSchema = z.object({
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
   RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(1024).default(64),
   LEDGER_FLUSH_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(250),
+  LEDGER_STAGING_MAX_ROWS: z.coerce.number().int().min(1).default(2_500_000),
+  LEDGER_STAGING_MAX_BYTES: z.coerce.number().int().min(1).default(4 * 1024 ** 3),
+  DENIAL_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
   DOWNLOAD_TOKEN_SECRET: z.string().min(16, "DOWNLOAD_TOKEN_SECRET must be at least 16 characters").optional(),
   DOWNLOAD_LINK_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
   PUBLIC_BASE_URL: z.url().optional(),
@@ -91,6 +94,11 @@ export type Config = {
   rateLimitShards: number;
   /** How long a staged event may wait before its shard flushes to D1. */
   ledgerFlushDelayMs: number;
+  /** Staging bound per ledger shard (rows, bytes of row JSON): beyond it new events are answered 503, never dropped. */
+  ledgerStagingMaxRows: number;
+  ledgerStagingMaxBytes: number;
+  /** After a client's first refused download in this window, its further refusals are one row with a count. */
+  denialWindowSeconds: number;
   /** Signs download links (HMAC) and seals the user they carry (AES-GCM); downloads answer 500 while it is unset. */
   downloadTokenSecret: string | undefined;
   /** Default lifetime of a signed download link; a request may ask for up to 3,600 s. */
@@ -170,6 +178,9 @@ export function getConfig(env: Env): Config {
     ledgerShards: value.LEDGER_SHARDS,
     rateLimitShards: value.RATE_LIMIT_SHARDS,
     ledgerFlushDelayMs: value.LEDGER_FLUSH_DELAY_MS,
+    ledgerStagingMaxRows: value.LEDGER_STAGING_MAX_ROWS,
+    ledgerStagingMaxBytes: value.LEDGER_STAGING_MAX_BYTES,
+    denialWindowSeconds: value.DENIAL_WINDOW_SECONDS,
     downloadTokenSecret: value.DOWNLOAD_TOKEN_SECRET,
     downloadLinkTtlSeconds: value.DOWNLOAD_LINK_TTL_SECONDS,
     publicBaseUrl: value.PUBLIC_BASE_URL?.replace(/\/+$/, ""),

@@ -16,7 +16,7 @@ import {
 } from "../core/ledger/event-schema";
 import { importEvents, ImportResultSchema } from "../core/ledger/import";
 import type { RequestContext } from "../core/ledger/ingest";
-import { rateLimitHeaders, recordEvents } from "../core/ledger/pipeline";
+import { rateLimitHeaders, recordEvents, storedOrThrow, type StoredEvent } from "../core/ledger/pipeline";
 import { getEvent, listEvents } from "../core/ledger/query";
 import { requireScope } from "./middleware/auth";
 import { acceptBody, jsonBody, MB } from "./middleware/body";
@@ -28,6 +28,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 
 function requestContext(c: Context<AppEnv>): RequestContext {
   return {
+    keyId: c.var.apiKeyId,
     ip: clientIpFromHeaders(c.req.raw.headers, c.var.config.trustForwardedHeaders),
     userAgent: c.req.header("user-agent") ?? undefined,
     receivedAt: Date.now(),
@@ -47,21 +48,21 @@ const postEvent = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: EventInputSchema } } } },
   responses: {
     201: json(IngestResultSchema, "Stored"),
-    200: json(IngestResultSchema, "Replay of an id that already exists; nothing new stored"),
-    ...errorResponses("invalid_request", "payload_too_large", "unsupported_media_type", ...authErrors),
+    200: json(IngestResultSchema, "Replay of an id this key already stored with the same content; nothing new stored"),
+    ...errorResponses("invalid_request", "conflict", "payload_too_large", "unsupported_media_type", "unavailable", ...authErrors),
   },
 });
 
 const recordEvent: RouteHandler<typeof postEvent, AppEnv> = async (c) => {
   const [outcome] = await recordEvents(c.env, c.var.config, [c.req.valid("json")], requestContext(c));
-  const { id, received_at, duplicate_of, replayed, denied, rateLimit } = outcome!;
-  if (rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(rateLimit, denied))) c.header(name, value);
+  if (outcome!.rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(outcome!.rateLimit, outcome!.denied))) c.header(name, value);
+  const { id, client_id, received_at, duplicate_of, status, denied } = storedOrThrow(outcome!);
   if (denied)
     throw new ApiError("rate_limited", "Download limit reached for this client IP; the attempt was recorded as denied", {
       details: { event_id: id },
     });
-  const body = { id, received_at: iso(received_at), duplicate_of };
-  return replayed ? c.json({ ...body, replayed: true }, 200) : c.json(body, 201);
+  const body = { id, ...(client_id === null ? {} : { client_id }), received_at: iso(received_at), duplicate_of };
+  return status === "replayed" ? c.json({ ...body, replayed: true }, 200) : c.json(body, 201);
 };
 
 const postBatch = createRoute({
@@ -75,27 +76,42 @@ const postBatch = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: BatchInputSchema } } } },
   responses: {
     200: json(BatchResultSchema, "Valid events stored (atomically per chunk), invalid ones listed"),
-    ...errorResponses("invalid_request", "payload_too_large", "unsupported_media_type", ...authErrors),
+    ...errorResponses("invalid_request", "payload_too_large", "unsupported_media_type", "unavailable", ...authErrors),
   },
 });
 
 const recordBatch: RouteHandler<typeof postBatch, AppEnv> = async (c) => {
   const items = c.req.valid("json").events;
   const valid: EventInput[] = [];
+  const validIndexes: number[] = [];
   const rejected: { index: number; errors: { path: string; message: string }[] }[] = [];
   items.forEach((item, index) => {
     const parsed = EventInputSchema.safeParse(item);
-    if (parsed.success) valid.push(parsed.data);
-    else rejected.push({ index, errors: zodProblems(parsed.error) });
+    if (parsed.success) {
+      valid.push(parsed.data);
+      validIndexes.push(index);
+    } else rejected.push({ index, errors: zodProblems(parsed.error) });
   });
   const outcomes = valid.length > 0 ? await recordEvents(c.env, c.var.config, valid, requestContext(c)) : [];
-  const replayed = outcomes.filter((outcome) => outcome.replayed).length;
-  const denied = outcomes.filter((outcome) => outcome.denied).length;
-  const duplicates = outcomes.filter((outcome) => outcome.duplicate_of !== null && !outcome.replayed).length;
-  return c.json(
-    { accepted: outcomes.length - replayed, replayed, denied, duplicates, rejected, ids: outcomes.map((outcome) => outcome.id) },
-    200,
-  );
+  const unavailable = outcomes.flatMap((outcome, position) => (outcome.status === "unavailable" ? [{ outcome, index: validIndexes[position]! }] : []));
+  if (unavailable.length > 0)
+    throw new ApiError("unavailable", "Some events could not be staged now; retry them (events with a client id can be retried safely)", {
+      details: {
+        not_stored: unavailable.map(({ index }) => index),
+        stored: outcomes.flatMap((outcome, position) => (outcome.status === "stored" || outcome.status === "replayed" ? [validIndexes[position]!] : [])),
+      },
+      headers: { "Retry-After": String(Math.max(...unavailable.map(({ outcome }) => (outcome.status === "unavailable" ? outcome.retryAfterSeconds : 0)))) },
+    });
+  outcomes.forEach((outcome, position) => {
+    if (outcome.status === "conflict")
+      rejected.push({ index: validIndexes[position]!, errors: [{ path: "id", message: "is already stored by this key with different content" }] });
+  });
+  rejected.sort((a, b) => a.index - b.index);
+  const kept = outcomes.filter((outcome): outcome is StoredEvent => outcome.status === "stored" || outcome.status === "replayed");
+  const replayed = kept.filter((outcome) => outcome.status === "replayed").length;
+  const denied = kept.filter((outcome) => outcome.denied).length;
+  const duplicates = kept.filter((outcome) => outcome.duplicate_of !== null && outcome.status === "stored").length;
+  return c.json({ accepted: kept.length - replayed, replayed, denied, duplicates, rejected, ids: kept.map((outcome) => outcome.id) }, 200);
 };
 
 const importRoute = createRoute({
@@ -126,6 +142,7 @@ const importHistory: RouteHandler<typeof importRoute, AppEnv> = async (c) => {
   const result = await importEvents(c.env.DB, c.var.config, await c.req.text(), format, {
     dryRun: c.req.valid("query").dry_run === "true",
     receivedAt: Date.now(),
+    keyId: c.var.apiKeyId,
   });
   return c.json(result, 200);
 };
@@ -177,14 +194,14 @@ const getRoute = createRoute({
   path: "/v1/events/{id}",
   operationId: "getEvent",
   tags: ["Events"],
-  summary: "One event",
+  summary: "One event, by its id or by the client id the caller's own key gave it",
   security,
   middleware: [requireScope("read")] as const,
   request: { params: z.object({ id: z.string().min(1).max(128) }) },
   responses: { 200: json(EventSchema, "The event"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-const oneEvent: RouteHandler<typeof getRoute, AppEnv> = async (c) => c.json(await getEvent(c.env.DB, c.req.valid("param").id), 200);
+const oneEvent: RouteHandler<typeof getRoute, AppEnv> = async (c) => c.json(await getEvent(c.env.DB, c.req.valid("param").id, c.var.apiKeyId), 200);
 
 /** Chained, so that the app's type (AppType) carries these routes for hono/client. */
 export const events = router()

@@ -2,7 +2,8 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import type { EventInput } from "../core/ledger/event-schema";
-import { rateLimitHeaders, recordEvents, type RecordedEvent } from "../core/ledger/pipeline";
+import { ANONYMOUS_KEY_ID } from "../core/ledger/ingest";
+import { rateLimitHeaders, recordEvents, storedOrThrow, type StoredEvent } from "../core/ledger/pipeline";
 import type { DownloadUser } from "../core/catalog/tokens";
 import { ApiError, type ErrorCode } from "../lib/errors";
 import { clientIpFromHeaders } from "../lib/ip";
@@ -30,14 +31,16 @@ function eventInput(audit: DownloadAudit, status: "success" | "failure", bytes: 
  * Records one download event through the guards; a refusal (download count or byte budget) becomes 429 with Retry-After
  * and RateLimit-* headers.
  */
-async function record(c: Context<AppEnv>, input: EventInput): Promise<RecordedEvent> {
+async function record(c: Context<AppEnv>, input: EventInput): Promise<StoredEvent> {
   const [outcome] = await recordEvents(c.env, c.var.config, [input], {
+    keyId: ANONYMOUS_KEY_ID,
     ip: clientIpFromHeaders(c.req.raw.headers, c.var.config.trustForwardedHeaders),
     userAgent: c.req.header("user-agent") ?? undefined,
     receivedAt: Date.now(),
     servedByService: true,
   });
-  const { rateLimit, byteBudget, denied, deniedBy, id } = outcome!;
+  const stored = storedOrThrow(outcome!);
+  const { rateLimit, byteBudget, denied, deniedBy, id } = stored;
   if (rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(rateLimit, deniedBy === "count"))) c.header(name, value);
   if (deniedBy === "bytes") {
     c.header("Retry-After", String(byteBudget!.resetSeconds));
@@ -47,7 +50,7 @@ async function record(c: Context<AppEnv>, input: EventInput): Promise<RecordedEv
   }
   if (denied)
     throw new ApiError("rate_limited", "Download limit reached for this client IP; the attempt was recorded as denied", { details: { event_id: id, limit: "count" } });
-  return outcome!;
+  return stored;
 }
 
 /** Records a failed download (status `failure`) and throws the error the client gets. */

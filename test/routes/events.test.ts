@@ -41,7 +41,9 @@ describe("POST /v1/events", () => {
       body: { id, action: "metadata.download", status: "failure", occurred_at: "2025-06-01T12:00:00+02:00", message: "not found", meta: { format: "datacite-xml", n: 2 } },
     });
     expect(status).toBe(201);
-    expect(body.id).toBe(id);
+    // The stored id is derived from (key, client id): a name-based UUID (version 5); the client's id comes back beside it.
+    expect(body.client_id).toBe(id);
+    expect(body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     await flushLedger();
     const got = await callJson("GET", `/v1/events/${id}`);
     expect(got.body).toMatchObject({ occurred_at: "2025-06-01T10:00:00.000Z", status: "failure", message: "not found", meta: { format: "datacite-xml", n: 2 } });
@@ -177,11 +179,11 @@ describe("idempotent replay", () => {
     const first = await callJson("POST", "/v1/events", { body: event({ id, action: "record.view" }) });
     expect(first.status).toBe(201);
     const before = await storedCounts();
-    const second = await callJson("POST", "/v1/events", { body: event({ id, action: "record.view", message: "changed" }) });
+    const second = await callJson("POST", "/v1/events", { body: event({ id, action: "record.view" }) });
     expect(second.status).toBe(200);
-    expect(second.body).toMatchObject({ id, replayed: true, received_at: first.body.received_at });
+    expect(second.body).toMatchObject({ id: first.body.id, client_id: id, replayed: true, received_at: first.body.received_at });
     expect(await storedCounts()).toEqual(before);
-    expect((await callJson("GET", `/v1/events/${id}`)).body.message).toBeNull();
+    expect((await callJson("GET", `/v1/events/${id}`)).body).toMatchObject({ id: first.body.id, client_id: id, message: null });
   });
 
   it("stores exactly one event when two identical requests race", async () => {
@@ -191,9 +193,9 @@ describe("idempotent replay", () => {
     expect(responses.map((response) => response.status).sort()).toEqual([200, 201]);
     const replay = responses.find((response) => response.status === 200)!;
     const original = responses.find((response) => response.status === 201)!;
-    expect(replay.body).toMatchObject({ id, replayed: true, received_at: original.body.received_at });
+    expect(replay.body).toMatchObject({ id: original.body.id, client_id: id, replayed: true, received_at: original.body.received_at });
     await flushLedger();
-    expect(await countRows("events", `id = '${id}'`)).toBe(1);
+    expect(await countRows("events", `client_id = '${id}'`)).toBe(1);
   });
 
   it("stores exactly one event when ten identical requests race", async () => {
@@ -204,7 +206,7 @@ describe("idempotent replay", () => {
     expect(statuses.filter((status) => status === 201)).toHaveLength(1);
     expect(statuses.filter((status) => status === 200)).toHaveLength(9);
     await flushLedger();
-    expect(await countRows("events", `id = '${id}'`)).toBe(1);
+    expect(await countRows("events", `client_id = '${id}'`)).toBe(1);
   });
 });
 
@@ -242,14 +244,16 @@ describe("POST /v1/events/batch", () => {
 
   it("counts replays of stored ids and of ids repeated within the batch", async () => {
     const stored = unique("b-stored");
-    await callJson("POST", "/v1/events", { body: event({ id: stored, action: "record.view" }) });
+    const storedId = (await callJson("POST", "/v1/events", { body: event({ id: stored, action: "record.view" }) })).body.id;
     const fresh = unique("b-fresh");
     const { body } = await callJson("POST", "/v1/events/batch", {
       body: { events: [event({ id: stored, action: "record.view" }), event({ id: fresh, action: "record.view" }), event({ id: fresh, action: "record.view" })] },
     });
-    expect(body).toMatchObject({ accepted: 1, replayed: 2, rejected: [], ids: [stored, fresh, fresh] });
+    expect(body).toMatchObject({ accepted: 1, replayed: 2, rejected: [] });
+    expect(body.ids[0]).toBe(storedId);
+    expect(body.ids[2]).toBe(body.ids[1]);
     await flushLedger();
-    expect(await countRows("events", `id IN ('${stored}', '${fresh}')`)).toBe(2);
+    expect(await countRows("events", `client_id IN ('${stored}', '${fresh}')`)).toBe(2);
   });
 
   it("stores a full batch of 1,000 large events that must be split into several statements", async () => {

@@ -82,7 +82,7 @@ export async function buildReport(db: D1Database, period: ReportPeriod, download
     db.batch([
       preparedWithinLimits(
         db,
-        `SELECT count(*) AS total, coalesce(sum(status = 'denied'), 0) AS denied FROM events
+        `SELECT count(*) AS total, coalesce(sum(CASE WHEN status = 'denied' THEN coalesce(denied_count, 1) ELSE 0 END), 0) AS denied FROM events
          WHERE occurred_at >= ?1 AND occurred_at < ?2 AND status IN ('failure', 'denied') AND duplicate_of IS NULL`,
         range,
       ),

@@ -35,7 +35,15 @@ const metaSchema = z
 
 export const EventInputSchema = z
   .strictObject({
-    id: z.string().min(1).max(128).optional().openapi({ description: "Client-chosen id; re-posting it is an idempotent replay" }),
+    id: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .openapi({
+        description:
+          "Client-chosen id, scoped to the API key that sends it: re-posting it with the same content is an idempotent replay (200), with other content a 409 conflict. The event's stored `id` is derived from (key, this id); GET /v1/events/{this id} with the same key finds it.",
+      }),
     occurred_at: z.iso
       .datetime({ offset: true })
       .refine((value) => Date.parse(value) <= Date.now() + MAX_FUTURE_SKEW_MS, "must not be more than 5 minutes in the future")
@@ -90,6 +98,9 @@ export const EventSchema = z
     message: z.string().nullable(),
     meta: z.record(z.string(), z.unknown()).nullable(),
     duplicate_of: z.string().nullable(),
+    key_id: z.string().openapi({ description: "Who stored it: an API key id, bootstrap-admin, anonymous (downloads without a key) or legacy" }),
+    client_id: z.string().nullable().openapi({ description: "The id the storing key chose, if it chose one" }),
+    denied_count: z.number().nullable().openapi({ description: "On an aggregated refusal row: the refused attempts it stands for" }),
   })
   .openapi("Event");
 
@@ -98,6 +109,7 @@ export type Event = z.infer<typeof EventSchema>;
 export const IngestResultSchema = z
   .object({
     id: z.string(),
+    client_id: z.string().optional().openapi({ description: "The client-chosen id, when the request had one" }),
     received_at: z.string(),
     replayed: z.boolean().optional(),
     duplicate_of: z.string().nullable(),
@@ -119,8 +131,10 @@ export const BatchResultSchema = z
     replayed: z.number(),
     denied: z.number().openapi({ description: "Download attempts over the per-IP limit, stored with status denied" }),
     duplicates: z.number().openapi({ description: "Repeats within the dedup window, stored with duplicate_of" }),
-    rejected: z.array(z.object({ index: z.number(), errors: z.array(z.object({ path: z.string(), message: z.string() })) })),
-    ids: z.array(z.string()),
+    rejected: z
+      .array(z.object({ index: z.number(), errors: z.array(z.object({ path: z.string(), message: z.string() })) }))
+      .openapi({ description: "Items not stored: invalid, or (path `id`) a client id already stored with other content" }),
+    ids: z.array(z.string()).openapi({ description: "Stored ids of the events stored or replayed, in input order" }),
   })
   .openapi("EventBatchResult");
 

@@ -125,12 +125,13 @@ export async function importEvents(
   config: Config,
   text: string,
   format: "ndjson" | "csv",
-  options: { dryRun: boolean; receivedAt: number },
+  options: { dryRun: boolean; receivedAt: number; keyId: string },
 ): Promise<ImportResult> {
   const { lines, invalid } = format === "csv" ? parseCsv(text) : parseNdjson(text);
   if (lines.length + invalid.length > MAX_IMPORT_LINES)
     throw new ApiError("payload_too_large", `An import holds at most ${MAX_IMPORT_LINES} lines; split the file`);
   const valid: EventInput[] = [];
+  const validLines: number[] = [];
   for (const line of lines) {
     const parsed = EventInputSchema.safeParse(line.value);
     if (!parsed.success) {
@@ -138,10 +139,17 @@ export async function importEvents(
       continue;
     }
     valid.push({ ...parsed.data, id: parsed.data.id ?? `imp_${(await sha256Hex(line.source)).slice(0, 32)}` });
+    validLines.push(line.line);
   }
   invalid.sort((a, b) => a.line - b.line);
   if (options.dryRun || valid.length === 0) return { valid: valid.length, invalid, inserted: 0, replayed: 0 };
-  const outcomes = await ingestEvents(db, config, valid, { receivedAt: options.receivedAt });
-  const replayed = outcomes.filter((outcome) => outcome.replayed).length;
-  return { valid: valid.length, invalid, inserted: outcomes.length - replayed, replayed };
+  // Ids (given or derived) are scoped to the importing key like every client id.
+  const outcomes = await ingestEvents(db, config, valid, { receivedAt: options.receivedAt, keyId: options.keyId });
+  outcomes.forEach((outcome, position) => {
+    if (outcome.status === "conflict")
+      invalid.push({ line: validLines[position]!, errors: [{ path: "id", message: "is already stored by this key with different content" }] });
+  });
+  invalid.sort((a, b) => a.line - b.line);
+  const count = (status: string) => outcomes.filter((outcome) => outcome.status === status).length;
+  return { valid: valid.length - count("conflict"), invalid, inserted: count("stored"), replayed: count("replayed") };
 }

@@ -1,6 +1,8 @@
 // Turns validated event inputs into ledger rows (pseudonymised, IP truncated) and stores them in multi-row statements.
+import canonicalize from "canonicalize";
+import { v5 as uuidv5 } from "uuid";
 import type { Config } from "../../lib/config";
-import { hmacHex, uuidv7 } from "../../lib/crypto";
+import { hmacHex, sha256Hex, uuidv7 } from "../../lib/crypto";
 import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
@@ -28,7 +30,18 @@ export interface EventRow {
   message: string | null;
   meta: string | null;
   duplicate_of: string | null;
+  /** Who stored the event: an API key id, or one of the `*_KEY_ID` names below. */
+  key_id: string;
+  /** The id the client chose (scoped to `key_id`), or null when the service chose `id`. */
+  client_id: string | null;
+  /** Fingerprint of the client's content, set with `client_id`: a replay with another fingerprint is a conflict. */
+  content_hash: string | null;
+  /** Set on an aggregated refusal row: the refused attempts of one client in one window it stands for. */
+  denied_count: number | null;
 }
+
+/** `key_id` of events recorded without an API key (public and signed-link downloads). */
+export const ANONYMOUS_KEY_ID = "anonymous";
 
 /** Personal data kept apart from the ledger, keyed by `actor_key`. */
 export interface ActorRow {
@@ -45,11 +58,32 @@ export interface PreparedEvent {
 }
 
 export interface RequestContext {
+  /** The API key recording the events (its id), or ANONYMOUS_KEY_ID; client ids are scoped to it. */
+  keyId: string;
   ip?: string;
   userAgent?: string;
   receivedAt: number;
   /** The service itself sends these events' bytes (signed links, public files, bundles): they count against the byte budgets. */
   servedByService?: boolean;
+}
+
+/** Namespace of the name-based (RFC 9562 v5) ids of events whose id the client chose. */
+const CLIENT_ID_NAMESPACE = "6f1c3a52-8d0e-4b7a-9c51-2e4f0d7b9a13";
+
+/**
+ * The stored id of an event whose id the client chose: a UUIDv5 of (key id, client id). Two keys choosing the same id
+ * get different events, and a retry of one key always lands on the same row.
+ */
+export const clientEventId = (keyId: string, clientId: string) => uuidv5(`${keyId}\n${clientId}`, CLIENT_ID_NAMESPACE);
+
+/**
+ * SHA-256 of the event as the client sent it (validated, id left out), in RFC 8785 canonical JSON so that key order and
+ * number spelling do not matter. Header-derived values (IP, user agent from the request) are not part of it: a retry may
+ * travel another route.
+ */
+export async function contentHashOf(input: EventInput): Promise<string> {
+  const { id: _id, ...content } = input;
+  return sha256Hex(canonicalize(content)!);
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
@@ -84,7 +118,7 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
   const ipHash = network ? await hmacHex(config.piiKey, `ip:${network}`) : null;
   const userKey = actorKey ?? (ip ? await hmacHex(config.piiKey, `ipua:${ip}|${userAgent ?? ""}`) : null);
   const row: EventRow = {
-    id: input.id ?? uuidv7(request.receivedAt),
+    id: input.id === undefined ? uuidv7(request.receivedAt) : clientEventId(request.keyId, input.id),
     occurred_at: input.occurred_at ? Date.parse(input.occurred_at) : request.receivedAt,
     received_at: request.receivedAt,
     action: input.action,
@@ -103,6 +137,10 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
     message: input.message ?? null,
     meta: input.meta ? JSON.stringify(input.meta) : null,
     duplicate_of: null,
+    key_id: request.keyId,
+    client_id: input.id ?? null,
+    content_hash: input.id === undefined ? null : await contentHashOf(input),
+    denied_count: null,
   };
   const actor: ActorRow | null =
     actorKey && (input.actor?.id || email || input.actor?.name)
@@ -113,7 +151,8 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
 
 const eventColumns = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
-  "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of",
+  "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of", "key_id",
+  "client_id", "content_hash", "denied_count",
 ] as const satisfies readonly (keyof EventRow)[];
 
 // Rows travel as one JSON parameter per statement (json_each), so a 1,000-row insert binds one parameter instead of
@@ -174,19 +213,20 @@ export async function storeEvents(db: D1Database, events: PreparedEvent[]): Prom
   return { inserted, statements };
 }
 
-export interface StoredSummary {
+export type StoredSummary = {
   id: string;
   received_at: number;
   duplicate_of: string | null;
-}
+  content_hash: string | null;
+};
 
-/** The stored id, receipt time and duplicate marker of events, for replay answers. Chunked under the parameter limit. */
+/** The stored id, receipt time, duplicate marker and fingerprint of events, for replay answers. Chunked under the parameter limit. */
 export async function findStored(db: D1Database, ids: string[]): Promise<Map<string, StoredSummary>> {
   const found = new Map<string, StoredSummary>();
   for (const chunk of chunkForJsonParameter([...new Set(ids)])) {
     const { results } = await preparedWithinLimits(
       db,
-      "SELECT id, received_at, duplicate_of FROM events WHERE id IN (SELECT value FROM json_each(?1))",
+      "SELECT id, received_at, duplicate_of, content_hash FROM events WHERE id IN (SELECT value FROM json_each(?1))",
       [chunk.json],
     ).all<StoredSummary>();
     for (const row of results) found.set(row.id, row);
@@ -194,14 +234,29 @@ export async function findStored(db: D1Database, ids: string[]): Promise<Map<str
   return found;
 }
 
+/** What recording an event did: stored it, found it stored already (replay), or found its id taken by other content. */
+export type IngestStatus = "stored" | "replayed" | "conflict";
+
 export interface IngestOutcome {
+  status: IngestStatus;
   id: string;
+  client_id: string | null;
   received_at: number;
-  replayed: boolean;
   duplicate_of: string | null;
 }
 
-/** Prepares and stores validated events; replays of known ids report the stored event instead of storing anything. */
+/** The answer to an event whose id is already stored: a replay when its content is the same, else a conflict. */
+export function replayOutcome(row: EventRow, known: StoredSummary): IngestOutcome {
+  return {
+    status: known.content_hash === row.content_hash ? "replayed" : "conflict",
+    id: known.id,
+    client_id: row.client_id,
+    received_at: known.received_at,
+    duplicate_of: known.duplicate_of,
+  };
+}
+
+/** Prepares and stores validated events straight into D1 (imports); replays of known ids store nothing. */
 export async function ingestEvents(db: D1Database, config: Config, inputs: EventInput[], request: RequestContext): Promise<IngestOutcome[]> {
   const prepared = await Promise.all(inputs.map((input) => prepareEvent(input, config, request)));
   const { inserted } = await storeEvents(db, prepared);
@@ -209,12 +264,11 @@ export async function ingestEvents(db: D1Database, config: Config, inputs: Event
   prepared.forEach(({ row }, index) => {
     if (!firstIndexOf.has(row.id)) firstIndexOf.set(row.id, index);
   });
-  const replayedIds = prepared.filter(({ row }, index) => !inserted.has(row.id) || firstIndexOf.get(row.id) !== index).map(({ row }) => row.id);
+  const isFresh = (id: string, index: number) => inserted.has(id) && firstIndexOf.get(id) === index;
+  const replayedIds = prepared.filter(({ row }, index) => !isFresh(row.id, index)).map(({ row }) => row.id);
   const stored = replayedIds.length > 0 ? await findStored(db, replayedIds) : new Map<string, StoredSummary>();
   return prepared.map(({ row }, index) => {
-    const fresh = inserted.has(row.id) && firstIndexOf.get(row.id) === index;
-    if (fresh) return { id: row.id, received_at: row.received_at, replayed: false, duplicate_of: row.duplicate_of };
-    const existing = stored.get(row.id);
-    return { id: row.id, received_at: existing?.received_at ?? row.received_at, replayed: true, duplicate_of: existing?.duplicate_of ?? null };
+    if (isFresh(row.id, index)) return { status: "stored", id: row.id, client_id: row.client_id, received_at: row.received_at, duplicate_of: null };
+    return replayOutcome(row, stored.get(row.id)!);
   });
 }

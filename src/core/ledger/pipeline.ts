@@ -1,5 +1,6 @@
 // The one path every recorded event takes: the per-IP rate limit, then the ledger shard (replay, dedup, durable staging).
 import type { Config } from "../../lib/config";
+import { ApiError } from "../../lib/errors";
 import type { StageItem, StageOutcome } from "../../objects/ledger-shard";
 import type { ByteCharge, ByteDecision, RateDecision } from "../../objects/rate-limiter";
 import type { EventInput } from "./event-schema";
@@ -8,7 +9,7 @@ import { prepareEvent, type IngestOutcome, type PreparedEvent, type RequestConte
 /** Rate-limit state of the client after this event, for `RateLimit-*` headers. */
 export type RateLimitState = Omit<RateDecision, "allowed">;
 
-export interface RecordedEvent extends IngestOutcome {
+export type RecordedEvent = StageOutcome & {
   /** True when the rate limit refused the event: it is stored with status `denied` and the caller must answer 429. */
   denied: boolean;
   /** Which limit refused it: the download count or a byte budget (of the client IP or of the user key). */
@@ -16,7 +17,7 @@ export interface RecordedEvent extends IngestOutcome {
   rateLimit: RateLimitState | null;
   /** The tighter byte budget's state when the event was charged to one (downloads the service serves). */
   byteBudget: ByteDecision | null;
-}
+};
 
 /** The `message` of an event refused by a byte budget: the reason stays in the ledger. */
 export const BYTE_BUDGET_DENIAL = "byte budget exceeded (DOWNLOAD_BYTES_LIMIT)";
@@ -102,17 +103,45 @@ function dedupKeyOf(config: Config, event: PreparedEvent): string | null {
   return `${row.action}|${row.user_key}|${row.resource_type}:${row.resource_id}`;
 }
 
+/**
+ * Refused download attempts (over the limit, failed links) of one client, without a client id, share a key: after the
+ * first in a window they become a count on one row. Events with a client id are always stored one by one (a retry must
+ * find its own row).
+ */
+function denialKeyOf(config: Config, event: PreparedEvent): string | null {
+  const { row } = event;
+  if (!config.downloadActions.has(row.action) || row.status === "success" || row.client_id !== null || !row.ip_hash) return null;
+  return `${row.key_id}|${row.action}|${row.status}|${row.ip_hash}|${row.resource_type}:${row.resource_id}`;
+}
+
+/**
+ * The shard that stages an event. A client-chosen id decides it (so one object sees every use of that id); a refusal goes
+ * by its client IP (so its repeats meet); anything else by its user (so the user's dedup window is local).
+ */
+function shardFor(config: Config, item: StageItem): number {
+  if (item.row.client_id !== null) return shardOf(item.row.id, config.ledgerShards);
+  if (item.denialKey) return shardOf(item.row.ip_hash!, config.ledgerShards);
+  return shardOf(item.row.user_key ?? item.row.id, config.ledgerShards);
+}
+
 /** Stages events in their ledger shards (grouped, one call per shard, in parallel). */
 async function stage(env: Env, config: Config, items: StageItem[]): Promise<StageOutcome[]> {
   const outcomes: StageOutcome[] = new Array(items.length);
   const indexed = items.map((item, index) => ({ item, index }));
-  const shards = groupBy(indexed, ({ item }) => shardOf(item.row.user_key ?? item.row.id, config.ledgerShards));
+  const shards = groupBy(indexed, ({ item }) => shardFor(config, item));
   await Promise.all(
     [...shards].map(async ([shard, members]) => {
       const stub = env.LEDGER_SHARD.getByName(ledgerShardName(shard));
       const results = await stub.stage(
         members.map(({ item }) => item),
-        { dedupWindowMs: config.dedupWindowSeconds * 1000, flushDelayMs: config.ledgerFlushDelayMs },
+        {
+          shard: ledgerShardName(shard),
+          dedupWindowMs: config.dedupWindowSeconds * 1000,
+          denialWindowMs: config.denialWindowSeconds * 1000,
+          flushDelayMs: config.ledgerFlushDelayMs,
+          maxStagedRows: config.ledgerStagingMaxRows,
+          maxStagedBytes: config.ledgerStagingMaxBytes,
+        },
       );
       members.forEach(({ index }, position) => (outcomes[index] = results[position]!));
     }),
@@ -121,8 +150,9 @@ async function stage(env: Env, config: Config, items: StageItem[]): Promise<Stag
 }
 
 /**
- * Records events through the guards into the ledger. At most two Durable Object round trips per call: the IP's
- * rate-limit shard (download-class events only), then the user's ledger shard, which also holds dedup windows.
+ * Records events through the guards into the ledger. Usually two Durable Object round trips per call: the IP's
+ * rate-limit shard (download-class events only), then the ledger shard, which also holds dedup windows (a download with a
+ * client id whose user's window lives in another shard costs that shard one more call).
  */
 export async function recordEvents(env: Env, config: Config, inputs: EventInput[], request: RequestContext): Promise<RecordedEvent[]> {
   const prepared = await Promise.all(inputs.map((input) => prepareEvent(input, config, request)));
@@ -142,23 +172,50 @@ export async function recordEvents(env: Env, config: Config, inputs: EventInput[
   const outcomes = await stage(
     env,
     config,
-    prepared.map((event, index) => ({
-      row: event.row,
-      actor: event.actor,
-      clientChosenId: inputs[index]!.id !== undefined,
-      dedupKey: dedupKeyOf(config, event),
-    })),
+    prepared.map((event) => {
+      const dedupKey = dedupKeyOf(config, event);
+      return {
+        row: event.row,
+        actor: event.actor,
+        dedup: dedupKey ? { key: dedupKey, shard: ledgerShardName(shardOf(event.row.user_key!, config.ledgerShards)) } : null,
+        denialKey: denialKeyOf(config, event),
+      };
+    }),
   );
   return outcomes.map((outcome, index) => {
     const { rate, budget, deniedBy } = verdicts[index]!;
     return {
       ...outcome,
-      denied: deniedBy !== null,
-      deniedBy,
+      denied: deniedBy !== null && outcome.status === "stored",
+      deniedBy: outcome.status === "stored" ? deniedBy : null,
       rateLimit: rate ? { limit: rate.limit, remaining: rate.remaining, resetSeconds: rate.resetSeconds } : null,
       byteBudget: budget,
     };
   });
+}
+
+/** An event the ledger holds: stored now or found stored (replay). */
+export type StoredEvent = IngestOutcome & Pick<RecordedEvent, "denied" | "deniedBy" | "rateLimit" | "byteBudget"> & { status: "stored" | "replayed" };
+
+/** The outcome of an event the ledger holds; throws the error for one it does not hold (409 conflict, 503 unavailable). */
+export function storedOrThrow(outcome: RecordedEvent): StoredEvent {
+  const error = notStoredError(outcome);
+  if (error) throw error;
+  return outcome as StoredEvent;
+}
+
+/** The error for an event that was not stored: its id holds other content (409), or the ledger cannot take it now (503). */
+export function notStoredError(outcome: RecordedEvent): ApiError | null {
+  if (outcome.status === "conflict")
+    return new ApiError("conflict", "This id is already stored with different content; use a new id for a new event", {
+      details: { client_id: outcome.client_id, id: outcome.id },
+    });
+  if (outcome.status === "unavailable")
+    return new ApiError("unavailable", `Not stored: ${outcome.reason}; retry later`, {
+      details: { client_id: outcome.client_id },
+      headers: { "Retry-After": String(outcome.retryAfterSeconds) },
+    });
+  return null;
 }
 
 /** `RateLimit-*` headers (IETF draft) and, for a refusal, `Retry-After`. */

@@ -6,7 +6,7 @@ import { actors, events } from "../../db/ledger-schema";
 import { base64UrlToText, textToBase64Url } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors";
 import type { Event, EventFilter } from "./event-schema";
-import { normaliseEmail } from "./ingest";
+import { clientEventId, normaliseEmail } from "./ingest";
 
 export const eventSelection = {
   id: events.id,
@@ -25,6 +25,9 @@ export const eventSelection = {
   message: events.message,
   meta: events.meta,
   duplicateOf: events.duplicateOf,
+  keyId: events.keyId,
+  clientId: events.clientId,
+  deniedCount: events.deniedCount,
   actorId: actors.actorId,
   email: actors.email,
   name: actors.name,
@@ -48,6 +51,9 @@ export function toEvent(row: SelectedEvent): Event {
     message: row.message,
     meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : null,
     duplicate_of: row.duplicateOf,
+    key_id: row.keyId!,
+    client_id: row.clientId,
+    denied_count: row.deniedCount,
   };
 }
 
@@ -129,13 +135,17 @@ export async function listEvents(db: D1Database, filter: EventFilter, limit: num
   };
 }
 
-export async function getEvent(db: D1Database, id: string): Promise<Event> {
-  const [row] = await drizzle(db)
+/**
+ * One event by its stored id, or else by the id the caller's own key chose for it (client ids are scoped to the key
+ * that sent them, so another key's client id never resolves).
+ */
+export async function getEvent(db: D1Database, id: string, callerKeyId: string): Promise<Event> {
+  const rows = await drizzle(db)
     .select(eventSelection)
     .from(events)
     .leftJoin(actors, eq(actors.actorKey, events.actorKey))
-    .where(eq(events.id, id))
-    .limit(1);
+    .where(inArray(events.id, [id, clientEventId(callerKeyId, id)]));
+  const row = rows.find((candidate) => candidate.id === id) ?? rows[0];
   if (!row) throw new ApiError("not_found", `No event with id ${id}`);
   return toEvent(row);
 }

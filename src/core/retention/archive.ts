@@ -16,7 +16,8 @@ const encoder = new TextEncoder();
 
 const eventColumns = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
-  "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of",
+  "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of", "key_id",
+  "client_id", "content_hash", "denied_count",
 ] as const satisfies readonly (keyof EventRow)[];
 
 /** An archived line must be a complete ledger row; restore refuses anything else. */
@@ -40,6 +41,11 @@ const ArchivedRowSchema = z.strictObject({
   message: z.string().nullable(),
   meta: z.string().nullable(),
   duplicate_of: z.string().nullable(),
+  // Archives written before issue 10 lack the ownership columns; their rows restore as `legacy`.
+  key_id: z.string().min(1).default("legacy"),
+  client_id: z.string().nullable().default(null),
+  content_hash: z.string().nullable().default(null),
+  denied_count: z.number().int().min(1).nullable().default(null),
 });
 
 export function archiveKey(day: number): string {

@@ -7,7 +7,7 @@ import { countRows, unique } from "../../helpers";
 
 const config = getConfig(env);
 const receivedAt = Date.parse("2026-01-01T00:00:00Z");
-const run = (text: string, format: "ndjson" | "csv", dryRun = false) => importEvents(env.DB, config, text, format, { dryRun, receivedAt });
+const run = (text: string, format: "ndjson" | "csv", dryRun = false) => importEvents(env.DB, config, text, format, { dryRun, receivedAt, keyId: "test-admin" });
 
 describe("flatToInput", () => {
   it("nests flat columns, drops empty cells, reads bytes as a number and meta as JSON", () => {
@@ -55,10 +55,23 @@ describe("importEvents from NDJSON", () => {
     const line = JSON.stringify({ action: "download", resource: { type, id: "x" } });
     const result = await run([JSON.stringify({ id, action: "download", resource: { type, id: "y" } }), line, line].join("\n"), "ndjson");
     expect(result).toMatchObject({ valid: 3, inserted: 2, replayed: 1 });
-    const ids = (await env.DB.prepare("SELECT id FROM events WHERE resource_type = ? ORDER BY id").bind(type).all<{ id: string }>()).results.map((row) => row.id);
-    expect(ids).toHaveLength(2);
-    expect(ids).toContain(id);
-    expect(ids.find((stored) => stored !== id)).toMatch(/^imp_[0-9a-f]{32}$/);
+    const rows = (await env.DB.prepare("SELECT client_id, key_id FROM events WHERE resource_type = ? ORDER BY id").bind(type).all<{ client_id: string; key_id: string }>()).results;
+    expect(rows).toHaveLength(2);
+    expect(rows.map((row) => row.client_id)).toContain(id);
+    expect(rows.find((row) => row.client_id !== id)!.client_id).toMatch(/^imp_[0-9a-f]{32}$/);
+    // Ids given or derived are scoped to the importing key.
+    expect(rows.map((row) => row.key_id)).toEqual(["test-admin", "test-admin"]);
+  });
+
+  it("lists a line whose id this key already stored with other content as invalid (path id) and stores nothing for it", async () => {
+    const type = unique("conflict");
+    const id = unique("given");
+    const first = await run(JSON.stringify({ id, action: "download", resource: { type, id: "a" } }), "ndjson");
+    expect(first).toMatchObject({ valid: 1, inserted: 1 });
+    const second = await run(["", JSON.stringify({ id, action: "download", resource: { type, id: "b" } })].join("\n"), "ndjson");
+    expect(second).toEqual({ valid: 0, invalid: [{ line: 2, errors: [{ path: "id", message: "is already stored by this key with different content" }] }], inserted: 0, replayed: 0 });
+    const stored = await env.DB.prepare("SELECT resource_id FROM events WHERE resource_type = ?").bind(type).all();
+    expect(stored.results).toEqual([{ resource_id: "a" }]);
   });
 });
 

@@ -9,7 +9,7 @@ import { recordingD1, statementMaxima } from "../../d1-spy";
 import { callJson, callWithEnv, countRows, flushLedger, unique } from "../../helpers";
 
 const config = getConfig(env);
-const request = { receivedAt: Date.parse("2026-01-02T03:04:05Z") };
+const request = { keyId: "test-key", receivedAt: Date.parse("2026-01-02T03:04:05Z") };
 const input = (value: Record<string, unknown>) => EventInputSchema.parse(value);
 
 describe("prepareEvent", () => {
@@ -146,10 +146,16 @@ describe("storeEvents within production D1 limits", () => {
   it("leaves existing ids untouched and reports only new ones as inserted", async () => {
     const id = unique("existing");
     const original = await prepareEvent(input({ id, action: "x.y", message: "original" }), config, request);
-    expect((await storeEvents(env.DB, [original])).inserted).toEqual(new Set([id]));
-    const again = await prepareEvent(input({ id, action: "x.y", message: "changed" }), config, { receivedAt: request.receivedAt + 1000 });
+    expect((await storeEvents(env.DB, [original])).inserted).toEqual(new Set([original.row.id]));
+    const again = await prepareEvent(input({ id, action: "x.y", message: "changed" }), config, { keyId: "test-key", receivedAt: request.receivedAt + 1000 });
+    expect(again.row.id).toBe(original.row.id);
     expect((await storeEvents(env.DB, [again])).inserted.size).toBe(0);
-    expect(await env.DB.prepare("SELECT message, received_at FROM events WHERE id = ?").bind(id).first()).toEqual({ message: "original", received_at: request.receivedAt });
+    expect(await env.DB.prepare("SELECT message, received_at, client_id, key_id FROM events WHERE id = ?").bind(original.row.id).first()).toEqual({
+      message: "original",
+      received_at: request.receivedAt,
+      client_id: id,
+      key_id: "test-key",
+    });
   });
 });
 
@@ -158,12 +164,19 @@ describe("ingestEvents", () => {
     const stored = unique("stored");
     await ingestEvents(env.DB, config, [input({ id: stored, action: "x.y" })], request);
     const fresh = unique("fresh");
-    const later = { receivedAt: request.receivedAt + 60_000 };
-    const outcomes = await ingestEvents(env.DB, config, [input({ id: stored, action: "x.y" }), input({ id: fresh, action: "x.y" }), input({ id: fresh, action: "x.y" })], later);
+    const later = { keyId: "test-key", receivedAt: request.receivedAt + 60_000 };
+    const outcomes = await ingestEvents(
+      env.DB,
+      config,
+      [input({ id: stored, action: "x.y" }), input({ id: fresh, action: "x.y" }), input({ id: fresh, action: "x.y" }), input({ id: fresh, action: "x.z" })],
+      later,
+    );
+    const [storedId, freshId] = [outcomes[0]!.id, outcomes[1]!.id];
     expect(outcomes).toEqual([
-      { id: stored, received_at: request.receivedAt, replayed: true, duplicate_of: null },
-      { id: fresh, received_at: later.receivedAt, replayed: false, duplicate_of: null },
-      { id: fresh, received_at: later.receivedAt, replayed: true, duplicate_of: null },
+      { status: "replayed", id: storedId, client_id: stored, received_at: request.receivedAt, duplicate_of: null },
+      { status: "stored", id: freshId, client_id: fresh, received_at: later.receivedAt, duplicate_of: null },
+      { status: "replayed", id: freshId, client_id: fresh, received_at: later.receivedAt, duplicate_of: null },
+      { status: "conflict", id: freshId, client_id: fresh, received_at: later.receivedAt, duplicate_of: null },
     ]);
   });
 });
@@ -172,10 +185,10 @@ describe("findStored", () => {
   it("looks up thousands of ids within the parameter limit", async () => {
     const ids = Array.from({ length: 2500 }, (_, index) => `${unique("find")}-${index}`);
     const known = unique("known");
-    await ingestEvents(env.DB, config, [input({ id: known, action: "x.y" })], request);
+    const knownId = (await ingestEvents(env.DB, config, [input({ id: known, action: "x.y" })], request))[0]!.id;
     const spy = recordingD1(env.DB);
-    const found = await findStored(spy.db, [...ids, known]);
-    expect([...found.keys()]).toEqual([known]);
+    const found = await findStored(spy.db, [...ids, knownId]);
+    expect([...found.keys()]).toEqual([knownId]);
     expect(spy.statements.length).toBeGreaterThanOrEqual(3);
     expect(statementMaxima(spy.statements).params).toBeLessThanOrEqual(D1_LIMITS.maxBoundParameters);
   });

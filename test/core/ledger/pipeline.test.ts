@@ -1,8 +1,12 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../../src/app";
-import { shardOf } from "../../../src/core/ledger/pipeline";
+import { actorKeyFor } from "../../../src/core/ledger/ingest";
+import { ledgerShardName, shardOf } from "../../../src/core/ledger/pipeline";
+import { getConfig } from "../../../src/lib/config";
+import { hmacHex } from "../../../src/lib/crypto";
+import type { LedgerShard } from "../../../src/objects/ledger-shard";
 import { ADMIN_KEY, callJson, countRows, event, flushLedger } from "../../helpers";
 
 const download = (ip: string, overrides: Record<string, unknown> = {}) =>
@@ -125,3 +129,106 @@ describe("sharding", () => {
     expect(await countRows("events", `id IN (${ids.map((id) => `'${id}'`).join(",")})`)).toBe(20);
   });
 });
+
+describe("refusals as counts (issue 10, finding 7)", () => {
+  /** Refusal rows of one client IP, oldest first, once every held count is due (windows of 1 s). */
+  async function refusalRows(ip: string): Promise<{ id: string; status: string; denied_count: number | null }[]> {
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await flushLedger();
+    const ipHash = await hmacHex(getConfig(env).piiKey, `ip:${ip}`);
+    const { results } = await env.DB.prepare("SELECT id, status, denied_count FROM events WHERE ip_hash = ? AND status != 'success' ORDER BY received_at, id")
+      .bind(ipHash)
+      .all<{ id: string; status: string; denied_count: number | null }>();
+    return results;
+  }
+
+  it("regression 10.7: failed signed-link attempts of one client store the first row and then one row with the count", async () => {
+    const ip = `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+    const answers = [];
+    for (let attempt = 0; attempt < 20; attempt++)
+      answers.push((await withEnvHeaders({ DENIAL_WINDOW_SECONDS: "1" }, "GET", `/d/garbage-${attempt}`, { "cf-connecting-ip": ip })).status);
+    expect(answers).toEqual(Array.from({ length: 20 }, () => 403));
+    const rows = await refusalRows(ip);
+    // 20 refusals = the first row + one row counting the other 19.
+    expect(rows.map((row) => [row.status, row.denied_count])).toEqual([
+      ["failure", null],
+      ["failure", 19],
+    ]);
+  });
+
+  it("regression 10.7: downloads over the limit are answered 429 each, stored as the first denial plus a counted row", async () => {
+    const ip = `198.19.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+    const settings = { DOWNLOAD_RATE_LIMIT: "2", DENIAL_WINDOW_SECONDS: "1" };
+    const statuses = [];
+    const deniedIds = new Set<string>();
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const response = await withEnv(settings, "POST", "/v1/events", download(ip));
+      statuses.push(response.status);
+      if (response.status === 429) deniedIds.add(((await response.json()) as { error: { details: { event_id: string } } }).error.details.event_id);
+    }
+    expect(statuses).toEqual([201, 201, 429, 429, 429, 429, 429, 429]);
+    const rows = await refusalRows(ip);
+    expect(rows.map((row) => [row.status, row.denied_count])).toEqual([
+      ["denied", null],
+      ["denied", 5],
+    ]);
+    // Every 429 names the row that records it.
+    expect(deniedIds).toEqual(new Set(rows.map((row) => row.id)));
+  });
+
+  it("stores refusals of events with a client id one by one (a retry must find its own row)", async () => {
+    const ip = `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+    const settings = { DOWNLOAD_RATE_LIMIT: "1", DENIAL_WINDOW_SECONDS: "1" };
+    const statuses = [];
+    for (let attempt = 0; attempt < 4; attempt++) statuses.push((await withEnv(settings, "POST", "/v1/events", download(ip, { id: `own-${crypto.randomUUID()}` }))).status);
+    expect(statuses).toEqual([201, 429, 429, 429]);
+    expect((await refusalRows(ip)).map((row) => row.denied_count)).toEqual([null, null, null]);
+  });
+});
+
+describe("back-pressure (issue 10)", () => {
+  it("with D1 down, answers 503 unavailable with Retry-After once the shard's staging is full, loses nothing, and drains when D1 is back", async () => {
+    await flushLedger();
+    const actorId = `u-${crypto.randomUUID()}`;
+    const userKey = (await actorKeyFor(getConfig(env).piiKey, { id: actorId }))!;
+    const stub = env.LEDGER_SHARD.getByName(ledgerShardName(shardOf(userKey, getConfig(env).ledgerShards)));
+    const down = new Proxy(env.DB, {
+      get: (target, property) => (property === "batch" || property === "prepare" ? () => { throw new Error("D1 is down"); } : Reflect.get(target, property)),
+    });
+    await runInDurableObject(stub, (shard: LedgerShard) => void ((shard as unknown as { env: Env }).env = { ...env, DB: down }));
+    const { staged } = await stub.stateSize();
+    const settings = { LEDGER_STAGING_MAX_ROWS: String(staged + 3) };
+    const resourceType = `bp-${crypto.randomUUID().slice(0, 8)}`;
+    const post = () => withEnv(settings, "POST", "/v1/events", event({ action: "record.view", actor: { id: actorId }, resource: { type: resourceType, id: "r" } }));
+    const accepted = [await post(), await post(), await post()];
+    expect(accepted.map((response) => response.status)).toEqual([201, 201, 201]);
+    // A flush attempt while D1 is down keeps every row staged.
+    await runDurableObjectAlarm(stub);
+    expect((await stub.stateSize()).staged).toBe(staged + 3);
+    const refused = await post();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("30");
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+    // A batch says which of its events were stored and which were not (here: an invalid one is rejected, two not stored).
+    const batch = await withEnv(settings, "POST", "/v1/events/batch", {
+      events: [{ action: "BAD" }, ...[1, 2].map(() => event({ action: "record.view", actor: { id: actorId }, resource: { type: resourceType, id: "r" } }))],
+    });
+    expect(batch.status).toBe(503);
+    expect(batch.headers.get("retry-after")).toBe("30");
+    expect(((await batch.json()) as { error: { details: unknown } }).error.details).toEqual({ not_stored: [1, 2], stored: [] });
+
+    await runInDurableObject(stub, (shard: LedgerShard) => void ((shard as unknown as { env: Env }).env = env));
+    await flushLedger();
+    expect(await countRows("events", `resource_type = '${resourceType}'`)).toBe(3);
+    expect((await post()).status).toBe(201);
+    expect(await countRows("events", `resource_type = '${resourceType}'`)).toBe(4);
+  });
+});
+
+/** Like withEnv, without a key and with extra request headers (downloads through signed links). */
+async function withEnvHeaders(overrides: Record<string, string>, method: string, path: string, headers: Record<string, string>) {
+  const ctx = createExecutionContext();
+  const response = await app.fetch(new Request(`http://localhost${path}`, { method, headers }), { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}

@@ -39,7 +39,7 @@ describe("listEvents", () => {
       env.DB,
       config,
       [EventInputSchema.parse({ action: "download", resource: { type: resourceType, id: "1" } }), EventInputSchema.parse({ action: "download", resource: { type: resourceType, id: "1" } })],
-      { receivedAt: Date.now() },
+      { keyId: "test-key", receivedAt: Date.now() },
     );
     await env.DB.prepare("UPDATE events SET duplicate_of = ? WHERE id = ?").bind(counted!.id, repeat!.id).run();
     const hidden = await listEvents(env.DB, EventFilterSchema.parse({ resource_type: resourceType }), 10);
@@ -73,7 +73,7 @@ describe("query plans of GET /v1/events filters", () => {
         actor: { id: `plan-user-${index % 40}`, email: `plan${index % 40}@example.org`, organisation: `Org ${index % 7}` },
       }),
     );
-    await ingestEvents(env.DB, config, inputs, { receivedAt: Date.now() });
+    await ingestEvents(env.DB, config, inputs, { keyId: "test-key", receivedAt: Date.now() });
   });
 
   const indexed: [string, Record<string, string>, RegExp][] = [

@@ -64,7 +64,7 @@ describe("retention and archive", { timeout: 60_000 }, () => {
     const [moonLanding, longAgo] = [Date.UTC(1969, 6, 20, 20, 17), Date.UTC(1900, 0, 1, 12)];
     const prepared = await Promise.all(
       [moonLanding, longAgo].map(async (occurredAt, index) => {
-        const event = await prepareEvent(EventInputSchema.parse({ id: `pre-epoch-${index}`, action: "download" }), config, { receivedAt: NOW - 3_600_000 });
+        const event = await prepareEvent(EventInputSchema.parse({ id: `pre-epoch-${index}`, action: "download" }), config, { keyId: "test", receivedAt: NOW - 3_600_000 });
         event.row.occurred_at = occurredAt;
         return event;
       }),
