@@ -26,7 +26,7 @@ const ConfigSchema = z.object({
   DOWNLOAD_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : ["download", "bundle.download", "metadata.download"])),
   DOWNLOAD_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
   DOWNLOAD_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
-  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
+  KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
   RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(1024).default(64),
@@ -56,7 +56,8 @@ export type Config = {
   downloadActions: Set<string>;
   downloadRateLimit: number;
   downloadRateWindowSeconds: number;
-  apiRateLimitPerMinute: number;
+  /** How long an isolate trusts a key lookup: the bound on how long a revoked key keeps working elsewhere. */
+  keyCacheSeconds: number;
   dedupWindowSeconds: number;
   /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
   ledgerShards: number;
@@ -112,7 +113,7 @@ export function getConfig(env: Env): Config {
     downloadActions: new Set(value.DOWNLOAD_ACTIONS),
     downloadRateLimit: value.DOWNLOAD_RATE_LIMIT,
     downloadRateWindowSeconds: value.DOWNLOAD_RATE_WINDOW_SECONDS,
-    apiRateLimitPerMinute: value.API_RATE_LIMIT_PER_MINUTE,
+    keyCacheSeconds: value.KEY_CACHE_SECONDS,
     dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
     ledgerShards: value.LEDGER_SHARDS,
     rateLimitShards: value.RATE_LIMIT_SHARDS,
