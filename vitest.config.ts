@@ -27,6 +27,13 @@ export default defineConfig(async () => {
             // A hanging webhook receiver is given up on quickly.
             WEBHOOK_TIMEOUT_MS: "500",
           },
+          // The suite sends thousands of requests a minute with one key; TIGHT_LIMITER (2 a minute) stands in for either
+          // limiter where a test needs to reach a limit.
+          ratelimits: {
+            API_KEY_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+            AUTH_FAILURE_LIMITER: { namespace_id: "1002", simple: { limit: 1_000_000, period: 60 } },
+            TIGHT_LIMITER: { namespace_id: "1999", simple: { limit: 2, period: 60 } },
+          },
         },
       }),
     ],

@@ -195,6 +195,7 @@ async function withTracedServer(fn) {
       api: tracedApi,
       ingestKey,
       d1Totals: traced.d1Totals,
+      stateDir: traced.stateDir,
       countStored: (resourceType) => countStored(traced, resourceType),
     });
   } finally {

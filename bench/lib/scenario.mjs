@@ -18,6 +18,8 @@
  * @property {number} [eventsPerSecond]
  * @property {number} [rowsPerSecond]
  * @property {number} [statementsPerEvent] D1 statements per event, counted from the runtime's D1 spans.
+ * @property {number} [bytesPerEvent]      D1 bytes (events table + its indexes) per stored event, from dbstat.
+ * @property {number} [rowsWrittenPerEvent] D1 rows written (index entries included) per stored event.
  * @property {number} [peakRssMb]          Peak VmRSS of the workerd process while the load ran.
  * @property {number} [workerdCpuPercent]  CPU the workerd process used meanwhile (100 = one core); all workers share it.
  * @property {number} [ratio]              Filled by the runner from `compareTo`.
@@ -71,6 +73,7 @@
  * @property {ReturnType<import("./workload.mjs").createApi>} api
  * @property {string} ingestKey
  * @property {() => Promise<{ calls: number, statements: number, rowsWritten: number }>} d1Totals
+ * @property {string} stateDir  Miniflare's state directory of the instance (D1's SQLite files are below it).
  * @property {(resourceType: string) => Promise<number>} countStored
  */
 

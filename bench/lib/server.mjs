@@ -199,6 +199,8 @@ export async function startServer(build, { traced = false, vars = {}, stateParen
       adminKey: bindings.ADMIN_API_KEY,
       workerdPid,
       structuredErrors,
+      /** Where Miniflare keeps this instance's state (D1's SQLite files among it). */
+      stateDir,
       /** Direct D1 access for the harness's own bookkeeping (counting stored rows); the app never sees it. */
       db: (binding = "DB") => mf.getD1Database(binding, "app"),
       /** Totals of D1 calls/statements/rows written so far (traced instances only). */

@@ -30,7 +30,7 @@ const ConfigSchema = z.object({
   IPV6_LIMIT_PREFIX: z.coerce.number().int().min(32, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").max(128, "IPV6_LIMIT_PREFIX must be 32-128 (bits of an IPv6 network)").default(64),
   DOWNLOAD_BYTES_LIMIT: z.coerce.number().int().min(0).default(0),
   DOWNLOAD_BYTES_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
-  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
+  KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
   RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(1024).default(64),
@@ -86,7 +86,8 @@ export type Config = {
   /** Bytes the service may serve per client IP and per user key in any window; 0 turns the byte budget off. */
   downloadBytesLimit: number;
   downloadBytesWindowSeconds: number;
-  apiRateLimitPerMinute: number;
+  /** How long an isolate trusts a key lookup: the bound on how long a revoked key keeps working elsewhere. */
+  keyCacheSeconds: number;
   dedupWindowSeconds: number;
   /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
   ledgerShards: number;
@@ -173,7 +174,7 @@ export function getConfig(env: Env): Config {
     ipv6LimitPrefix: value.IPV6_LIMIT_PREFIX,
     downloadBytesLimit: value.DOWNLOAD_BYTES_LIMIT,
     downloadBytesWindowSeconds: value.DOWNLOAD_BYTES_WINDOW_SECONDS,
-    apiRateLimitPerMinute: value.API_RATE_LIMIT_PER_MINUTE,
+    keyCacheSeconds: value.KEY_CACHE_SECONDS,
     dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
     ledgerShards: value.LEDGER_SHARDS,
     rateLimitShards: value.RATE_LIMIT_SHARDS,

@@ -1,4 +1,4 @@
-// Hashing helpers: SHA-256, keyed HMAC pseudonyms and constant-time comparison.
+// Hashing helpers: SHA-256, keyed HMAC pseudonyms, random tokens and UUIDv7 ids.
 import { bytesToBase64Url } from "./base64url";
 
 const encoder = new TextEncoder();
@@ -26,15 +26,6 @@ function importHmacKey(secret: string): Promise<CryptoKey> {
 export async function hmacHex(secret: string, message: string): Promise<string> {
   const key = await importHmacKey(secret);
   return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
-}
-
-/** Compares two secrets in constant time by comparing their SHA-256 digests. */
-export async function secretsEqual(a: string, b: string): Promise<boolean> {
-  const [da, db] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(a)),
-    crypto.subtle.digest("SHA-256", encoder.encode(b)),
-  ]);
-  return crypto.subtle.timingSafeEqual(da, db);
 }
 
 /** A random URL-safe token of `bytes` random bytes. */

@@ -1,4 +1,4 @@
-// Durable Object holding rate-limit state for a shard of subjects (client IPs, API keys) in its SQLite storage.
+// Durable Object holding the per-IP download limit for a shard of client IPs in its SQLite storage.
 import { DurableObject } from "cloudflare:workers";
 
 export interface RateDecision {
@@ -38,12 +38,11 @@ export interface ByteDecision {
 const CLEANUP_INTERVAL_MS = 60_000;
 
 /**
- * Two algorithms, each chosen for its subject:
- * - downloads per IP use a sliding-window log (one row per allowed download, ≤ limit rows per IP): exact "N per window"
- *   with an exact Retry-After, which a token bucket cannot state; cheap because limits are small (100/hour).
- * - requests per API key use a sliding-window counter (two fixed windows, weighted): constant storage for 6,000/min.
- * - bytes per IP or user key use a sliding-window log of charges (one row per allowed download with its bytes): exact
- *   "N bytes in any window", checked together with the count so that a refused attempt consumes neither.
+ * Downloads per IP use a sliding-window log (one row per allowed download, ≤ limit rows per IP): exact "N per window" with
+ * an exact Retry-After, which a token bucket cannot state; cheap because limits are small (100/hour). Bytes per IP or user
+ * key use a sliding-window log of charges (one row per allowed download with its bytes): exact "N bytes in any window",
+ * checked together with the count so that a refused attempt consumes neither. (Requests per API key are limited by the
+ * API_KEY_LIMITER Workers Rate Limiting binding, without a round trip to this object.)
  * Rows carry their expiry; the alarm deletes expired rows so quiet subjects leave no state behind.
  */
 export class RateLimiter extends DurableObject<Env> {
@@ -55,9 +54,7 @@ export class RateLimiter extends DurableObject<Env> {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS hits (subject TEXT NOT NULL, at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS hits_subject_at ON hits (subject, at);
       CREATE INDEX IF NOT EXISTS hits_expiry ON hits (expires_at);
-      CREATE TABLE IF NOT EXISTS counters (subject TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL, PRIMARY KEY (subject, window_start));
-      CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at);
+      DROP TABLE IF EXISTS counters;
       CREATE TABLE IF NOT EXISTS byte_charges (subject TEXT NOT NULL, at INTEGER NOT NULL, bytes INTEGER NOT NULL, expires_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS byte_charges_subject_at ON byte_charges (subject, at);
       CREATE INDEX IF NOT EXISTS byte_charges_expiry ON byte_charges (expires_at);`);
@@ -128,33 +125,9 @@ export class RateLimiter extends DurableObject<Env> {
     this.sql.exec("INSERT INTO byte_charges (subject, at, bytes, expires_at) VALUES (?, ?, ?, ?)", subject, at, charge.amount, at + charge.windowMs);
   }
 
-  /** Sliding-window counter over fixed windows of `windowMs`: weight of the previous window falls linearly. */
-  async takeCounter(request: RateRequest, limit: number, windowMs: number): Promise<RateDecision> {
-    const { subject, at } = request;
-    const windowStart = Math.floor(at / windowMs) * windowMs;
-    const countOf = (start: number) =>
-      this.sql.exec<{ count: number }>("SELECT count FROM counters WHERE subject = ? AND window_start = ?", subject, start).toArray()[0]?.count ?? 0;
-    const previous = countOf(windowStart - windowMs);
-    const current = countOf(windowStart);
-    const elapsed = (at - windowStart) / windowMs;
-    const estimate = previous * (1 - elapsed) + current;
-    const resetSeconds = Math.max(1, Math.ceil((windowStart + windowMs - at) / 1000));
-    if (estimate + 1 > limit) return { allowed: false, limit, remaining: 0, resetSeconds };
-    this.sql.exec(
-      `INSERT INTO counters (subject, window_start, count, expires_at) VALUES (?, ?, 1, ?)
-       ON CONFLICT (subject, window_start) DO UPDATE SET count = count + 1`,
-      subject,
-      windowStart,
-      windowStart + 2 * windowMs,
-    );
-    await this.scheduleCleanup();
-    return { allowed: true, limit, remaining: Math.max(0, Math.floor(limit - estimate - 1)), resetSeconds };
-  }
-
   private async scheduleCleanup(): Promise<void> {
     const earliest = this.sql
-      .exec<{ next: number | null }>(`SELECT min(expires_at) AS next FROM (SELECT min(expires_at) AS expires_at FROM hits UNION ALL SELECT min(expires_at) FROM counters
-           UNION ALL SELECT min(expires_at) FROM byte_charges)`)
+      .exec<{ next: number | null }>("SELECT min(expires_at) AS next FROM (SELECT min(expires_at) AS expires_at FROM hits UNION ALL SELECT min(expires_at) FROM byte_charges)")
       .one().next;
     if (earliest === null) return;
     const next = Math.max(earliest, Date.now() + CLEANUP_INTERVAL_MS);
@@ -166,16 +139,14 @@ export class RateLimiter extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.sql.exec("DELETE FROM hits WHERE expires_at <= ?", now);
-    this.sql.exec("DELETE FROM counters WHERE expires_at <= ?", now);
     this.sql.exec("DELETE FROM byte_charges WHERE expires_at <= ?", now);
     await this.scheduleCleanup();
   }
 
   /** Number of rows held, for tests and diagnostics. */
-  async stateSize(): Promise<{ hits: number; counters: number; byteCharges: number }> {
+  async stateSize(): Promise<{ hits: number; byteCharges: number }> {
     return {
       hits: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits").one().n,
-      counters: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM counters").one().n,
       byteCharges: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM byte_charges").one().n,
     };
   }

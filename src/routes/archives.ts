@@ -1,6 +1,6 @@
-// HTTP surface of the R2 archives (admin): list them with their row counts, and restore one into the ledger.
+// HTTP surface of the R2 archives (admin): list them with their row counts, fetch an object, and restore one into the ledger.
 import { createRoute, z } from "@hono/zod-openapi";
-import { ArchiveSchema, listArchives, restoreArchive, RestoreResultSchema } from "../core/retention/archive";
+import { ArchiveSchema, archiveObject, listArchives, restoreArchive, RestoreResultSchema } from "../core/retention/archive";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { authErrors, errorResponses, router, security } from "./openapi";
@@ -31,6 +31,40 @@ const listRoute = createRoute({
 });
 
 archives.openapi(listRoute, async (c) => c.json(await listArchives(c.env.BUCKET, c.req.valid("query")), 200));
+
+const objectRoute = createRoute({
+  method: "get",
+  path: "/v1/archives/object",
+  tags: ["Maintenance"],
+  summary: "Download one archive object (gzip NDJSON or its Parquet copy), for auditors and analytics engines",
+  security,
+  middleware: [requireScope("admin")] as const,
+  request: {
+    query: z.object({
+      key: z.string().min(1).max(256).openapi({ example: "archive/events/date=2026-05-01/events.parquet" }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "The object's bytes as stored, with its row count and SHA-256 in headers",
+      content: { "application/gzip": { schema: z.string().openapi({ format: "binary" }) }, "application/vnd.apache.parquet": { schema: z.string().openapi({ format: "binary" }) } },
+    },
+    ...errorResponses("invalid_request", "not_found", ...authErrors),
+  },
+});
+
+archives.openapi(objectRoute, async (c) => {
+  const object = await archiveObject(c.env.BUCKET, c.req.valid("query").key);
+  return new Response(object.body, {
+    headers: {
+      "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+      "content-length": String(object.size),
+      "content-disposition": `attachment; filename="${object.key.replace(/[^A-Za-z0-9._=-]+/g, "_")}"`,
+      "x-archive-rows": object.customMetadata?.rows ?? "",
+      "x-archive-sha256": object.customMetadata?.sha256 ?? "",
+    },
+  });
+});
 
 const restoreRoute = createRoute({
   method: "post",

@@ -3,7 +3,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { activeStatuses, JobListSchema, JobSchema, jobStatuses, listJobs, requireJob, type JobViewer } from "../core/bundles/jobs";
-import { isAdminKey } from "../core/ledger/keys";
 import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, router, security } from "./openapi";
@@ -14,7 +13,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 const jobParams = z.object({ id: z.string().min(1).max(64) });
 
 /** Jobs belong to the key that created them; another key gets 404 for them, an admin key sees all. */
-const viewerOf = async (c: Context<AppEnv>): Promise<JobViewer> => ({ keyId: c.var.apiKeyId, admin: await isAdminKey(c.env.DB, c.var.apiKeyId) });
+const viewerOf = (c: Context<AppEnv>): JobViewer => ({ keyId: c.var.apiKeyId, admin: c.var.apiKeyScopes.includes("admin") });
 
 const getJobRoute = createRoute({
   method: "get",
@@ -29,7 +28,7 @@ const getJobRoute = createRoute({
   responses: { 200: json(JobSchema, "The job"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c.req.valid("param").id, await viewerOf(c)), 200));
+jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c.req.valid("param").id, viewerOf(c)), 200));
 
 const listJobsRoute = createRoute({
   method: "get",
@@ -49,7 +48,7 @@ const listJobsRoute = createRoute({
   responses: { 200: json(JobListSchema, "A page of jobs"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, await viewerOf(c), c.req.valid("query")), 200));
+jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, viewerOf(c), c.req.valid("query")), 200));
 
 const cancelJobRoute = createRoute({
   method: "delete",
@@ -69,7 +68,7 @@ const cancelJobRoute = createRoute({
 
 jobsRouter.openapi(cancelJobRoute, async (c) => {
   const { id } = c.req.valid("param");
-  const viewer = await viewerOf(c);
+  const viewer = viewerOf(c);
   const job = await requireJob(c.env.DB, id, viewer);
   if (!activeStatuses.includes(job.status)) throw new ApiError("conflict", `The job is already ${job.status}`);
   const status = await c.env.BUNDLE_JOBS.getByName(id).cancel();

@@ -4,6 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { apiKeys } from "../../db/ledger-schema";
 import { randomToken, sha256Hex, uuidv7 } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
+import { keyCache } from "./key-cache";
 
 export const scopes = ["ingest", "read", "catalog", "admin"] as const;
 export type Scope = (typeof scopes)[number];
@@ -32,6 +33,13 @@ function toInfo(row: typeof apiKeys.$inferSelect): ApiKeyInfo {
   };
 }
 
+/** Secrets this service issues: `da_` and 24 random bytes in base64url. Anything else is refused without a lookup. */
+const KEY_PATTERN = /^da_[A-Za-z0-9_-]{32}$/;
+
+export function isWellFormedKey(secret: string): boolean {
+  return KEY_PATTERN.test(secret);
+}
+
 export async function createKey(db: D1Database, name: string, keyScopes: Scope[]): Promise<ApiKeyInfo & { key: string }> {
   const key = `da_${randomToken(24)}`;
   const row = {
@@ -53,7 +61,9 @@ export async function listKeys(db: D1Database): Promise<ApiKeyInfo[]> {
   return rows.map(toInfo);
 }
 
+/** Revokes the key: at once in this isolate, and in every other within the key cache's time to live (KEY_CACHE_SECONDS). */
 export async function revokeKey(db: D1Database, id: string): Promise<ApiKeyInfo> {
+  keyCache.forgetKey(id);
   const [row] = await drizzle(db)
     .update(apiKeys)
     .set({ revokedAt: Date.now() })
@@ -81,18 +91,12 @@ export async function findActiveKey(
   return row ? { id: row.id, scopes: row.scopes as Scope[], lastUsedAt: row.lastUsedAt } : null;
 }
 
-/** Records that a key was used now, unless it was already recorded within `LAST_USED_RESOLUTION_MS`. */
+/**
+ * Records that a key was used now, unless it was already recorded within `LAST_USED_RESOLUTION_MS`. The principal is
+ * updated too, so a cached key is not written again on its next requests.
+ */
 export async function touchKey(db: D1Database, key: { id: string; lastUsedAt: number | null }, now = Date.now()): Promise<void> {
   if (key.lastUsedAt !== null && now - key.lastUsedAt < LAST_USED_RESOLUTION_MS) return;
+  key.lastUsedAt = now;
   await drizzle(db).update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
-}
-
-/** The id the auth middleware gives the ADMIN_API_KEY secret, which has no row in api_keys. */
-export const BOOTSTRAP_ADMIN_KEY_ID = "bootstrap-admin";
-
-/** True when the key with this id (as the auth middleware set it) holds the admin scope. */
-export async function isAdminKey(db: D1Database, keyId: string): Promise<boolean> {
-  if (keyId === BOOTSTRAP_ADMIN_KEY_ID) return true;
-  const [row] = await drizzle(db).select({ scopes: apiKeys.scopes }).from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1);
-  return row?.scopes.includes("admin") ?? false;
 }

@@ -1,6 +1,7 @@
 // Raw-event archives in R2: one gzip NDJSON object per day (archive/events/YYYY/MM/DD.ndjson.gz) holding complete ledger
 // rows (duplicates and denials included) in (occurred_at, id) order. A write merges the existing object with the day's rows,
 // so an object only ever grows; it is conditional on the object it merged, so two writers cannot lose each other's rows.
+// Each verified day also gets a Parquet copy (parquet.ts); restore reads either.
 import { z } from "@hono/zod-openapi";
 import { Gunzip } from "fflate";
 import { jsonPage } from "../../db/json-pages";
@@ -8,20 +9,21 @@ import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { ApiError } from "../../lib/errors";
 import { storeEvents, type EventRow } from "../ledger/ingest";
 import { DAY_MS, dayLabel, dayOf, dayStart } from "../analytics/periods";
+import { dayOfParquetKey, parquetRows } from "./parquet";
 
 export const ARCHIVE_PREFIX = "archive/events/";
 const ARCHIVE_KEY = /^archive\/events\/(\d{4})\/(\d{2})\/(\d{2})\.ndjson\.gz$/;
 const PAGE_ROWS = 5_000;
 const encoder = new TextEncoder();
 
-const eventColumns = [
+export const eventColumns = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
   "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of", "key_id",
   "client_id", "content_hash", "denied_count",
 ] as const satisfies readonly (keyof EventRow)[];
 
 /** An archived line must be a complete ledger row; restore refuses anything else. */
-const ArchivedRowSchema = z.strictObject({
+export const ArchivedRowSchema = z.strictObject({
   id: z.string().min(1).max(128),
   occurred_at: z.number().int(),
   received_at: z.number().int(),
@@ -140,7 +142,7 @@ async function* ndjsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<st
   if (rest) yield rest;
 }
 
-async function* archivedRows(body: ReadableStream<Uint8Array>): AsyncGenerator<EventRow> {
+export async function* archivedRows(body: ReadableStream<Uint8Array>): AsyncGenerator<EventRow> {
   let line = 0;
   for await (const text of ndjsonLines(body)) {
     line++;
@@ -173,6 +175,11 @@ async function* mergeRows(first: AsyncIterator<EventRow>, second: AsyncIterator<
   }
 }
 
+/** One archive line: the row's columns in archive order as JSON, newline-terminated. */
+export function archiveLine(row: EventRow): string {
+  return `${JSON.stringify(Object.fromEntries(eventColumns.map((column) => [column, row[column]])))}\n`;
+}
+
 const toHex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 
 /** Serialises rows to NDJSON, hashing the plain text and gzipping it as it goes; only the compressed bytes are kept. */
@@ -194,7 +201,7 @@ async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uin
   };
   try {
     for await (const row of rows) {
-      pending.push(`${JSON.stringify(Object.fromEntries(eventColumns.map((column) => [column, row[column]])))}\n`);
+      pending.push(archiveLine(row));
       count++;
       if (pending.length >= 500) await flush();
     }
@@ -305,12 +312,21 @@ export const RestoreResultSchema = z
   .object({ key: z.string(), rows: z.number(), restored: z.number(), already_present: z.number() })
   .openapi("ArchiveRestoreResult");
 
-/** Re-imports an archive into the ledger; rows whose id is present are left alone, so restoring twice inserts nothing. */
-export async function restoreArchive(bucket: R2Bucket, db: D1Database, key: string): Promise<z.infer<typeof RestoreResultSchema>> {
-  if (dayOfArchiveKey(key) === undefined)
-    throw new ApiError("invalid_request", "Not an archive key", { details: [{ path: "key", message: "must look like archive/events/YYYY/MM/DD.ndjson.gz" }] });
+/** An archive object (NDJSON or Parquet) by key; any other key of the bucket is refused. */
+export async function archiveObject(bucket: R2Bucket, key: string): Promise<R2ObjectBody> {
+  if (dayOfArchiveKey(key) === undefined && dayOfParquetKey(key) === undefined)
+    throw new ApiError("invalid_request", "Not an archive key", {
+      details: [{ path: "key", message: "must look like archive/events/YYYY/MM/DD.ndjson.gz or archive/events/date=YYYY-MM-DD/events.parquet" }],
+    });
   const object = await bucket.get(key);
   if (!object) throw new ApiError("not_found", `No archive ${key}`);
+  return object;
+}
+
+/** Re-imports an archive into the ledger; rows whose id is present are left alone, so restoring twice inserts nothing. */
+export async function restoreArchive(bucket: R2Bucket, db: D1Database, key: string): Promise<z.infer<typeof RestoreResultSchema>> {
+  const object = await archiveObject(bucket, key);
+  const source = dayOfParquetKey(key) !== undefined ? parquetRows(await object.arrayBuffer()) : archivedRows(object.body);
   let rows = 0;
   let restored = 0;
   let page: EventRow[] = [];
@@ -318,7 +334,7 @@ export async function restoreArchive(bucket: R2Bucket, db: D1Database, key: stri
     restored += (await storeEvents(db, page.map((row) => ({ row, actor: null })))).inserted.size;
     page = [];
   };
-  for await (const row of archivedRows(object.body)) {
+  for await (const row of source) {
     rows++;
     page.push(row);
     if (page.length === PAGE_ROWS) await store();

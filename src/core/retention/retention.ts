@@ -1,4 +1,4 @@
-// Retention: raw events older than the cutoff are archived to R2, the archive is read back and verified, the day's rollup
+// Retention: raw events older than the cutoff are archived to R2 (NDJSON, plus a checked Parquet copy), the archive is read back and verified, the day's rollup
 // is brought up to date and switched to sketches, and only then are exactly the archived rows deleted. A run that dies or
 // overlaps another at any step leaves no row deleted without being in a verified archive.
 import { z } from "@hono/zod-openapi";
@@ -7,6 +7,7 @@ import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
 import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
 import { acquireLease, releaseLease, renewLease } from "./maintenance";
+import { writeDayParquet } from "./parquet";
 import { dayOf, dayStart } from "../analytics/periods";
 import { GRAINS, purgeDayUsers, rollDay, versionBump } from "../analytics/rollup";
 
@@ -55,6 +56,7 @@ export async function retireDay(env: Env, day: number, options: { snapshot: numb
   const manifest = await writeDayArchive(env.BUCKET, env.DB, day);
   if (!manifest) return null;
   if (!(await verifyArchive(env.BUCKET, manifest))) throw new Error(`${manifest.key} failed verification after writing; nothing deleted`);
+  await writeDayParquet(env.BUCKET, manifest);
   const purged = await purgeDayUsers(env.DB, day, options.now);
   if (!purged) throw new ApiError("conflict", `The rollup of ${manifest.key} changed during retention; nothing deleted`);
   const deleted = await deleteArchivedRows(env.DB, env.BUCKET, manifest, purged.rolled_through);

@@ -1,10 +1,12 @@
 // Authentication middleware: API key from `Authorization: Bearer` or `X-API-Key`, per-key rate limit, and scope checks.
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../app-env";
-import { findActiveKey, touchKey, type Scope } from "../../core/ledger/keys";
-import { rateLimitHeaders, shardOf } from "../../core/ledger/pipeline";
-import { secretsEqual, sha256Hex } from "../../lib/crypto";
+import { keyCache, type Principal } from "../../core/ledger/key-cache";
+import { findActiveKey, isWellFormedKey, touchKey, type Scope } from "../../core/ledger/keys";
+import { sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
+import { clientIpFromHeaders } from "../../lib/ip";
 
 /** The secret a request presents, from `Authorization: Bearer` or `X-API-Key`; undefined when it presents none. */
 export function presentedKey(headers: Headers): string | undefined {
@@ -16,9 +18,41 @@ export function presentedKey(headers: Headers): string | undefined {
   return headers.get("x-api-key")?.trim() || undefined;
 }
 
+const BOOTSTRAP_ADMIN: Principal = { id: "bootstrap-admin", scopes: ["admin"], lastUsedAt: null };
+const encoder = new TextEncoder();
+
+/** The hash of ADMIN_API_KEY, computed once per isolate and value. */
+let adminHash: { secret: string; hash: Promise<string> } | undefined;
+function adminKeyHash(secret: string): Promise<string> {
+  if (adminHash?.secret !== secret) adminHash = { secret, hash: sha256Hex(secret) };
+  return adminHash.hash;
+}
+
 /**
- * Requires a valid key holding `scope` (an `admin` key holds every scope) within its per-minute request limit. The limit
- * is counted by the secret's hash in parallel with the key lookup, so it costs no extra round trip.
+ * The key whose secret has this hash: from the isolate's cache when it holds an answer, else from D1 (and then cached).
+ * A cache miss is what costs D1 work, so misses are counted per client by AUTH_FAILURE_LIMITER and refused past its limit:
+ * a client presenting random keys gets a few lookups a minute, then 429s that cost nothing.
+ */
+async function lookUp(c: Context<AppEnv>, secretHash: string): Promise<Principal | null> {
+  const { config } = c.var;
+  const now = Date.now();
+  const cached = keyCache.get(secretHash, now, config.keyCacheSeconds * 1000);
+  if (cached !== undefined) return cached;
+  const client = clientIpFromHeaders(c.req.raw.headers, config.trustForwardedHeaders) ?? "unknown";
+  const { success } = await c.env.AUTH_FAILURE_LIMITER.limit({ key: client });
+  if (!success)
+    throw new ApiError("rate_limited", "Too many requests with unknown API keys from this client; try again in a minute", {
+      headers: { "Retry-After": "60" },
+    });
+  const principal = await findActiveKey(c.env.DB, secretHash);
+  keyCache.set(secretHash, principal, now);
+  return principal;
+}
+
+/**
+ * Requires a valid key holding `scope` (an `admin` key holds every scope) within its per-minute request limit
+ * (API_KEY_LIMITER, a Workers Rate Limiting binding: no Durable Object or D1 round trip). Secrets that cannot be keys
+ * are refused before any lookup.
  */
 export function requireScope(scope: Scope) {
   const middleware = createMiddleware<AppEnv>(async (c, next) => {
@@ -26,22 +60,19 @@ export function requireScope(scope: Scope) {
     if (!secret) throw new ApiError("unauthorized", "API key is missing");
     const { config } = c.var;
     const secretHash = await sha256Hex(secret);
-    const limiter = c.env.RATE_LIMITER.getByName(`key:${shardOf(secretHash, config.rateLimitShards)}`);
-    const [principal, decision] = await Promise.all([
-      config.adminApiKey && (await secretsEqual(secret, config.adminApiKey))
-        ? { id: "bootstrap-admin", scopes: ["admin"] as Scope[], lastUsedAt: null }
-        : findActiveKey(c.env.DB, secretHash),
-      limiter.takeCounter({ subject: secretHash, at: Date.now() }, config.apiRateLimitPerMinute, 60_000),
-    ]);
+    const isAdmin =
+      config.adminApiKey !== undefined &&
+      crypto.subtle.timingSafeEqual(encoder.encode(secretHash), encoder.encode(await adminKeyHash(config.adminApiKey)));
+    const principal = isAdmin ? BOOTSTRAP_ADMIN : isWellFormedKey(secret) ? await lookUp(c, secretHash) : null;
     if (!principal) throw new ApiError("unauthorized", "Invalid API key");
     if (!principal.scopes.includes(scope) && !principal.scopes.includes("admin"))
       throw new ApiError("forbidden", `This API key lacks the '${scope}' scope`);
-    if (!decision.allowed)
-      throw new ApiError("rate_limited", `This API key is limited to ${config.apiRateLimitPerMinute} requests per minute`, {
-        headers: rateLimitHeaders(decision, true),
-      });
-    if (principal.id !== "bootstrap-admin") c.executionCtx.waitUntil(touchKey(c.env.DB, principal));
+    const { success } = await c.env.API_KEY_LIMITER.limit({ key: principal.id });
+    if (!success)
+      throw new ApiError("rate_limited", "This API key has exceeded its per-minute request limit", { headers: { "Retry-After": "60" } });
+    if (principal !== BOOTSTRAP_ADMIN) c.executionCtx.waitUntil(touchKey(c.env.DB, principal));
     c.set("apiKeyId", principal.id);
+    c.set("apiKeyScopes", principal.scopes);
     await next();
   });
   // Read by the router (routes/openapi.ts), which documents the scope as the role of the route's security requirement.

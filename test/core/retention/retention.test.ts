@@ -107,7 +107,8 @@ describe("retention and archive", { timeout: 60_000 }, () => {
     expect(archived.some((row) => row.status === "denied")).toBe(true);
     expect(archived.some((row) => row.duplicate_of !== null)).toBe(true);
     const listing = await env.BUCKET.list({ prefix: "archive/", include: ["customMetadata"] });
-    expect(listing.objects.reduce((sum, object) => sum + Number(object.customMetadata!.rows), 0)).toBe(old.length);
+    const ndjson = listing.objects.filter((object) => object.key.endsWith(".ndjson.gz"));
+    expect(ndjson.reduce((sum, object) => sum + Number(object.customMetadata!.rows), 0)).toBe(old.length);
 
     const userSetsLeft = await env.DB.prepare(
       "SELECT count(*) AS n FROM event_rollups WHERE day IN (SELECT day FROM rollup_days WHERE purged_at IS NOT NULL) AND users IS NOT NULL",
