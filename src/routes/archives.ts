@@ -35,6 +35,7 @@ archives.openapi(listRoute, async (c) => c.json(await listArchives(c.env.BUCKET,
 const objectRoute = createRoute({
   method: "get",
   path: "/v1/archives/object",
+  operationId: "getArchiveObject",
   tags: ["Maintenance"],
   summary: "Download one archive object (gzip NDJSON or its Parquet copy), for auditors and analytics engines",
   security,

@@ -9,7 +9,7 @@ import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { ApiError } from "../../lib/errors";
 import { storeEvents, type EventRow } from "../ledger/ingest";
 import { DAY_MS, dayLabel, dayOf, dayStart } from "../analytics/periods";
-import { dayOfParquetKey, parquetRows } from "./parquet";
+import { dayOfParquetKey, PARQUET_PREFIX, parquetRows } from "./parquet";
 
 export const ARCHIVE_PREFIX = "archive/events/";
 const ARCHIVE_KEY = /^archive\/events\/(\d{4})\/(\d{2})\/(\d{2})\.ndjson\.gz$/;
@@ -305,7 +305,10 @@ export async function listArchives(bucket: R2Bucket, options: { cursor?: string;
       size: object.size,
       uploaded: object.uploaded.toISOString(),
     }));
-  return { data, next_cursor: listing.truncated ? listing.cursor : null };
+  // NDJSON keys (archive/events/YYYY/…) sort before the Parquet copies (archive/events/date=…): once a page reaches
+  // those, every NDJSON archive has been listed.
+  const done = !listing.truncated || listing.objects.some((object) => object.key.startsWith(PARQUET_PREFIX));
+  return { data, next_cursor: done ? null : listing.cursor };
 }
 
 export const RestoreResultSchema = z

@@ -7,14 +7,17 @@ import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../lib/errors";
 import type { EventRow } from "../ledger/ingest";
 import { dayLabel, dayOf } from "../analytics/periods";
-import { ARCHIVE_PREFIX, archivedRows, ArchivedRowSchema, archiveLine, eventColumns, type ArchiveManifest } from "./archive";
+import { archivedRows, ArchivedRowSchema, archiveLine, eventColumns, type ArchiveManifest } from "./archive";
 
 const PARQUET_KEY = /^archive\/events\/date=(\d{4})-(\d{2})-(\d{2})\/events\.parquet$/;
 /** Rows per row group: bounds the column arrays held while writing and the rows decoded at once while reading. */
 const ROW_GROUP_ROWS = 10_000;
 
+/** Sorts after every NDJSON archive key (archive/events/YYYY/…), which listArchives relies on. */
+export const PARQUET_PREFIX = "archive/events/date=";
+
 export function parquetKey(day: number): string {
-  return `${ARCHIVE_PREFIX}date=${dayLabel(day)}/events.parquet`;
+  return `${PARQUET_PREFIX}${dayLabel(day)}/events.parquet`;
 }
 
 export function dayOfParquetKey(key: string): number | undefined {
@@ -38,10 +41,17 @@ let columnsOfArchive: Column[] | undefined;
  */
 function columns(): Column[] {
   return (columnsOfArchive ??= eventColumns.map((name) => {
-    const field = ArchivedRowSchema.shape[name] as z.ZodType;
-    const nullable = field instanceof z.ZodNullable;
-    const inner = nullable ? (field as z.ZodNullable<z.ZodType>).unwrap() : field;
-    return { name, integer: inner instanceof z.ZodNumber, nullable };
+    // Unwrap defaults (columns added later, absent from older archives) and nullability down to the value's type.
+    let field = ArchivedRowSchema.shape[name] as z.ZodType;
+    let nullable = false;
+    for (;;) {
+      if (field instanceof z.ZodDefault) field = field.unwrap() as z.ZodType;
+      else if (field instanceof z.ZodNullable) {
+        nullable = true;
+        field = field.unwrap() as z.ZodType;
+      } else break;
+    }
+    return { name, integer: field instanceof z.ZodNumber, nullable };
   }));
 }
 
