@@ -14,9 +14,11 @@ import { events } from "./routes/events";
 import { eventsExport } from "./routes/events-export";
 import { facets } from "./routes/facets";
 import { health } from "./routes/health";
+import { integrityRouter } from "./routes/integrity";
 import { jobsRouter } from "./routes/jobs";
 import { keys } from "./routes/keys";
 import { maintenance } from "./routes/maintenance";
+import { privacyRouter } from "./routes/privacy";
 import { router } from "./routes/openapi";
 import { recordsRouter } from "./routes/records";
 import { reports } from "./routes/reports";
@@ -61,6 +63,8 @@ export const app = base
   .route("/", downloadsRouter)
   .route("/", bundlesRouter)
   .route("/", jobsRouter)
+  .route("/", integrityRouter)
+  .route("/", privacyRouter)
   .route("/", dashboard);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });

@@ -3,6 +3,8 @@ import { expireBundles } from "./core/bundles/bundles";
 import { failStaleJobs } from "./core/bundles/jobs";
 import { rebuildDays, runRollup } from "./core/analytics/rollup";
 import { runRetention } from "./core/retention/retention";
+import { sealPending } from "./core/integrity/seals";
+import { continuePendingVerifications, verifyRecentDays } from "./core/integrity/verify";
 import { dayOf } from "./core/analytics/periods";
 import { getConfig, type Config } from "./lib/config";
 
@@ -24,6 +26,8 @@ const jobs: Record<string, Job[]> = {
   [CRONS.everyQuarterHour]: [
     { name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000 }) },
     { name: "stale-jobs", run: (env, config) => failStaleJobs(env, config) },
+    { name: "seal", run: (env, config) => sealPending(env, config) },
+    { name: "verifications", run: (env, config) => continuePendingVerifications(env, config) },
   ],
   [CRONS.daily]: [
     {
@@ -32,6 +36,7 @@ const jobs: Record<string, Job[]> = {
     },
     { name: "retention", run: (env, config) => runRetention(env, config) },
     { name: "bundle-expiry", run: (env) => expireBundles(env) },
+    { name: "verify-recent", run: (env, config) => verifyRecentDays(env, config) },
   ],
 };
 

@@ -44,6 +44,11 @@ const ConfigSchema = z.object({
   ROLLUP_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   CATALOG_RECORD_URL: z.string().min(1).default("https://doi.org/{doi}"),
   CATALOG_SEARCH_URL: z.string().min(1).default("https://commons.datacite.org/doi.org?query={dois}"),
+  SEAL_SIGNING_KEY: z.string().min(1).optional(),
+  SEAL_RETIRED_PUBLIC_KEYS: z.string().min(1).optional(),
+  SEAL_MARGIN_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  SEAL_MAX_WINDOW_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(1_000_000),
+  VERIFY_INLINE_ROWS: z.coerce.number().int().min(0).default(200_000),
 });
 
 export type Config = {
@@ -89,6 +94,16 @@ export type Config = {
   catalogRecordUrl: string;
   /** Export `link` of a bundle; {dois} is its DOIs as `"a" OR "b"`, URL-encoded. */
   catalogSearchUrl: string;
+  /** Ed25519 private JWK (with `kid`) that signs seals; sealing answers 503 while it is unset. */
+  sealSigningKey: string | undefined;
+  /** JSON array of the public JWKs of earlier signing keys: still trusted and listed, never used to sign. */
+  sealRetiredPublicKeys: string | undefined;
+  /** Seals cover receipt times up to now minus this; never less than the ledger's flush delay plus a minute. */
+  sealMarginMs: number;
+  /** A window holding more rows is cut short, so that one cron run always finishes its seal. */
+  sealMaxWindowRows: number;
+  /** A verification over at most this many sealed rows answers at once; larger ones run as a job. */
+  verifyInlineRows: number;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -130,6 +145,11 @@ export function getConfig(env: Env): Config {
     rollupSettleSeconds: value.ROLLUP_SETTLE_SECONDS,
     catalogRecordUrl: value.CATALOG_RECORD_URL,
     catalogSearchUrl: value.CATALOG_SEARCH_URL,
+    sealSigningKey: value.SEAL_SIGNING_KEY,
+    sealRetiredPublicKeys: value.SEAL_RETIRED_PUBLIC_KEYS,
+    sealMarginMs: Math.max(value.SEAL_MARGIN_SECONDS * 1000, value.LEDGER_FLUSH_DELAY_MS + 60_000),
+    sealMaxWindowRows: value.SEAL_MAX_WINDOW_ROWS,
+    verifyInlineRows: value.VERIFY_INLINE_ROWS,
   };
   cache.set(env, config);
   return config;

@@ -38,7 +38,11 @@ export const EventInputSchema = z
       .refine((value) => Date.parse(value) <= Date.now() + MAX_FUTURE_SKEW_MS, "must not be more than 5 minutes in the future")
       .optional()
       .openapi({ description: "RFC 3339 with offset; defaults to now", example: "2026-11-20T10:15:00Z" }),
-    action: z.string().regex(actionPattern, "must match ^[a-z][a-z0-9_.-]{0,63}$").openapi({ example: "download" }),
+    action: z
+      .string()
+      .regex(actionPattern, "must match ^[a-z][a-z0-9_.-]{0,63}$")
+      .refine((action) => !action.startsWith("admin."), "admin.* actions are recorded by the service itself (audited admin actions)")
+      .openapi({ example: "download" }),
     status: z.enum(["success", "failure"]).default("success"),
     resource: z
       .strictObject({

@@ -1,0 +1,99 @@
+// The sealed form of a ledger row: which `events` columns are sealed, in which order, and their canonical bytes (version 1).
+import type { EventRow } from "../ledger/ingest";
+
+/** Version of the column list and byte encoding below; a seal names it, and any change to either needs a new version. */
+export const ENCODING_VERSION = 1;
+
+/**
+ * The sealed columns of `events`, in encoding order. Every column of the table must be either here or in
+ * PERSONAL_DATA_COLUMNS (test/core/integrity/canonical.test.ts fails otherwise), so a new column is classified on purpose.
+ */
+export const SEALED_COLUMNS = [
+  "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
+  "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of",
+] as const satisfies readonly (keyof EventRow)[];
+
+export type SealedColumn = (typeof SEALED_COLUMNS)[number];
+
+/**
+ * Columns of `events` left out of the seal because they hold personal data that must stay erasable. Empty: personal
+ * data lives in `actors`, which is never sealed; the ledger only holds pseudonymous keys (HMACs) and truncated IPs.
+ */
+export const PERSONAL_DATA_COLUMNS: readonly string[] = [];
+
+export type SealedValue = string | number | null;
+export type SealedRow = Record<SealedColumn, SealedValue>;
+
+const TAG_NULL = 0x00;
+const TAG_INTEGER = 0x01;
+const TAG_TEXT = 0x02;
+const TAG_REAL = 0x03;
+
+const encoder = new TextEncoder();
+
+/**
+ * Canonical bytes of a row: the encoding version byte, then each sealed column in order as
+ *   NULL    → 0x00
+ *   integer → 0x01, 8 bytes signed big-endian
+ *   text    → 0x02, 4 bytes big-endian length of the UTF-8 bytes, the UTF-8 bytes
+ *   real    → 0x03, 8 bytes IEEE 754 big-endian (never written by the service; a tampered type still encodes)
+ * Values are encoded by their stored type, so a number changed into text (or back) changes the bytes.
+ */
+export function canonicalBytes(row: SealedRow): Uint8Array {
+  const parts: Uint8Array[] = [Uint8Array.of(ENCODING_VERSION)];
+  let length = 1;
+  for (const column of SEALED_COLUMNS) {
+    const part = encodeValue(row[column]);
+    parts.push(part);
+    length += part.length;
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function encodeValue(value: SealedValue | undefined): Uint8Array {
+  if (value === null || value === undefined) return Uint8Array.of(TAG_NULL);
+  if (typeof value === "number") {
+    const out = new Uint8Array(9);
+    const view = new DataView(out.buffer);
+    if (Number.isInteger(value)) {
+      out[0] = TAG_INTEGER;
+      view.setBigInt64(1, BigInt(value));
+    } else {
+      out[0] = TAG_REAL;
+      view.setFloat64(1, value);
+    }
+    return out;
+  }
+  const text = encoder.encode(value);
+  const out = new Uint8Array(5 + text.length);
+  out[0] = TAG_TEXT;
+  new DataView(out.buffer).setUint32(1, text.length);
+  out.set(text, 5);
+  return out;
+}
+
+/** The sealed columns of a row-like object (archive line, D1 row); anything else it holds is ignored. */
+export function sealedRowOf(source: Record<string, unknown>): SealedRow {
+  return Object.fromEntries(SEALED_COLUMNS.map((column) => [column, (source[column] ?? null) as SealedValue])) as SealedRow;
+}
+
+/** SQLite's BINARY order of ids (UTF-8 bytes, i.e. code points), which JavaScript's `<` on UTF-16 does not match. */
+export function compareIds(a: string, b: string): number {
+  const left = [...a];
+  const right = [...b];
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const difference = left[i]!.codePointAt(0)! - right[i]!.codePointAt(0)!;
+    if (difference !== 0) return difference;
+  }
+  return left.length - right.length;
+}
+
+/** The order of leaves in a seal: (received_at, id). */
+export const compareSealOrder = (a: { received_at: SealedValue; id: SealedValue }, b: { received_at: SealedValue; id: SealedValue }) =>
+  Number(a.received_at) - Number(b.received_at) || compareIds(String(a.id), String(b.id));
