@@ -32,8 +32,8 @@ export function splitPoint(n: number): number {
 }
 
 /**
- * Builds MTH(D[n]) leaf by leaf with a stack of complete subtrees (at most log2 n + 1 hashes). Every CHUNK_LEAVES leaves
- * the top of the stack is the aligned subtree of the last chunk; its root is kept in `chunkRoots`.
+ * Builds MTH(D[n]) leaf by leaf with a stack of complete subtrees (at most log2 n + 1 hashes). The root of every complete
+ * aligned chunk of CHUNK_LEAVES leaves is kept in `chunkRoots` (n / 256 hashes: the proof index stored with the seal).
  */
 export class TreeBuilder {
   private readonly stack: { hash: Uint8Array; size: number }[] = [];
@@ -45,10 +45,11 @@ export class TreeBuilder {
     while (this.stack.length > 0 && this.stack.at(-1)!.size === node.size) {
       const left = this.stack.pop()!;
       node = { hash: nodeHash(left.hash, node.hash), size: left.size * 2 };
+      // Each aligned chunk is completed by exactly one merge; larger merges only combine finished chunks.
+      if (node.size === CHUNK_LEAVES) this.chunkRoots.push(node.hash);
     }
     this.stack.push(node);
     this.size++;
-    if (this.size % CHUNK_LEAVES === 0) this.chunkRoots.push(node.hash);
   }
 
   /** The root of the leaves pushed so far: the complete subtrees folded from the right, as the RFC's recursion splits. */

@@ -178,7 +178,7 @@ async function verifyCopies(bucket: R2Bucket, seals: StoredSeal[], from: number,
         seen.add(object.key);
         const seal = byKey.get(object.key);
         if (!seal) problems.push({ kind: "seal_missing", from: Number(object.customMetadata?.from ?? NaN), to: sealTo, detail: `${object.key} exists in R2 but not in D1` });
-        else if (object.customMetadata?.seal_hash !== seal.seal_hash || object.customMetadata?.signature !== seal.signature)
+        else if (object.customMetadata?.seal_hash !== (await sealHashOf(seal)) || object.customMetadata?.signature !== seal.signature)
           problems.push({ kind: "seal_copy_differs", from: seal.from, to: seal.to, detail: `${object.key} differs from the seal in D1` });
       }
       cursor = listing.truncated ? listing.cursor : undefined;
