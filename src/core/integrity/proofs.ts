@@ -24,7 +24,7 @@ export interface InclusionProof {
 const toRows = (page: unknown[][]) =>
   page.map((values) => Object.fromEntries(SEALED_COLUMNS.map((column, index) => [column, values[index] ?? null])) as SealedRow);
 
-/** Up to `limit` rows of the window strictly after (or, descending, before) the key, in seal order. */
+/** The `limit` rows of the window nearest to the key, from it on (or strictly before it), returned in seal order. */
 async function rowsBeside(db: D1Database, window: { from: number; to: number }, key: [number, string], direction: "after" | "before", limit: number): Promise<SealedRow[]> {
   if (limit <= 0) return [];
   const [compare, order] = direction === "after" ? [">=", "ASC"] : ["<", "DESC"];
@@ -61,7 +61,7 @@ export async function inclusionProof(db: D1Database, id: string): Promise<Inclus
   const chunkStart = chunk * CHUNK_LEAVES;
   const chunkSize = Math.min(CHUNK_LEAVES, seal.tree_size - chunkStart);
   const key: [number, string] = [receivedAt, id];
-  const chunkRows = [...(await rowsBeside(db, seal, key, "before", index - chunkStart)).reverse(), ...(await rowsBeside(db, seal, key, "after", chunkStart + chunkSize - index))];
+  const chunkRows = [...(await rowsBeside(db, seal, key, "before", index - chunkStart)), ...(await rowsBeside(db, seal, key, "after", chunkStart + chunkSize - index))];
   const chunkLeaves = chunkRows.map(leafOf);
   const fullChunks = Math.floor(seal.tree_size / CHUNK_LEAVES);
   const chunkRoots = Array.from({ length: fullChunks }, (_, i) => fromHex(seal.chunkRoots.slice(i * 64, i * 64 + 64)));
@@ -71,7 +71,7 @@ export async function inclusionProof(db: D1Database, id: string): Promise<Inclus
     const tailLeaves =
       chunk === fullChunks
         ? chunkLeaves
-        : (await rowsBeside(db, seal, [seal.to, ""], "before", tail)).reverse().map(leafOf);
+        : (await rowsBeside(db, seal, [seal.to, ""], "before", tail)).map(leafOf);
     chunkRoots.push(rootOfNodes(tailLeaves));
   }
   const bytes = canonicalBytes(event);
