@@ -32,6 +32,8 @@ export default defineConfig(async () => {
         },
         // The dashboard's browser tests run in Node, after the Workers tests (e2e/vitest.config.ts).
         "./e2e/vitest.config.ts",
+        // Node-side tests of repository scripts: the offline verifier (test-node/vitest.config.ts).
+        "./test-node/vitest.config.ts",
       ],
     },
   };

@@ -1,5 +1,5 @@
 // The sealed form of a ledger row: which `events` columns are sealed, in which order, and their canonical bytes (version 1).
-import type { EventRow } from "../ledger/ingest";
+// Free of Workers APIs: the offline verifier (scripts/verify.ts) runs this very file under Node.
 
 /** Version of the column list and byte encoding below; a seal names it, and any change to either needs a new version. */
 export const ENCODING_VERSION = 1;
@@ -11,7 +11,7 @@ export const ENCODING_VERSION = 1;
 export const SEALED_COLUMNS = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
   "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of",
-] as const satisfies readonly (keyof EventRow)[];
+] as const;
 
 export type SealedColumn = (typeof SEALED_COLUMNS)[number];
 

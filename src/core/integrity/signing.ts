@@ -38,9 +38,9 @@ export const GENESIS_SEAL_HASH = "0".repeat(64);
 const encoder = new TextEncoder();
 
 /** The exact bytes that are signed and hashed: compact JSON of the statement's fields in their fixed order. */
-export function statementBytes(seal: SealStatement): Uint8Array {
+export function statementBytes(seal: SealStatement): Uint8Array<ArrayBuffer> {
   const { version, from, to, tree_size, root, previous_seal_hash, sealed_at, key_id } = seal;
-  return encoder.encode(JSON.stringify({ version, from, to, tree_size, root, previous_seal_hash, sealed_at, key_id }));
+  return new Uint8Array(encoder.encode(JSON.stringify({ version, from, to, tree_size, root, previous_seal_hash, sealed_at, key_id })));
 }
 
 export async function sealHashOf(seal: SealStatement): Promise<string> {
@@ -48,7 +48,7 @@ export async function sealHashOf(seal: SealStatement): Promise<string> {
 }
 
 const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-function fromBase64url(text: string): Uint8Array {
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
   const padded = text.replace(/-/g, "+").replace(/_/g, "/");
   return Uint8Array.from(atob(padded + "=".repeat((4 - (padded.length % 4)) % 4)), (char) => char.charCodeAt(0));
 }
