@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { checkChain, checkProof, checkWindows } from "../../src/core/integrity/offline";
 import type { PublicJwk } from "../../src/core/integrity/signing";
-import { continuePendingVerifications } from "../../src/core/integrity/verify";
+import { continuePendingVerifications, continueVerification, getVerification, startVerification } from "../../src/core/integrity/verify";
 import { call, callJson, callWithEnv, event, expectError, keyWith, unique } from "../helpers";
 import { clearAll, config, rowsAt, sealUntil } from "../core/integrity/fixtures";
 
@@ -101,16 +101,24 @@ describe("integrity endpoints", () => {
     expect(status.body).toMatchObject({ last_seal: { to: T + 20_000 }, last_verification: { id: bad.body.id, ok: false } });
   });
 
-  it("POST /v1/integrity/verify runs a long range as a job that the cron finishes", async () => {
+  it("POST /v1/integrity/verify runs a long range as a job that starts at once", async () => {
     const range = { from: new Date(0).toISOString(), to: new Date(T + 20_000).toISOString() };
     const response = await callWithEnv({ VERIFY_INLINE_ROWS: "0" }, "POST", "/v1/integrity/verify", { body: range });
     expect(response.status).toBe(202);
     const started = (await response.json()) as { id: string; status: string };
     expect(started.status).toBe("pending");
-    expect(await continuePendingVerifications(env, config())).toBe(1);
     const { body } = await callJson("GET", `/v1/integrity/verifications/${started.id}`);
     expect(body).toMatchObject({ status: "done", ok: true, windows: 2, rows: 602 });
     await expectError(await call("GET", "/v1/integrity/verifications/nope"), 404, "not_found");
+  });
+
+  it("the quarter-hour cron carries pending verifications on, a budget at a time, to the end", async () => {
+    const pending = await startVerification(env, { ...config(), verifyInlineRows: 0 }, { from: 0, to: T + 20_000, requestedBy: "test" });
+    expect(pending.status).toBe("pending");
+    await continueVerification(env, config(), pending.id, 0);
+    expect(await getVerification(env.DB, pending.id)).toMatchObject({ status: "pending", windows: 1 });
+    expect(await continuePendingVerifications(env, config())).toBe(1);
+    expect(await getVerification(env.DB, pending.id)).toMatchObject({ status: "done", ok: true, windows: 2, rows: 602 });
   });
 
   it("POST /v1/integrity/verify validates its range and is admin only", async () => {

@@ -209,6 +209,7 @@ export async function verifyRange(
     // R2 copies are listed per UTC day of their `to`, from the end of the seal before this batch (not from 1970).
     const copiesFrom = Math.max(progress.cursor, previous ? previous.to : seals.length > 0 ? seals[0]!.to - 1 : progress.cursor);
     if (seals.length > 0 || last) await verifyCopies(env.BUCKET, seals, copiesFrom, copiesTo, progress.problems);
+    let stopped = false;
     for (const seal of seals) {
       await verifySeal(seal, previous, keys, progress.problems);
       archives ??= await listArchiveRefs(env.BUCKET);
@@ -216,7 +217,12 @@ export async function verifyRange(
       progress.windows++;
       progress.cursor = seal.to;
       previous = seal;
+      if (Date.now() - started > (options.budgetMs ?? 20_000)) {
+        stopped = true;
+        break;
+      }
     }
+    if (stopped) return progress;
     if (last) {
       progress.cursor = Math.max(progress.cursor, range.to);
       progress.done = true;
@@ -290,7 +296,10 @@ async function sealedRowsBetween(db: D1Database, from: number, to: number): Prom
   return row?.n ?? 0;
 }
 
-/** Records a verification of [from, to) and runs it now when it is small; otherwise the quarter-hour cron carries it on. */
+/**
+ * Records a verification of [from, to) and runs it to the end now when it is small. A larger one is left pending for
+ * `continueVerification` (the caller's waitUntil, then the quarter-hour cron, a budget at a time).
+ */
 export async function startVerification(env: Env, config: Config, range: { from: number; to: number; requestedBy: string }): Promise<Verification> {
   const id = uuidv7();
   const now = Date.now();
@@ -300,11 +309,11 @@ export async function startVerification(env: Env, config: Config, range: { from:
   )
     .bind(id, range.from, range.to, range.requestedBy, now)
     .run();
-  if ((await sealedRowsBetween(env.DB, range.from, range.to)) <= config.verifyInlineRows) await continueVerification(env, config, id);
+  if ((await sealedRowsBetween(env.DB, range.from, range.to)) <= config.verifyInlineRows) await continueVerification(env, config, id, Infinity);
   return getVerification(env.DB, id);
 }
 
-/** Carries a pending verification on for up to `budgetMs` and records its progress. */
+/** Carries a pending verification on for about `budgetMs` (whole windows) and records its progress. */
 export async function continueVerification(env: Env, config: Config, id: string, budgetMs = 20_000): Promise<void> {
   const record = await env.DB.prepare("SELECT * FROM integrity_verifications WHERE id = ?1").bind(id).first<VerificationRecord>();
   if (!record || record.status === "done") return;
@@ -338,7 +347,7 @@ export async function continuePendingVerifications(env: Env, config: Config): Pr
 /** The daily cron's check of the last 7 days; its outcome is the latest verification shown on the dashboard. */
 export async function verifyRecentDays(env: Env, config: Config, now = Date.now()): Promise<Verification> {
   const result = await startVerification(env, config, { from: now - 7 * 86_400_000, to: now, requestedBy: "cron" });
-  if (result.status === "pending") await continueVerification(env, config, result.id);
+  if (result.status === "pending") await continueVerification(env, config, result.id, 10 * 60_000);
   return getVerification(env.DB, result.id);
 }
 
