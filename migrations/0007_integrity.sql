@@ -39,3 +39,6 @@ CREATE TABLE `privacy_erasures` (
 	`reason` text NOT NULL,
 	`erased_at` integer NOT NULL
 );
+--> statement-breakpoint
+DROP INDEX `events_received`;--> statement-breakpoint
+CREATE INDEX `events_received` ON `events` (`received_at`,`id`);

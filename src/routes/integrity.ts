@@ -266,12 +266,12 @@ async function sealedRowsNdjson(db: D1Database, from: number, to: number): Promi
   const count = await db.prepare("SELECT count(*) AS n FROM events WHERE received_at >= ?1 AND received_at < ?2").bind(from, to).first<{ n: number }>();
   if (count!.n > MAX_EXPORT_ROWS) throw new ApiError("payload_too_large", `${count!.n} rows; ask for at most ${MAX_EXPORT_ROWS} (fewer windows)`);
   const lines: string[] = [];
-  let after: [number, string] = [from - 1, ""];
+  let after: [number, string] = [from, ""];
   for (;;) {
     const page = await jsonPage(
       db,
-      `SELECT ${SEALED_COLUMNS.join(", ")} FROM events WHERE received_at >= ? AND received_at < ? AND (received_at, id) > (?, ?) ORDER BY received_at, id LIMIT 5000`,
-      [from, to, after[0], after[1]],
+      `SELECT ${SEALED_COLUMNS.join(", ")} FROM events WHERE (received_at, id) > (?, ?) AND received_at < ? ORDER BY received_at, id LIMIT 5000`,
+      [after[0], after[1], to],
       SEALED_COLUMNS,
       ["received_at", "id"],
     );

@@ -37,45 +37,41 @@ const encoder = new TextEncoder();
  *   integer → 0x01, 8 bytes signed big-endian
  *   text    → 0x02, 4 bytes big-endian length of the UTF-8 bytes, the UTF-8 bytes
  *   real    → 0x03, 8 bytes IEEE 754 big-endian (never written by the service; a tampered type still encodes)
- * Values are encoded by their stored type, so a number changed into text (or back) changes the bytes.
+ * Values are encoded by their stored type, so a number changed into text (or back) changes the bytes. `prefix` bytes
+ * of zero are left in front (the leaf hash's 0x00), so hashing needs no copy.
  */
-export function canonicalBytes(row: SealedRow): Uint8Array {
-  const parts: Uint8Array[] = [Uint8Array.of(ENCODING_VERSION)];
-  let length = 1;
+export function canonicalBytes(row: SealedRow, prefix = 0): Uint8Array {
+  let capacity = prefix + 1;
   for (const column of SEALED_COLUMNS) {
-    const part = encodeValue(row[column]);
-    parts.push(part);
-    length += part.length;
+    const value = row[column];
+    capacity += typeof value === "string" ? 5 + value.length * 3 : 9;
   }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-function encodeValue(value: SealedValue | undefined): Uint8Array {
-  if (value === null || value === undefined) return Uint8Array.of(TAG_NULL);
-  if (typeof value === "number") {
-    const out = new Uint8Array(9);
-    const view = new DataView(out.buffer);
-    if (Number.isInteger(value)) {
-      out[0] = TAG_INTEGER;
-      view.setBigInt64(1, BigInt(value));
+  const out = new Uint8Array(capacity);
+  const view = new DataView(out.buffer);
+  let at = prefix;
+  out[at++] = ENCODING_VERSION;
+  for (const column of SEALED_COLUMNS) {
+    const value = row[column];
+    if (value === null || value === undefined) out[at++] = TAG_NULL;
+    else if (typeof value === "string") {
+      out[at] = TAG_TEXT;
+      const { written } = encoder.encodeInto(value, out.subarray(at + 5));
+      view.setUint32(at + 1, written);
+      at += 5 + written;
+    } else if (Number.isInteger(value)) {
+      // Two 32-bit halves instead of BigInt: exact for every safe integer, negative ones in two's complement.
+      const high = Math.floor(value / 2 ** 32);
+      out[at] = TAG_INTEGER;
+      view.setInt32(at + 1, high);
+      view.setUint32(at + 5, value - high * 2 ** 32);
+      at += 9;
     } else {
-      out[0] = TAG_REAL;
-      view.setFloat64(1, value);
+      out[at] = TAG_REAL;
+      view.setFloat64(at + 1, value);
+      at += 9;
     }
-    return out;
   }
-  const text = encoder.encode(value);
-  const out = new Uint8Array(5 + text.length);
-  out[0] = TAG_TEXT;
-  new DataView(out.buffer).setUint32(1, text.length);
-  out.set(text, 5);
-  return out;
+  return out.subarray(0, at);
 }
 
 /** The sealed columns of a row-like object (archive line, D1 row); anything else it holds is ignored. */

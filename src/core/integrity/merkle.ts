@@ -1,6 +1,10 @@
 // RFC 9162 §2.1 Merkle tree hash and inclusion proofs over SHA-256. Written here because no maintained package builds the
 // root incrementally in O(log n) memory (a million-leaf window must not be held) or proves a leaf from stored subtree roots.
-import { sha256 } from "@noble/hashes/sha2.js";
+// SHA-256 is node:crypto's (native in Workers with nodejs_compat, and in Node for the offline verifier): synchronous, so
+// two million hashes per million rows cost no promise each.
+import { createHash } from "node:crypto";
+
+const sha256 = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest());
 
 /** Leaves per stored chunk root: proofs read one chunk of rows instead of the whole window. A power of two. */
 export const CHUNK_LEAVES = 256;
@@ -14,6 +18,9 @@ export function leafHash(data: Uint8Array): Uint8Array {
   input.set(data, 1);
   return sha256(input);
 }
+
+/** SHA-256 of bytes that already start with the 0x00 leaf prefix (see canonicalBytes' `prefix`). */
+export const prefixedLeafHash = (prefixed: Uint8Array) => sha256(prefixed);
 
 /** An interior node: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {

@@ -27,12 +27,13 @@ const toRows = (page: unknown[][]) =>
 /** The `limit` rows of the window nearest to the key, from it on (or strictly before it), returned in seal order. */
 async function rowsBeside(db: D1Database, window: { from: number; to: number }, key: [number, string], direction: "after" | "before", limit: number): Promise<SealedRow[]> {
   if (limit <= 0) return [];
-  const [compare, order] = direction === "after" ? [">=", "ASC"] : ["<", "DESC"];
+  // The row-value bound comes first so that the (received_at, id) index seeks to the key.
+  const [where, bound, order] =
+    direction === "after" ? ["(received_at, id) >= (?, ?) AND received_at < ?", window.to, "ASC"] : ["(received_at, id) < (?, ?) AND received_at >= ?", window.from, "DESC"];
   const page = await jsonPage(
     db,
-    `SELECT ${SEALED_COLUMNS.join(", ")} FROM events WHERE received_at >= ? AND received_at < ? AND (received_at, id) ${compare} (?, ?)
-     ORDER BY received_at ${order}, id ${order} LIMIT ?`,
-    [window.from, window.to, key[0], key[1], limit],
+    `SELECT ${SEALED_COLUMNS.join(", ")} FROM events WHERE ${where} ORDER BY received_at ${order}, id ${order} LIMIT ?`,
+    [key[0], key[1], bound, limit],
     SEALED_COLUMNS,
     ["received_at", "id"],
   );
@@ -48,9 +49,11 @@ export async function inclusionProof(db: D1Database, id: string): Promise<Inclus
   const receivedAt = Number(event.received_at);
   const seal = await sealCovering(db, receivedAt);
   if (!seal) throw new ApiError("conflict", `Event ${id} is not sealed yet; seals are made every 15 minutes`);
+  // Both counts read only the (received_at, id) index.
   const counts = await db
     .prepare(
-      `SELECT count(*) AS n, sum((received_at, id) < (?3, ?4)) AS before FROM events WHERE received_at >= ?1 AND received_at < ?2`,
+      `SELECT (SELECT count(*) FROM events WHERE received_at >= ?1 AND received_at < ?2) AS n,
+              (SELECT count(*) FROM events WHERE received_at >= ?1 AND (received_at, id) < (?3, ?4)) AS before`,
     )
     .bind(seal.from, seal.to, receivedAt, id)
     .first<{ n: number; before: number }>();

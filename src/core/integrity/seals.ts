@@ -6,7 +6,7 @@ import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
 import { acquireLease, raiseState, readState, releaseLease } from "../retention/maintenance";
 import { canonicalBytes, SEALED_COLUMNS, type SealedRow } from "./canonical";
-import { leafHash, toHex, TreeBuilder } from "./merkle";
+import { prefixedLeafHash, toHex, TreeBuilder } from "./merkle";
 import { GENESIS_SEAL_HASH, signingKeyOf, signStatement, type SignedSeal } from "./signing";
 
 export const SEAL_VERSION = 1;
@@ -103,15 +103,18 @@ export async function sealBefore(db: D1Database, from: number): Promise<StoredSe
   return record ? fromRecord(record) : null;
 }
 
-/** The window's ledger rows (sealed columns) in (received_at, id) order, a keyset page (one JSON cell) at a time. */
+/**
+ * The window's ledger rows (sealed columns) in (received_at, id) order, a keyset page (one JSON cell) at a time. The
+ * row-value bound is the index's start, so each page seeks instead of rescanning the window (ids are never empty).
+ */
 export async function* windowRows(db: D1Database, from: number, to: number): AsyncGenerator<SealedRow[]> {
-  let after: [number, string] = [from - 1, ""];
+  let after: [number, string] = [from, ""];
   for (;;) {
     const page = await jsonPage(
       db,
       `SELECT ${SEALED_COLUMNS.join(", ")} FROM events
-       WHERE received_at >= ? AND received_at < ? AND (received_at, id) > (?, ?) ORDER BY received_at, id LIMIT ?`,
-      [from, to, after[0], after[1], PAGE_ROWS],
+       WHERE (received_at, id) > (?, ?) AND received_at < ? ORDER BY received_at, id LIMIT ?`,
+      [after[0], after[1], to, PAGE_ROWS],
       SEALED_COLUMNS,
       ["received_at", "id"],
     );
@@ -123,7 +126,8 @@ export async function* windowRows(db: D1Database, from: number, to: number): Asy
   }
 }
 
-export const leafOf = (row: SealedRow) => leafHash(canonicalBytes(row));
+/** The leaf hash of a row: SHA-256(0x00 ‖ canonical bytes), encoded straight after the prefix byte. */
+export const leafOf = (row: SealedRow) => prefixedLeafHash(canonicalBytes(row, 1));
 
 /** The end of the next window: `target`, or earlier when more than `maxRows` rows were received in [from, target). */
 async function windowEnd(db: D1Database, from: number, target: number, maxRows: number): Promise<number> {
