@@ -65,7 +65,9 @@ const keysRoute = createRoute({
   method: "get",
   path: "/v1/integrity/keys",
   tags: ["Integrity"],
-  summary: "Public keys that seals are signed with (current and retired); no key needed",
+  summary: "Public keys that seals are signed with (current and retired), for auditors and the offline verifier",
+  security,
+  middleware: [requireScope("read")] as const,
   responses: {
     200: json(
       z
@@ -82,7 +84,7 @@ const keysRoute = createRoute({
         .openapi("SealKeys"),
       "The trusted public keys",
     ),
-    ...errorResponses("internal"),
+    ...errorResponses(...authErrors),
   },
 });
 

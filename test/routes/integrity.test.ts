@@ -9,7 +9,7 @@ import { clearAll, config, rowsAt, sealUntil } from "../core/integrity/fixtures"
 const T = Math.floor((Date.now() - 86_400_000) / 1000) * 1000;
 
 async function trusted(): Promise<Map<string, PublicJwk>> {
-  const { body } = await callJson("GET", "/v1/integrity/keys", { key: null });
+  const { body } = await callJson("GET", "/v1/integrity/keys", { key: await keyWith("read") });
   return new Map(body.keys.map((key: { key_id: string; jwk: PublicJwk }) => [key.key_id, key.jwk]));
 }
 
@@ -22,8 +22,9 @@ describe("integrity endpoints", () => {
     await sealUntil(T + 20_000);
   });
 
-  it("GET /v1/integrity/keys lists the current public key without authentication, never the private part", async () => {
-    const response = await call("GET", "/v1/integrity/keys", { key: null });
+  it("GET /v1/integrity/keys lists the current public key to a read key, never the private part; 401 without a key", async () => {
+    await expectError(await call("GET", "/v1/integrity/keys", { key: null }), 401, "unauthorized");
+    const response = await call("GET", "/v1/integrity/keys", { key: await keyWith("read") });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { keys: { key_id: string; status: string; jwk: Record<string, string> }[] };
     expect(body.keys).toEqual([
@@ -34,7 +35,7 @@ describe("integrity endpoints", () => {
 
   it("GET /v1/integrity/keys keeps retired keys listed after a rotation", async () => {
     const retired = { kty: "OKP", crv: "Ed25519", x: "TcsP-OnwBkbocMADNax4SQwZy4gxW_s0rr-1sQuxMfU", kid: "test-other" };
-    const response = await callWithEnv({ SEAL_RETIRED_PUBLIC_KEYS: JSON.stringify([retired]) }, "GET", "/v1/integrity/keys", { key: null });
+    const response = await callWithEnv({ SEAL_RETIRED_PUBLIC_KEYS: JSON.stringify([retired]) }, "GET", "/v1/integrity/keys");
     const body = (await response.json()) as { keys: { key_id: string; status: string }[] };
     expect(body.keys.map((key) => [key.key_id, key.status])).toEqual([["test-2026-11", "current"], ["test-other", "retired"]]);
   });
