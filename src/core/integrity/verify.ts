@@ -162,28 +162,29 @@ async function verifySeal(seal: StoredSeal, previous: StoredSeal | null, keys: M
     problems.push({ kind: "bad_signature", ...at, detail: `the signature by ${seal.key_id} does not match the seal's contents` });
 }
 
-const dayPrefix = (ms: number) => sealKey(ms).slice(0, SEAL_PREFIX.length + 11);
-
-/** Compares the D1 seals with their R2 copies on the UTC days [firstDay, lastDay], and finds R2 seals missing from D1. */
+/**
+ * Compares the D1 seals with their R2 copies whose `to` lies in (from, to], and finds R2 seals missing from D1. Keys sort
+ * by day, then by `to` (13 digits until the year 2286), so one listing from `from` on covers the range in order.
+ */
 async function verifyCopies(bucket: R2Bucket, seals: StoredSeal[], from: number, to: number, problems: Problem[]): Promise<void> {
   const byKey = new Map(seals.map((seal) => [sealKey(seal.to), seal]));
   const seen = new Set<string>();
-  for (let day = Math.floor(from / 86_400_000); day <= Math.floor(to / 86_400_000); day++) {
-    let cursor: string | undefined;
-    do {
-      const listing = await bucket.list({ prefix: dayPrefix(day * 86_400_000), cursor, include: ["customMetadata"] });
-      for (const object of listing.objects) {
-        const sealTo = Number(/\/(\d+)\.json$/.exec(object.key)?.[1]);
-        if (!(sealTo > from && sealTo <= to)) continue;
-        seen.add(object.key);
-        const seal = byKey.get(object.key);
-        if (!seal) problems.push({ kind: "seal_missing", from: Number(object.customMetadata?.from ?? NaN), to: sealTo, detail: `${object.key} exists in R2 but not in D1` });
-        else if (object.customMetadata?.seal_hash !== (await sealHashOf(seal)) || object.customMetadata?.signature !== seal.signature)
-          problems.push({ kind: "seal_copy_differs", from: seal.from, to: seal.to, detail: `${object.key} differs from the seal in D1` });
-      }
-      cursor = listing.truncated ? listing.cursor : undefined;
-    } while (cursor);
-  }
+  const last = sealKey(to);
+  let cursor: string | undefined;
+  listing: do {
+    const listing = await bucket.list({ prefix: SEAL_PREFIX, include: ["customMetadata"], ...(cursor ? { cursor } : { startAfter: sealKey(from) }) });
+    for (const object of listing.objects) {
+      if (object.key > last) break listing;
+      const sealTo = Number(/\/(\d+)\.json$/.exec(object.key)?.[1]);
+      if (!(sealTo > from && sealTo <= to)) continue;
+      seen.add(object.key);
+      const seal = byKey.get(object.key);
+      if (!seal) problems.push({ kind: "seal_missing", from: Number(object.customMetadata?.from ?? NaN), to: sealTo, detail: `${object.key} exists in R2 but not in D1` });
+      else if (object.customMetadata?.seal_hash !== (await sealHashOf(seal)) || object.customMetadata?.signature !== seal.signature)
+        problems.push({ kind: "seal_copy_differs", from: seal.from, to: seal.to, detail: `${object.key} differs from the seal in D1` });
+    }
+    cursor = listing.truncated ? listing.cursor : undefined;
+  } while (cursor);
   for (const [key, seal] of byKey) if (!seen.has(key)) problems.push({ kind: "seal_copy_missing", from: seal.from, to: seal.to, detail: `${key} is missing from R2` });
 }
 
@@ -206,7 +207,6 @@ export async function verifyRange(
     const last = seals.length < SEALS_PER_BATCH;
     const copiesTo = last ? Math.min(range.to, options.now ?? Date.now()) : seals.at(-1)!.to;
     let previous = seals.length > 0 ? await sealBefore(env.DB, seals[0]!.from) : null;
-    // R2 copies are listed per UTC day of their `to`, from the end of the seal before this batch (not from 1970).
     const copiesFrom = Math.max(progress.cursor, previous ? previous.to : seals.length > 0 ? seals[0]!.to - 1 : progress.cursor);
     if (seals.length > 0 || last) await verifyCopies(env.BUCKET, seals, copiesFrom, copiesTo, progress.problems);
     let stopped = false;
