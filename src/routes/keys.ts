@@ -53,7 +53,8 @@ const createApiKey: RouteHandler<typeof createRouteDef, AppEnv> = async (c) => {
     action: "key.create",
     apiKeyId: c.var.apiKeyId,
     resource: { type: "api_key", id: created.id },
-    meta: { name: created.name, prefix: created.prefix, scopes: created.scopes },
+    // Ids and scopes only: read keys see the ledger, and a key's name or prefix is the admins' business.
+    meta: { scopes: created.scopes },
   });
   return c.json(created, 201);
 };
@@ -93,7 +94,7 @@ const revokeApiKey: RouteHandler<typeof revokeRouteDef, AppEnv> = async (c) => {
     action: "key.revoke",
     apiKeyId: c.var.apiKeyId,
     resource: { type: "api_key", id: revoked.id },
-    meta: { name: revoked.name, prefix: revoked.prefix, revoked_at: revoked.revoked_at },
+    meta: { scopes: revoked.scopes, revoked_at: revoked.revoked_at },
   });
   return c.json(revoked, 200);
 };

@@ -152,8 +152,9 @@ describe("admin actions are recorded in the ledger", () => {
     await callJson("DELETE", `/v1/keys/${created.body.id}`, { key: admin });
     const creations = await callJson("GET", "/v1/events?action=admin.key.create");
     const mine = creations.body.data.find((item: { resource: { id: string } }) => item.resource.id === created.body.id);
-    expect(mine).toMatchObject({ action: "admin.key.create", status: "success", actor: { id: adminId }, resource: { type: "api_key" }, meta: { name: "partner", scopes: ["read"] } });
-    expect(JSON.stringify(mine)).not.toContain(created.body.key);
+    expect(mine).toMatchObject({ action: "admin.key.create", status: "success", actor: { id: adminId }, resource: { type: "api_key" }, meta: { scopes: ["read"] } });
+    // Named regression: read keys see admin events, so they carry neither the secret, its prefix nor the key's name.
+    for (const secret of [created.body.key, created.body.prefix, "partner"]) expect(JSON.stringify(mine)).not.toContain(secret);
     const revocations = await callJson("GET", "/v1/events?action=admin.key.revoke");
     expect(revocations.body.data).toEqual([expect.objectContaining({ actor: expect.objectContaining({ id: adminId }), resource: expect.objectContaining({ id: created.body.id }) })]);
   });
@@ -168,6 +169,17 @@ describe("admin actions are recorded in the ledger", () => {
     expect(await actions("admin.events.import")).toEqual([expect.objectContaining({ meta: expect.objectContaining({ format: "ndjson", inserted: 1 }) })]);
     expect(await actions("admin.retention.run")).toHaveLength(1);
     expect(await actions("admin.rollup.run")).toEqual([expect.objectContaining({ meta: expect.objectContaining({ mode: "incremental" }) })]);
+  });
+
+  it("archive restores are recorded with their outcome", async () => {
+    await rowsAt("old", [Date.now() - 3_600_000], Date.now() - 200 * 86_400_000);
+    const retention = await callJson("POST", "/v1/maintenance/retention", { body: {} });
+    expect(retention.body.archived).toHaveLength(1);
+    await call("POST", "/v1/archives/restore", { body: { key: retention.body.archived[0] } });
+    const restores = (await callJson("GET", "/v1/events?action=admin.archive.restore")).body.data;
+    expect(restores).toEqual([
+      expect.objectContaining({ actor: expect.objectContaining({ id: "bootstrap-admin" }), resource: expect.objectContaining({ type: "archive", id: retention.body.archived[0] }), meta: expect.objectContaining({ rows: 1, restored: 1 }) }),
+    ]);
   });
 
   it("clients cannot write admin.* events (ingest, batch and import refuse them)", async () => {

@@ -76,6 +76,12 @@ export async function latestSeal(db: D1Database): Promise<StoredSeal | null> {
   return record ? fromRecord(record) : null;
 }
 
+/** Receipt times before this are sealed; null before the first seal. */
+export async function sealedThrough(db: D1Database): Promise<number | null> {
+  const row = await db.prepare("SELECT max(to_ms) AS sealed_to FROM integrity_seals").first<{ sealed_to: number | null }>();
+  return row?.sealed_to ?? null;
+}
+
 /** The seal whose window holds receipt time `at`. */
 export async function sealCovering(db: D1Database, at: number): Promise<StoredSeal | null> {
   const record = await db

@@ -7,6 +7,7 @@ import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
 import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
 import { acquireLease, releaseLease, renewLease } from "./maintenance";
+import { sealedThrough } from "../integrity/seals";
 import { dayOf, dayStart } from "../analytics/periods";
 import { GRAINS, purgeDayUsers, rollDay, versionBump } from "../analytics/rollup";
 
@@ -54,7 +55,10 @@ export async function retireDay(env: Env, day: number, options: { snapshot: numb
   if (!(await verifyArchive(env.BUCKET, manifest))) throw new Error(`${manifest.key} failed verification after writing; nothing deleted`);
   const purged = await purgeDayUsers(env.DB, day, options.now);
   if (!purged) throw new ApiError("conflict", `The rollup of ${manifest.key} changed during retention; nothing deleted`);
-  const deleted = await deleteArchivedRows(env.DB, env.BUCKET, manifest, purged.rolled_through);
+  // Rows not sealed yet stay in D1 (they are in the archive too) until a later run: a window is sealed from D1, so a row
+  // retired before its seal would be missing from it.
+  const sealedTo = await sealedThrough(env.DB);
+  const deleted = await deleteArchivedRows(env.DB, env.BUCKET, manifest, sealedTo === null ? purged.rolled_through : Math.min(purged.rolled_through, sealedTo - 1));
   return { key: manifest.key, events: manifest.fromLedger, deleted };
 }
 

@@ -213,3 +213,23 @@ describe("retention keeps windows provable", () => {
     expect(found.problems.map((problem) => problem.kind)).toEqual(["root_differs"]);
   });
 });
+
+describe("retention of rows not sealed yet", () => {
+  beforeEach(clearAll);
+
+  it("archives them but keeps them in D1 until their window is sealed, so the seal covers them", async () => {
+    const now = Date.now();
+    const R = now - 3 * 3_600_000;
+    await rowsAt("a", [R + 1000]);
+    await sealUntil(R + 10_000);
+    // Imported history: occurred 200 days ago, received after the last seal.
+    await rowsAt("old", [R + 20_000], now - 200 * DAY);
+    const first = await runRetention(env, config(), { now });
+    expect(first).toMatchObject({ events: 1, deleted: 0 });
+    await sealUntil(R + 30_000);
+    expect((await seals()).map((seal) => seal.tree_size)).toEqual([1, 1]);
+    const second = await runRetention(env, config(), { now });
+    expect(second.deleted).toBe(1);
+    expect(await problems(0, now)).toEqual([]);
+  });
+});
