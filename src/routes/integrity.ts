@@ -1,10 +1,8 @@
 // HTTP surface of ledger integrity: public keys, seals (list, seal now), inclusion proofs, verification runs and status,
 // and the sealed rows of a range for offline verification.
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonPage } from "../db/json-pages";
-import { SEALED_COLUMNS } from "../core/integrity/canonical";
 import { inclusionProof } from "../core/integrity/proofs";
-import { latestSeal, publishedSeal, sealPending, sealsBetween } from "../core/integrity/seals";
+import { latestSeal, publishedSeal, sealedRowsNdjson, sealPending, sealsBetween } from "../core/integrity/seals";
 import { trustedKeys } from "../core/integrity/signing";
 import { continueVerification, getVerification, latestVerification, startVerification } from "../core/integrity/verify";
 import { requireScope } from "./middleware/auth";
@@ -260,33 +258,9 @@ const rowsRoute = createRoute({
   },
 });
 
-const MAX_EXPORT_ROWS = 100_000;
-
-/** The rows as NDJSON, built in memory (bounded by MAX_EXPORT_ROWS). */
-async function sealedRowsNdjson(db: D1Database, from: number, to: number): Promise<string> {
-  if (to <= from) throw new ApiError("invalid_request", "`to` must be after `from`", { details: [{ path: "to", message: "must be after from" }] });
-  const count = await db.prepare("SELECT count(*) AS n FROM events WHERE received_at >= ?1 AND received_at < ?2").bind(from, to).first<{ n: number }>();
-  if (count!.n > MAX_EXPORT_ROWS) throw new ApiError("payload_too_large", `${count!.n} rows; ask for at most ${MAX_EXPORT_ROWS} (fewer windows)`);
-  const lines: string[] = [];
-  let after: [number, string] = [from, ""];
-  for (;;) {
-    const page = await jsonPage(
-      db,
-      `SELECT ${SEALED_COLUMNS.join(", ")} FROM events WHERE (received_at, id) > (?, ?) AND received_at < ? ORDER BY received_at, id LIMIT 5000`,
-      [after[0], after[1], to],
-      SEALED_COLUMNS,
-      ["received_at", "id"],
-    );
-    if (page.length === 0) break;
-    for (const values of page) lines.push(`${JSON.stringify(Object.fromEntries(SEALED_COLUMNS.map((column, index) => [column, values[index] ?? null])))}\n`);
-    const last = page.at(-1)!;
-    after = [Number(last[SEALED_COLUMNS.indexOf("received_at")]), String(last[0])];
-  }
-  return lines.join("");
-}
-
 integrityRouter.openapi(rowsRoute, async (c) => {
   const { from, to } = c.req.valid("query");
+  if (to <= from) throw new ApiError("invalid_request", "`to` must be after `from`", { details: [{ path: "to", message: "must be after from" }] });
   return c.body(await sealedRowsNdjson(c.env.DB, from, to), 200, { "Content-Type": "application/x-ndjson; charset=utf-8", "Cache-Control": "no-store" });
 });
 

@@ -139,6 +139,9 @@ describe("integrity endpoints", () => {
     expect(checkWindows(seals, rows)).toEqual([{ ok: true, message: "2 of 2 window(s) match their seals" }]);
     rows[3].bytes = 7;
     expect(checkWindows(seals, rows)[0]).toMatchObject({ ok: false, message: expect.stringContaining("root differs") });
+    await expectError(await call("GET", `/v1/integrity/rows?from=${T}&to=${T}`, { key: read }), 400, "invalid_request");
+    await expectError(await call("GET", "/v1/integrity/rows?from=0&to=1", { key: null }), 401, "unauthorized");
+    await expectError(await call("GET", "/v1/integrity/rows?from=0&to=1", { key: await keyWith("ingest") }), 403, "forbidden");
   });
 });
 

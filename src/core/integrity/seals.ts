@@ -133,6 +133,18 @@ export async function* windowRows(db: D1Database, from: number, to: number): Asy
 }
 
 /** The leaf hash of a row: SHA-256(0x00 ‖ canonical bytes), encoded straight after the prefix byte. */
+/** Rows an NDJSON export of sealed rows may hold: it is built in memory. */
+const MAX_EXPORT_ROWS = 100_000;
+
+/** The complete sealed rows received in [from, to), one JSON object per line, in seal order (for the offline verifier). */
+export async function sealedRowsNdjson(db: D1Database, from: number, to: number): Promise<string> {
+  const count = await db.prepare("SELECT count(*) AS n FROM events WHERE received_at >= ?1 AND received_at < ?2").bind(from, to).first<{ n: number }>();
+  if (count!.n > MAX_EXPORT_ROWS) throw new ApiError("payload_too_large", `${count!.n} rows; ask for at most ${MAX_EXPORT_ROWS} (fewer windows)`);
+  const lines: string[] = [];
+  for await (const rows of windowRows(db, from, to)) for (const row of rows) lines.push(`${JSON.stringify(row)}\n`);
+  return lines.join("");
+}
+
 export const leafOf = (row: SealedRow) => prefixedLeafHash(canonicalBytes(row, 1));
 
 /** The end of the next window: `target`, or earlier when more than `maxRows` rows were received in [from, target). */

@@ -1,10 +1,8 @@
 // Admin actions recorded in the ledger itself (actions `admin.*`, actor = the API key id, details in `meta`), so they are
 // sealed like every other event and listed by GET /v1/events?action=admin.key.create etc.
 import type { Config } from "../../lib/config";
+import { ADMIN_ACTION_PREFIX } from "./event-schema";
 import { recordEvents } from "./pipeline";
-
-/** Actions under this prefix are written by the service only; ingest and import refuse them. */
-export const ADMIN_ACTION_PREFIX = "admin.";
 
 export interface AdminAction {
   /** Without the prefix, e.g. "key.create". */

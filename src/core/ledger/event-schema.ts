@@ -7,6 +7,9 @@ export const MAX_META_KEYS = 50;
 
 export const actionPattern = /^[a-z][a-z0-9_.-]{0,63}$/;
 
+/** Actions under this prefix are written by the service only (audited admin actions); ingest and import refuse them. */
+export const ADMIN_ACTION_PREFIX = "admin.";
+
 /** A DOI as stored: lower case, without resolver prefix. */
 export function normaliseDoi(doi: string): string {
   return doi
@@ -41,7 +44,7 @@ export const EventInputSchema = z
     action: z
       .string()
       .regex(actionPattern, "must match ^[a-z][a-z0-9_.-]{0,63}$")
-      .refine((action) => !action.startsWith("admin."), "admin.* actions are recorded by the service itself (audited admin actions)")
+      .refine((action) => !action.startsWith(ADMIN_ACTION_PREFIX), "admin.* actions are recorded by the service itself (audited admin actions)")
       .openapi({ example: "download" }),
     status: z.enum(["success", "failure"]).default("success"),
     resource: z
