@@ -1,19 +1,27 @@
 // The sealed form of a ledger row: which `events` columns are sealed, in which order, and their canonical bytes (version 1).
 // Free of Workers APIs: the offline verifier (scripts/verify.ts) runs this very file under Node.
 
-/** Version of the column list and byte encoding below; a seal names it, and any change to either needs a new version. */
-export const ENCODING_VERSION = 1;
-
-/**
- * The sealed columns of `events`, in encoding order. Every column of the table must be either here or in
- * PERSONAL_DATA_COLUMNS (test/core/integrity/canonical.test.ts fails otherwise), so a new column is classified on purpose.
- */
-export const SEALED_COLUMNS = [
+/** Version 1 of the sealed columns, in encoding order. Never edit a published version: add a new one. */
+const VERSION_1 = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
   "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of",
 ] as const;
 
+/**
+ * The sealed columns of `events` (the current version's list). Every column of the table must be either here or in
+ * PERSONAL_DATA_COLUMNS (test/core/integrity/canonical.test.ts fails otherwise), so a new column is classified on purpose.
+ * Sealing one: `const VERSION_2 = [...VERSION_1, "new_column"] as const`, point SEALED_COLUMNS at it, list it in
+ * COLUMNS_BY_VERSION and raise ENCODING_VERSION; windows sealed under version 1 keep verifying with VERSION_1.
+ */
+export const SEALED_COLUMNS = VERSION_1;
+
+/** Version of the column list and byte encoding new seals use; a seal names its version (its `version` field). */
+export const ENCODING_VERSION = 1;
+
 export type SealedColumn = (typeof SEALED_COLUMNS)[number];
+
+/** The columns each encoding version seals; later versions only append, since rows are read with the current columns. */
+const COLUMNS_BY_VERSION: Record<number, readonly SealedColumn[]> = { 1: VERSION_1 };
 
 /**
  * Columns of `events` left out of the seal because they hold personal data that must stay erasable. Empty: personal
@@ -40,17 +48,19 @@ const encoder = new TextEncoder();
  * Values are encoded by their stored type, so a number changed into text (or back) changes the bytes. `prefix` bytes
  * of zero are left in front (the leaf hash's 0x00), so hashing needs no copy.
  */
-export function canonicalBytes(row: SealedRow, prefix = 0): Uint8Array {
+export function canonicalBytes(row: SealedRow, prefix = 0, version = ENCODING_VERSION): Uint8Array {
+  const columns = COLUMNS_BY_VERSION[version];
+  if (!columns) throw new RangeError(`unknown encoding version ${version}`);
   let capacity = prefix + 1;
-  for (const column of SEALED_COLUMNS) {
+  for (const column of columns) {
     const value = row[column];
     capacity += typeof value === "string" ? 5 + value.length * 3 : 9;
   }
   const out = new Uint8Array(capacity);
   const view = new DataView(out.buffer);
   let at = prefix;
-  out[at++] = ENCODING_VERSION;
-  for (const column of SEALED_COLUMNS) {
+  out[at++] = version;
+  for (const column of columns) {
     const value = row[column];
     if (value === null || value === undefined) out[at++] = TAG_NULL;
     else if (typeof value === "string") {

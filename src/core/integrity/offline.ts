@@ -65,7 +65,7 @@ export function checkWindows(seals: SignedSeal[], rows: Record<string, unknown>[
   for (const [seal, windowRows] of buckets) {
     windowRows.sort(compareSealOrder);
     const tree = new TreeBuilder();
-    for (const row of windowRows) tree.push(leafHash(canonicalBytes(row)));
+    for (const row of windowRows) tree.push(leafHash(canonicalBytes(row, 0, seal.version)));
     const root = toHex(tree.root());
     if (tree.size !== seal.tree_size) findings.push({ ok: false, message: `window [${seal.from}, ${seal.to}): sealed ${seal.tree_size} rows, found ${tree.size}` });
     else if (root !== seal.root) findings.push({ ok: false, message: `window [${seal.from}, ${seal.to}): root differs (sealed ${seal.root}, found ${root})` });
@@ -89,7 +89,7 @@ export interface ProofFile {
 /** A proof from GET /v1/integrity/proof/{id}: the row's bytes, the leaf, the path to the seal's root, the signature. */
 export async function checkProof(proof: ProofFile, keys: Map<string, PublicJwk>): Promise<Finding[]> {
   const findings: Finding[] = [];
-  const bytes = canonicalBytes(sealedRowOf(proof.sealed_row as unknown as Record<string, unknown>));
+  const bytes = canonicalBytes(sealedRowOf(proof.sealed_row as unknown as Record<string, unknown>), 0, proof.seal.version);
   if (toHex(bytes) !== proof.canonical) findings.push({ ok: false, message: "sealed_row does not encode to the canonical bytes given" });
   const leaf = leafHash(bytes);
   if (toHex(leaf) !== proof.leaf_hash) findings.push({ ok: false, message: "leaf_hash is not SHA-256(0x00 ‖ canonical)" });

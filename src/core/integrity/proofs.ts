@@ -1,7 +1,7 @@
 // Inclusion proofs: an event's sealed form, its leaf index and RFC 9162 audit path, and the signed seal of its window.
 import { jsonPage } from "../../db/json-pages";
 import { ApiError } from "../../lib/errors";
-import { canonicalBytes, ENCODING_VERSION, SEALED_COLUMNS, type SealedRow } from "./canonical";
+import { canonicalBytes, SEALED_COLUMNS, type SealedRow } from "./canonical";
 import { CHUNK_LEAVES, fromHex, pathFromChunks, rootOfNodes, toHex } from "./merkle";
 import { leafOf, publishedSeal, sealCovering } from "./seals";
 import type { SignedSeal } from "./signing";
@@ -65,7 +65,8 @@ export async function inclusionProof(db: D1Database, id: string): Promise<Inclus
   const chunkSize = Math.min(CHUNK_LEAVES, seal.tree_size - chunkStart);
   const key: [number, string] = [receivedAt, id];
   const chunkRows = [...(await rowsBeside(db, seal, key, "before", index - chunkStart)), ...(await rowsBeside(db, seal, key, "after", chunkStart + chunkSize - index))];
-  const chunkLeaves = chunkRows.map(leafOf);
+  const leafOfRow = (row: SealedRow) => leafOf(row, seal.version);
+  const chunkLeaves = chunkRows.map(leafOfRow);
   const fullChunks = Math.floor(seal.tree_size / CHUNK_LEAVES);
   const chunkRoots = Array.from({ length: fullChunks }, (_, i) => fromHex(seal.chunkRoots.slice(i * 64, i * 64 + 64)));
   if (fullChunks * CHUNK_LEAVES < seal.tree_size) {
@@ -74,16 +75,16 @@ export async function inclusionProof(db: D1Database, id: string): Promise<Inclus
     const tailLeaves =
       chunk === fullChunks
         ? chunkLeaves
-        : (await rowsBeside(db, seal, [seal.to, ""], "before", tail)).map(leafOf);
+        : (await rowsBeside(db, seal, [seal.to, ""], "before", tail)).map(leafOfRow);
     chunkRoots.push(rootOfNodes(tailLeaves));
   }
-  const bytes = canonicalBytes(event);
+  const bytes = canonicalBytes(event, 0, seal.version);
   return {
     event_id: id,
     sealed_row: event,
-    encoding_version: ENCODING_VERSION,
+    encoding_version: seal.version,
     canonical: toHex(bytes),
-    leaf_hash: toHex(leafOf(event)),
+    leaf_hash: toHex(leafOfRow(event)),
     leaf_index: index,
     tree_size: seal.tree_size,
     audit_path: pathFromChunks(index, chunkLeaves, chunkRoots).map(toHex),

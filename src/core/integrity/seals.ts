@@ -5,11 +5,10 @@ import { preparedWithinLimits } from "../../db/limits";
 import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
 import { acquireLease, raiseState, readState, releaseLease } from "../retention/maintenance";
-import { canonicalBytes, SEALED_COLUMNS, type SealedRow } from "./canonical";
+import { canonicalBytes, ENCODING_VERSION, SEALED_COLUMNS, type SealedRow } from "./canonical";
 import { prefixedLeafHash, toHex, TreeBuilder } from "./merkle";
 import { GENESIS_SEAL_HASH, signingKeyOf, signStatement, type SignedSeal } from "./signing";
 
-export const SEAL_VERSION = 1;
 export const SEAL_PREFIX = "seals/";
 /**
  * Receipt times below this are sealed or being sealed. The ledger's D1 insert lifts a later-arriving row's `received_at`
@@ -132,7 +131,6 @@ export async function* windowRows(db: D1Database, from: number, to: number): Asy
   }
 }
 
-/** The leaf hash of a row: SHA-256(0x00 ‖ canonical bytes), encoded straight after the prefix byte. */
 /** Rows an NDJSON export of sealed rows may hold: it is built in memory. */
 const MAX_EXPORT_ROWS = 100_000;
 
@@ -145,7 +143,8 @@ export async function sealedRowsNdjson(db: D1Database, from: number, to: number)
   return lines.join("");
 }
 
-export const leafOf = (row: SealedRow) => prefixedLeafHash(canonicalBytes(row, 1));
+/** The leaf hash of a row under an encoding version: SHA-256(0x00 ‖ canonical bytes), encoded after the prefix byte. */
+export const leafOf = (row: SealedRow, version = ENCODING_VERSION) => prefixedLeafHash(canonicalBytes(row, 1, version));
 
 /** The end of the next window: `target`, or earlier when more than `maxRows` rows were received in [from, target). */
 async function windowEnd(db: D1Database, from: number, target: number, maxRows: number): Promise<number> {
@@ -187,7 +186,7 @@ export async function sealPending(env: Env, config: Config, options: { now?: num
       const tree = new TreeBuilder();
       for await (const rows of windowRows(env.DB, from, to)) for (const row of rows) tree.push(leafOf(row));
       const seal = await signStatement(key, {
-        version: SEAL_VERSION,
+        version: ENCODING_VERSION,
         from,
         to,
         tree_size: tree.size,

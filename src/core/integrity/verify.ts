@@ -99,7 +99,7 @@ async function recompute(leaves: AsyncIterable<Leaf> | Iterable<Leaf>, seal: Sto
 
 async function* d1Leaves(db: D1Database, seal: StoredSeal): AsyncGenerator<Leaf> {
   for await (const rows of windowRows(db, seal.from, seal.to))
-    for (const row of rows) yield { received_at: Number(row.received_at), id: String(row.id), leaf: leafOf(row) };
+    for (const row of rows) yield { received_at: Number(row.received_at), id: String(row.id), leaf: leafOf(row, seal.version) };
 }
 
 /**
@@ -117,7 +117,7 @@ async function mergedLeaves(env: Env, seal: StoredSeal, archives: ArchiveRef[], 
       for await (const row of archivedRows(object.body)) {
         if (row.received_at < seal.from || row.received_at >= seal.to) continue;
         const sealed: SealedRow = sealedRowOf(row as unknown as Record<string, unknown>);
-        const leaf = leafHash(canonicalBytes(sealed));
+        const leaf = leafHash(canonicalBytes(sealed, 0, seal.version));
         const known = byId.get(row.id);
         if (known && toHex(known.leaf) !== toHex(leaf))
           problems.push({ kind: "row_differs", from: seal.from, to: seal.to, detail: `${row.id} differs between D1 and ${ref.key}`, rows: [row.id] });

@@ -30,6 +30,8 @@ describe("canonical encoding (version 1)", () => {
       "01" + "0000000000000005" + // bytes
       "00" + "00" + "00"; // message, meta, duplicate_of
     expect(toHex(canonicalBytes(row))).toBe(expected);
+    expect(toHex(canonicalBytes(row, 0, 1))).toBe(expected);
+    expect(() => canonicalBytes(row, 0, 99)).toThrow("unknown encoding version 99");
   });
 
   it("distinguishes NULL from empty text, text from numbers, and negative integers", () => {
