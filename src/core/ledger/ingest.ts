@@ -3,6 +3,7 @@ import type { Config } from "../../lib/config";
 import { hmacHex, uuidv7 } from "../../lib/crypto";
 import { truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
+import { SEALING_WATERMARK } from "../integrity/seals";
 import type { EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
@@ -109,7 +110,7 @@ ON CONFLICT(id) DO NOTHING RETURNING id`;
 // watermark as its receipt time, in the same statement, so it lands in the next window and no seal ever changes.
 const insertEventsSql = insertSql((column, index) =>
   column === "received_at"
-    ? `max(json_extract(value, '$[${index}]'), coalesce((SELECT value FROM maintenance_state WHERE name = 'integrity.sealing_to'), 0))`
+    ? `max(json_extract(value, '$[${index}]'), coalesce((SELECT value FROM maintenance_state WHERE name = '${SEALING_WATERMARK}'), 0))`
     : `json_extract(value, '$[${index}]')`,
 );
 
