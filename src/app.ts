@@ -16,9 +16,11 @@ import { eventsExport } from "./routes/events-export";
 import { facets } from "./routes/facets";
 import { health } from "./routes/health";
 import { home } from "./routes/home";
+import { integrityRouter } from "./routes/integrity";
 import { jobsRouter } from "./routes/jobs";
 import { keys } from "./routes/keys";
 import { maintenance } from "./routes/maintenance";
+import { privacyRouter } from "./routes/privacy";
 import { router } from "./routes/openapi";
 import { recordsRouter } from "./routes/records";
 import { reports } from "./routes/reports";
@@ -69,6 +71,8 @@ export const app = base
   .route("/", jobsRouter)
   .route("/", alertsRouter)
   .route("/", webhooksRouter)
+  .route("/", integrityRouter)
+  .route("/", privacyRouter)
   .route("/", dashboard)
   .route("/", apiDocs);
 

@@ -5,6 +5,8 @@ import { expireBundles } from "./core/bundles/bundles";
 import { failStaleJobs } from "./core/bundles/jobs";
 import { rebuildDays, runRollup } from "./core/analytics/rollup";
 import { runRetention } from "./core/retention/retention";
+import { sealPending } from "./core/integrity/seals";
+import { continuePendingVerifications, verifyRecentDays } from "./core/integrity/verify";
 import { dayOf } from "./core/analytics/periods";
 import { getConfig, type Config } from "./lib/config";
 
@@ -42,6 +44,8 @@ const jobs: Record<string, Job[]> = {
       run: (env, config) => failStaleJobs(env, config),
       describe: (ids) => (ids.length === 0 ? "no stalled bundle job" : `${plural(ids.length, "stalled bundle job")} failed: ${ids.join(", ")}`),
     }),
+    job({ name: "seal", run: (env, config) => sealPending(env, config), alertOnFailure: true }),
+    job({ name: "verifications", run: (env, config) => continuePendingVerifications(env, config), alertOnFailure: true }),
   ],
   [CRONS.daily]: [
     job({
@@ -58,6 +62,7 @@ const jobs: Record<string, Job[]> = {
         `events before ${result.cutoff.slice(0, 10)}: ${plural(result.archived.length, "day")} archived to R2, ${plural(result.deleted, "event")} deleted, ${plural(result.rollups_deleted, "rollup row")} deleted`,
     }),
     job({ name: "bundle-expiry", run: (env) => expireBundles(env), describe: (expired) => `${plural(expired, "expired bundle")} deleted from R2` }),
+    job({ name: "verify-recent", run: (env, config) => verifyRecentDays(env, config), alertOnFailure: true }),
   ],
   [CRONS.everyFiveMinutes]: [{ name: "alerts", run: (env, config) => evaluateAlerts(env, config) }],
 };

@@ -1,9 +1,10 @@
-// Admin page (admin keys only): retention dry run and run, rollup rebuild, and API keys list / create / revoke.
+// Admin page (admin keys only): retention dry run and run, rollup rebuild, API keys list / create / revoke, the seal chain.
 import { useState } from "hono/jsx/dom";
 import { errorText, getJson, sendJson } from "../api";
 import { Alert, ScrollTable, useLoad } from "../components";
 import { addDays, formatDateTime, formatDay, formatNumber, lastDays } from "../format";
 import type { ApiKey, RetentionResult } from "../types";
+import { SealChainCard } from "./integrity-card";
 
 const scopes = ["read", "ingest", "catalog", "admin"] as const;
 
@@ -16,6 +17,7 @@ export function AdminPage() {
         <RollupRebuild />
       </div>
       <ApiKeys />
+      <SealChainCard />
     </section>
   );
 }

@@ -62,6 +62,11 @@ const ConfigSchema = z.object({
   ALERT_SETTLE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
   WEBHOOKS_ALLOW_LOCAL: flag,
+  SEAL_SIGNING_KEY: z.string().min(1).optional(),
+  SEAL_RETIRED_PUBLIC_KEYS: z.string().min(1).optional(),
+  SEAL_MARGIN_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  SEAL_MAX_WINDOW_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(1_000_000),
+  VERIFY_INLINE_ROWS: z.coerce.number().int().min(0).default(200_000),
 });
 
 // Links handed out (download links, bundle status URLs) must not take their origin from the request's Host header,
@@ -148,6 +153,16 @@ export type Config = {
   webhookTimeoutMs: number;
   /** Development only: webhooks may use http:// and loopback hosts (a receiver on this machine). */
   webhooksAllowLocal: boolean;
+  /** Ed25519 private JWK (with `kid`) that signs seals; sealing answers 503 while it is unset. */
+  sealSigningKey: string | undefined;
+  /** JSON array of the public JWKs of earlier signing keys: still trusted and listed, never used to sign. */
+  sealRetiredPublicKeys: string | undefined;
+  /** Seals cover receipt times up to now minus this; never less than the ledger's flush delay plus a minute. */
+  sealMarginMs: number;
+  /** A window holding more rows is cut short, so that one cron run always finishes its seal. */
+  sealMaxWindowRows: number;
+  /** A verification over at most this many sealed rows answers at once; larger ones run as a job. */
+  verifyInlineRows: number;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -208,6 +223,11 @@ export function getConfig(env: Env): Config {
     },
     webhookTimeoutMs: value.WEBHOOK_TIMEOUT_MS,
     webhooksAllowLocal: value.WEBHOOKS_ALLOW_LOCAL,
+    sealSigningKey: value.SEAL_SIGNING_KEY,
+    sealRetiredPublicKeys: value.SEAL_RETIRED_PUBLIC_KEYS,
+    sealMarginMs: Math.max(value.SEAL_MARGIN_SECONDS * 1000, value.LEDGER_FLUSH_DELAY_MS + 60_000),
+    sealMaxWindowRows: value.SEAL_MAX_WINDOW_ROWS,
+    verifyInlineRows: value.VERIFY_INLINE_ROWS,
   };
   cache.set(env, config);
   return config;

@@ -1,5 +1,6 @@
 // HTTP surface of the R2 archives (admin): list them with their row counts, fetch an object, and restore one into the ledger.
 import { createRoute, z } from "@hono/zod-openapi";
+import { recordAdminAction } from "../core/ledger/admin-audit";
 import { ArchiveSchema, archiveObject, listArchives, restoreArchive, RestoreResultSchema } from "../core/retention/archive";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
@@ -93,4 +94,8 @@ const restoreRoute = createRoute({
   },
 });
 
-archives.openapi(restoreRoute, async (c) => c.json(await restoreArchive(c.env.BUCKET, c.env.DB, c.req.valid("json").key), 200));
+archives.openapi(restoreRoute, async (c) => {
+  const result = await restoreArchive(c.env.BUCKET, c.env.DB, c.req.valid("json").key);
+  await recordAdminAction(c.env, c.var.config, { action: "archive.restore", apiKeyId: c.var.apiKeyId, resource: { type: "archive", id: result.key }, meta: result });
+  return c.json(result, 200);
+});

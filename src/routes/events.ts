@@ -14,6 +14,7 @@ import {
   actionPattern,
   type EventInput,
 } from "../core/ledger/event-schema";
+import { recordAdminAction } from "../core/ledger/admin-audit";
 import { importEvents, ImportResultSchema } from "../core/ledger/import";
 import type { RequestContext } from "../core/ledger/ingest";
 import { rateLimitHeaders, recordEvents, storedOrThrow, type StoredEvent } from "../core/ledger/pipeline";
@@ -139,11 +140,14 @@ const importRoute = createRoute({
 
 const importHistory: RouteHandler<typeof importRoute, AppEnv> = async (c) => {
   const format = c.req.header("content-type")!.toLowerCase().startsWith("text/csv") ? "csv" : "ndjson";
-  const result = await importEvents(c.env.DB, c.var.config, await c.req.text(), format, {
-    dryRun: c.req.valid("query").dry_run === "true",
-    receivedAt: Date.now(),
-    keyId: c.var.apiKeyId,
-  });
+  const dryRun = c.req.valid("query").dry_run === "true";
+  const result = await importEvents(c.env.DB, c.var.config, await c.req.text(), format, { dryRun, receivedAt: Date.now(), keyId: c.var.apiKeyId });
+  if (!dryRun)
+    await recordAdminAction(c.env, c.var.config, {
+      action: "events.import",
+      apiKeyId: c.var.apiKeyId,
+      meta: { format, valid: result.valid, invalid: result.invalid.length, inserted: result.inserted, replayed: result.replayed },
+    });
   return c.json(result, 200);
 };
 

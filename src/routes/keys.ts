@@ -1,6 +1,7 @@
 // HTTP surface of API keys (admin scope): create, list, revoke.
 import { createRoute, z, type RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
+import { recordAdminAction } from "../core/ledger/admin-audit";
 import { createKey, listKeys, revokeKey, scopes } from "../core/ledger/keys";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
@@ -48,7 +49,15 @@ const createRouteDef = createRoute({
 
 const createApiKey: RouteHandler<typeof createRouteDef, AppEnv> = async (c) => {
   const { name, scopes: keyScopes } = c.req.valid("json");
-  return c.json(await createKey(c.env.DB, name, keyScopes), 201);
+  const created = await createKey(c.env.DB, name, keyScopes);
+  await recordAdminAction(c.env, c.var.config, {
+    action: "key.create",
+    apiKeyId: c.var.apiKeyId,
+    resource: { type: "api_key", id: created.id },
+    // Ids and scopes only: read keys see the ledger, and a key's name or prefix is the admins' business.
+    meta: { scopes: created.scopes },
+  });
+  return c.json(created, 201);
 };
 
 const listRouteDef = createRoute({
@@ -82,7 +91,16 @@ const revokeRouteDef = createRoute({
   },
 });
 
-const revokeApiKey: RouteHandler<typeof revokeRouteDef, AppEnv> = async (c) => c.json(await revokeKey(c.env.DB, c.req.valid("param").id), 200);
+const revokeApiKey: RouteHandler<typeof revokeRouteDef, AppEnv> = async (c) => {
+  const revoked = await revokeKey(c.env.DB, c.req.valid("param").id);
+  await recordAdminAction(c.env, c.var.config, {
+    action: "key.revoke",
+    apiKeyId: c.var.apiKeyId,
+    resource: { type: "api_key", id: revoked.id },
+    meta: { scopes: revoked.scopes, revoked_at: revoked.revoked_at },
+  });
+  return c.json(revoked, 200);
+};
 
 /** Chained, so that the app's type (AppType) carries these routes for hono/client. */
 export const keys = router()

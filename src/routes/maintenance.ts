@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { dayOf } from "../core/analytics/periods";
 import { RetentionResultSchema, runRetention } from "../core/retention/retention";
 import { rebuildDays, runRollup } from "../core/analytics/rollup";
+import { recordAdminAction } from "../core/ledger/admin-audit";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
@@ -57,6 +58,7 @@ maintenance.openapi(rollupRoute, async (c) => {
   const settleMs = c.var.config.rollupSettleSeconds * 1000;
   if (body.from === undefined || body.to === undefined) {
     const run = await runRollup(c.env.DB, { settleMs });
+    await recordAdminAction(c.env, c.var.config, { action: "rollup.run", apiKeyId: c.var.apiKeyId, meta: { mode: "incremental", days: run.days, rebuilt: run.rebuilt, folded: run.folded } });
     return c.json({ mode: "incremental" as const, snapshot: new Date(run.watermark).toISOString(), days: run.days, rebuilt: run.rebuilt, folded: run.folded }, 200);
   }
   const fromDay = dayOf(body.from);
@@ -64,6 +66,11 @@ maintenance.openapi(rollupRoute, async (c) => {
   if (toDay <= fromDay || toDay - fromDay > MAX_REBUILD_DAYS)
     throw new ApiError("invalid_request", `\`to\` must be after \`from\`, at most ${MAX_REBUILD_DAYS} days`, { details: [{ path: "to", message: "out of range" }] });
   const run = await rebuildDays(c.env.DB, fromDay, toDay, { settleMs });
+  await recordAdminAction(c.env, c.var.config, {
+    action: "rollup.run",
+    apiKeyId: c.var.apiKeyId,
+    meta: { mode: "rebuild", from_day: fromDay, to_day: toDay, days: run.days, rebuilt: run.rebuilt, folded: run.folded },
+  });
   return c.json({ mode: "rebuild" as const, snapshot: new Date(run.snapshot).toISOString(), days: run.days, rebuilt: run.rebuilt, folded: run.folded }, 200);
 });
 
@@ -98,5 +105,12 @@ const retentionRoute = createRoute({
 
 maintenance.openapi(retentionRoute, async (c) => {
   const body = c.req.valid("json");
-  return c.json(await runRetention(c.env, c.var.config, { olderThanDays: body.older_than_days, dryRun: body.dry_run }), 200);
+  const result = await runRetention(c.env, c.var.config, { olderThanDays: body.older_than_days, dryRun: body.dry_run });
+  if (!result.dry_run)
+    await recordAdminAction(c.env, c.var.config, {
+      action: "retention.run",
+      apiKeyId: c.var.apiKeyId,
+      meta: { cutoff: result.cutoff, events: result.events, deleted: result.deleted, archived: result.archived, rollups_deleted: result.rollups_deleted },
+    });
+  return c.json(result, 200);
 });

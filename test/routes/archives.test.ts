@@ -42,7 +42,8 @@ describe("GET /v1/archives and POST /v1/archives/restore", () => {
     expect(restored.body).toEqual({ key: archived[1], rows: 30, restored: 30, already_present: 0 });
     const again = await callJson("POST", "/v1/archives/restore", { body: { key: archived[1] } });
     expect(again.body).toEqual({ key: archived[1], rows: 30, restored: 0, already_present: 30 });
-    expect(await countRows("events")).toBe(30);
+    // Besides the 30 restored rows, each restore is recorded as an admin.archive.restore event.
+    expect(await countRows("events", "action NOT LIKE 'admin.%'")).toBe(30);
   });
 
   it("answers 400 for a key that is not an archive and 404 for a missing one", async () => {

@@ -138,7 +138,8 @@ describe("GET /v1/events/export.csv and .ndjson", () => {
     const whole = await new Response(await exportStream(env.DB, { include_duplicates: false }, "csv", templates, 100)).text();
     const viaApi = await (await call("GET", "/v1/events/export.csv", { key: readKey })).text();
     expect(whole).toBe(viaApi);
-    expect(Papa.parse(whole.trim()).data).toHaveLength(seeded.length + 1);
+    // Admin actions (this file's own key creation) are ledger events too.
+    expect(Papa.parse<string[]>(whole.trim()).data.filter((row) => !row[2]!.startsWith("admin."))).toHaveLength(seeded.length + 1);
   });
 
   it("splits pages that would exceed D1's 2 MB value limit and still exports every row once, in order", async () => {

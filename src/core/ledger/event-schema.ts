@@ -10,6 +10,9 @@ export const MAX_USER_AGENT_CHARS = 1024;
 
 export const actionPattern = /^[a-z][a-z0-9_.-]{0,63}$/;
 
+/** Actions under this prefix are written by the service only (audited admin actions); ingest and import refuse them. */
+export const ADMIN_ACTION_PREFIX = "admin.";
+
 /** A DOI as stored: lower case, without resolver prefix. */
 export function normaliseDoi(doi: string): string {
   return doi
@@ -50,7 +53,11 @@ export const EventInputSchema = z
       .refine((value) => Date.parse(value) >= 0, "must not be before 1970-01-01T00:00:00Z")
       .optional()
       .openapi({ description: "RFC 3339 with offset, from 1970 to 5 minutes ahead; defaults to now", example: "2026-11-20T10:15:00Z" }),
-    action: z.string().regex(actionPattern, "must match ^[a-z][a-z0-9_.-]{0,63}$").openapi({ example: "download" }),
+    action: z
+      .string()
+      .regex(actionPattern, "must match ^[a-z][a-z0-9_.-]{0,63}$")
+      .refine((action) => !action.startsWith(ADMIN_ACTION_PREFIX), "admin.* actions are recorded by the service itself (audited admin actions)")
+      .openapi({ example: "download" }),
     status: z.enum(["success", "failure"]).default("success"),
     resource: z
       .strictObject({

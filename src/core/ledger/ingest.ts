@@ -5,6 +5,7 @@ import type { Config } from "../../lib/config";
 import { hmacHex, sha256Hex, uuidv7 } from "../../lib/crypto";
 import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
+import { SEALING_WATERMARK } from "../integrity/seals";
 import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
@@ -157,9 +158,20 @@ const eventColumns = [
 
 // Rows travel as one JSON parameter per statement (json_each), so a 1,000-row insert binds one parameter instead of
 // 19,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows.
-const insertEventsSql = `INSERT INTO events (${eventColumns.join(", ")})
-SELECT ${eventColumns.map((_, index) => `json_extract(value, '$[${index}]')`).join(", ")} FROM json_each(?1) WHERE true
+const insertSql = (value: (column: string, index: number) => string) => `INSERT INTO events (${eventColumns.join(", ")})
+SELECT ${eventColumns.map(value).join(", ")} FROM json_each(?1) WHERE true
 ON CONFLICT(id) DO NOTHING RETURNING id`;
+
+// A row reaching D1 after its receipt window was sealed (a flush delayed past the seal margin) gets the sealing
+// watermark as its receipt time, in the same statement, so it lands in the next window and no seal ever changes.
+const insertEventsSql = insertSql((column, index) =>
+  column === "received_at"
+    ? `max(json_extract(value, '$[${index}]'), coalesce((SELECT value FROM maintenance_state WHERE name = '${SEALING_WATERMARK}'), 0))`
+    : `json_extract(value, '$[${index}]')`,
+);
+
+/** For restoring archived rows into the windows they were sealed in. */
+const insertArchivedEventsSql = insertSql((_, index) => `json_extract(value, '$[${index}]')`);
 
 const upsertActorsSql = `INSERT INTO actors (actor_key, actor_id, email, name, updated_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]')
@@ -188,9 +200,10 @@ export interface StoreResult {
 
 /**
  * Stores prepared events: each chunk (≤ 1,000 rows, ≤ 1 MB) is one atomic D1 batch of an actor upsert and an event insert.
- * Existing ids are left untouched (idempotent replay); they are absent from `inserted`.
+ * Existing ids are left untouched (idempotent replay); they are absent from `inserted`. `keepReceivedAt` is for archive
+ * restores only: the rows go back into their sealed windows instead of after the sealing watermark.
  */
-export async function storeEvents(db: D1Database, events: PreparedEvent[]): Promise<StoreResult> {
+export async function storeEvents(db: D1Database, events: PreparedEvent[], options: { keepReceivedAt?: boolean } = {}): Promise<StoreResult> {
   const inserted = new Set<string>();
   let statements = 0;
   const chunks = chunkForJsonParameter(events.map((event) => eventColumns.map((column) => event.row[column])));
@@ -205,7 +218,7 @@ export async function storeEvents(db: D1Database, events: PreparedEvent[]): Prom
       const actorRows = [...actors.values()].map((a) => [a.actor_key, a.actor_id, a.email, a.name, a.updated_at]);
       for (const actorChunk of chunkForJsonParameter(actorRows)) batch.push(preparedWithinLimits(db, upsertActorsSql, [actorChunk.json]));
     }
-    batch.push(preparedWithinLimits(db, insertEventsSql, [chunk.json]));
+    batch.push(preparedWithinLimits(db, options.keepReceivedAt ? insertArchivedEventsSql : insertEventsSql, [chunk.json]));
     const results = await db.batch<{ id: string }>(batch);
     statements += batch.length;
     for (const row of results.at(-1)!.results) inserted.add(row.id);

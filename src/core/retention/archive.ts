@@ -183,7 +183,7 @@ export function archiveLine(row: EventRow): string {
 const toHex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 
 /** Serialises rows to NDJSON, hashing the plain text and gzipping it as it goes; only the compressed bytes are kept. */
-async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uint8Array; rows: number; sha256: string }> {
+async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uint8Array; rows: number; sha256: string; received: [number, number] }> {
   const compression = new CompressionStream("gzip");
   const compressed = new Response(compression.readable).arrayBuffer();
   const writer = compression.writable.getWriter();
@@ -192,6 +192,7 @@ async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uin
   // An abort rejects these promises too; they are awaited only on success.
   for (const settled of [writer.closed, digestWriter.closed, digest.digest]) settled.catch(() => undefined);
   let count = 0;
+  const received: [number, number] = [Infinity, -Infinity];
   let pending: string[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
@@ -203,6 +204,8 @@ async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uin
     for await (const row of rows) {
       pending.push(archiveLine(row));
       count++;
+      received[0] = Math.min(received[0], row.received_at);
+      received[1] = Math.max(received[1], row.received_at);
       if (pending.length >= 500) await flush();
     }
     await flush();
@@ -211,7 +214,7 @@ async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uin
     await Promise.allSettled([writer.abort(error), digestWriter.abort(error), compressed]);
     throw error;
   }
-  return { gzip: new Uint8Array(await compressed), rows: count, sha256: toHex(await digest.digest) };
+  return { gzip: new Uint8Array(await compressed), rows: count, sha256: toHex(await digest.digest), received };
 }
 
 async function* counting<T>(source: AsyncIterable<T>, counter: { value: number }): AsyncGenerator<T> {
@@ -238,7 +241,15 @@ export async function writeDayArchive(bucket: R2Bucket, db: D1Database, day: num
   const written = await bucket.put(key, encoded.gzip, {
     onlyIf: previous ? { etagMatches: previous.etag } : new Headers({ "If-None-Match": "*" }),
     httpMetadata: { contentType: "application/gzip" },
-    customMetadata: { rows: String(encoded.rows), sha256: encoded.sha256, day: dayLabel(day), format: "download-audit ledger rows, NDJSON" },
+    customMetadata: {
+      rows: String(encoded.rows),
+      sha256: encoded.sha256,
+      day: dayLabel(day),
+      format: "download-audit ledger rows, NDJSON",
+      // The receipt times it spans: integrity verification reads only the archives that can hold rows of a sealed window.
+      received_min: String(encoded.received[0]),
+      received_max: String(encoded.received[1]),
+    },
   });
   if (!written) throw new ApiError("conflict", `${key} was changed by another run; nothing of ${dayLabel(day)} was deleted`);
   return { key, day, rows: encoded.rows, fromLedger: fromLedger.value, sha256: encoded.sha256, etag: written.etag, size: written.size };
@@ -334,7 +345,7 @@ export async function restoreArchive(bucket: R2Bucket, db: D1Database, key: stri
   let restored = 0;
   let page: EventRow[] = [];
   const store = async () => {
-    restored += (await storeEvents(db, page.map((row) => ({ row, actor: null })))).inserted.size;
+    restored += (await storeEvents(db, page.map((row) => ({ row, actor: null })), { keepReceivedAt: true })).inserted.size;
     page = [];
   };
   for await (const row of source) {

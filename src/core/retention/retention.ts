@@ -8,6 +8,7 @@ import { ApiError } from "../../lib/errors";
 import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
 import { acquireLease, releaseLease, renewLease } from "./maintenance";
 import { writeDayParquet } from "./parquet";
+import { sealedThrough } from "../integrity/seals";
 import { dayOf, dayStart } from "../analytics/periods";
 import { GRAINS, purgeDayUsers, rollDay, versionBump } from "../analytics/rollup";
 
@@ -59,7 +60,10 @@ export async function retireDay(env: Env, day: number, options: { snapshot: numb
   await writeDayParquet(env.BUCKET, manifest);
   const purged = await purgeDayUsers(env.DB, day, options.now);
   if (!purged) throw new ApiError("conflict", `The rollup of ${manifest.key} changed during retention; nothing deleted`);
-  const deleted = await deleteArchivedRows(env.DB, env.BUCKET, manifest, purged.rolled_through);
+  // Rows not sealed yet stay in D1 (they are in the archive too) until a later run: a window is sealed from D1, so a row
+  // retired before its seal would be missing from it.
+  const sealedTo = await sealedThrough(env.DB);
+  const deleted = await deleteArchivedRows(env.DB, env.BUCKET, manifest, sealedTo === null ? purged.rolled_through : Math.min(purged.rolled_through, sealedTo - 1));
   return { key: manifest.key, events: manifest.fromLedger, deleted };
 }
 
