@@ -44,8 +44,19 @@ const jobs: Record<string, Job[]> = {
       run: (env, config) => failStaleJobs(env, config),
       describe: (ids) => (ids.length === 0 ? "no stalled bundle job" : `${plural(ids.length, "stalled bundle job")} failed: ${ids.join(", ")}`),
     }),
-    job({ name: "seal", run: (env, config) => sealPending(env, config), alertOnFailure: true }),
-    job({ name: "verifications", run: (env, config) => continuePendingVerifications(env, config), alertOnFailure: true }),
+    job({
+      name: "seal",
+      run: (env, config) => sealPending(env, config),
+      alertOnFailure: true,
+      describe: (result) =>
+        `${plural(result.sealed.length, "window")} sealed, ${result.sealed_to === null ? "nothing sealed yet" : `the ledger is sealed through ${new Date(result.sealed_to).toISOString()}`}`,
+    }),
+    job({
+      name: "verifications",
+      run: (env, config) => continuePendingVerifications(env, config),
+      alertOnFailure: true,
+      describe: (continued) => (continued === 0 ? "no verification job waiting" : `${plural(continued, "verification job")} continued`),
+    }),
   ],
   [CRONS.daily]: [
     job({
@@ -62,7 +73,18 @@ const jobs: Record<string, Job[]> = {
         `events before ${result.cutoff.slice(0, 10)}: ${plural(result.archived.length, "day")} archived to R2, ${plural(result.deleted, "event")} deleted, ${plural(result.rollups_deleted, "rollup row")} deleted`,
     }),
     job({ name: "bundle-expiry", run: (env) => expireBundles(env), describe: (expired) => `${plural(expired, "expired bundle")} deleted from R2` }),
-    job({ name: "verify-recent", run: (env, config) => verifyRecentDays(env, config), alertOnFailure: true }),
+    job({
+      name: "verify-recent",
+      // A verification that finds tampering is a failed run too: it raises the same maintenance alert.
+      run: async (env, config) => {
+        const report = await verifyRecentDays(env, config);
+        if (!report.ok) await raiseMaintenanceAlert(env, "verify-recent", { verification: report.id, problems: report.problems.length });
+        return report;
+      },
+      alertOnFailure: true,
+      describe: (report) =>
+        `seals of the last 7 days verified: ${report.ok ? "all windows ok" : `${plural(report.problems.length, "problem")} found`} (${plural(report.windows, "window")}, ${plural(report.rows, "row")})`,
+    }),
   ],
   [CRONS.everyFiveMinutes]: [{ name: "alerts", run: (env, config) => evaluateAlerts(env, config) }],
 };

@@ -20,10 +20,18 @@ export function random(seed: number): () => number {
   };
 }
 
+/** Empties the ledger with everything derived from it (rollups, seals), so a test starts from a fresh deployment. */
 export async function clearLedger(): Promise<void> {
   await env.DB.batch(
-    ["events", "actors", "event_rollups", "rollup_days", "maintenance_state", "maintenance_leases"].map((table) => env.DB.prepare(`DELETE FROM ${table}`)),
+    ["events", "actors", "event_rollups", "rollup_days", "maintenance_state", "maintenance_leases", "integrity_seals", "integrity_verifications"].map((table) =>
+      env.DB.prepare(`DELETE FROM ${table}`),
+    ),
   );
+  for (;;) {
+    const copies = await env.BUCKET.list({ prefix: "seals/" });
+    if (copies.objects.length === 0) break;
+    await env.BUCKET.delete(copies.objects.map((object) => object.key));
+  }
 }
 
 export interface SeedRow {

@@ -62,6 +62,7 @@ const VerificationSchema = z
 const keysRoute = createRoute({
   method: "get",
   path: "/v1/integrity/keys",
+  operationId: "listSealKeys",
   tags: ["Integrity"],
   summary: "Public keys that seals are signed with (current and retired), for auditors and the offline verifier",
   security,
@@ -93,6 +94,7 @@ integrityRouter.openapi(keysRoute, async (c) =>
 const sealsRoute = createRoute({
   method: "get",
   path: "/v1/integrity/seals",
+  operationId: "listSeals",
   tags: ["Integrity"],
   summary: "Seals whose windows overlap [from, to), in chain order (for auditors and mirrors)",
   security,
@@ -124,6 +126,7 @@ integrityRouter.openapi(sealsRoute, async (c) => {
 const sealRoute = createRoute({
   method: "post",
   path: "/v1/integrity/seal",
+  operationId: "sealNow",
   tags: ["Integrity"],
   summary: "Seal every window up to now − SEAL_MARGIN_SECONDS now, as the quarter-hour cron does",
   security,
@@ -142,6 +145,7 @@ integrityRouter.openapi(sealRoute, async (c) => c.json(await sealPending(c.env, 
 const proofRoute = createRoute({
   method: "get",
   path: "/v1/integrity/proof/{event_id}",
+  operationId: "getInclusionProof",
   tags: ["Integrity"],
   summary: "Inclusion proof of one event: its sealed form, leaf index, audit path and the signed seal",
   security,
@@ -173,6 +177,7 @@ integrityRouter.openapi(proofRoute, async (c) => c.json(await inclusionProof(c.e
 const verifyRoute = createRoute({
   method: "post",
   path: "/v1/integrity/verify",
+  operationId: "verifyLedger",
   tags: ["Integrity"],
   summary: "Recompute the sealed windows overlapping [from, to) and check roots, counts, signatures and the chain",
   description:
@@ -210,6 +215,7 @@ integrityRouter.openapi(verifyRoute, async (c) => {
 const verificationRoute = createRoute({
   method: "get",
   path: "/v1/integrity/verifications/{id}",
+  operationId: "getVerification",
   tags: ["Integrity"],
   summary: "A verification run: progress, outcome and problems",
   security,
@@ -223,6 +229,7 @@ integrityRouter.openapi(verificationRoute, async (c) => c.json(await getVerifica
 const statusRoute = createRoute({
   method: "get",
   path: "/v1/integrity/status",
+  operationId: "getIntegrityStatus",
   tags: ["Integrity"],
   summary: "The seal chain's state: the last sealed window and the last verification",
   security,
@@ -246,6 +253,7 @@ const ndjsonType: string = "application/x-ndjson";
 const rowsRoute = createRoute({
   method: "get",
   path: "/v1/integrity/rows",
+  operationId: "exportSealedRows",
   tags: ["Integrity"],
   summary: "The complete sealed rows received in [from, to), as NDJSON, for `npm run verify` (no personal data)",
   description: "Give a whole number of windows (a seal's from and to) so that the offline verifier can rebuild them. At most 100,000 rows.",

@@ -36,6 +36,7 @@ const csvType: string = "text/csv";
 const subjectRoute = createRoute({
   method: "get",
   path: "/v1/privacy/subject",
+  operationId: "getPrivacySubject",
   tags: ["Privacy"],
   summary: "Everything held about a person (by email or actor id): their actors rows and their events",
   security,
@@ -65,6 +66,7 @@ privacyRouter.openapi(subjectRoute, async (c) => {
 const erasureRoute = createRoute({
   method: "post",
   path: "/v1/privacy/erasures",
+  operationId: "erasePersonalData",
   tags: ["Privacy"],
   summary: "Erase a person's id, email and name everywhere they are held; counts, statistics and seals stay unchanged",
   description:

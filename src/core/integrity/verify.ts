@@ -1,6 +1,6 @@
 // Verification: recomputes sealed windows from D1 (and from R2 archives for retired rows) and checks counts, roots,
 // signatures, the chain and the R2 copies of the seals. Runs inline for short ranges and as a resumable job otherwise.
-import { ARCHIVE_PREFIX, archivedRows } from "../retention/archive";
+import { ARCHIVE_PREFIX, archivedRows, dayOfArchiveKey } from "../retention/archive";
 import { uuidv7 } from "../../lib/crypto";
 import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
@@ -55,7 +55,8 @@ async function listArchiveRefs(bucket: R2Bucket): Promise<ArchiveRef[]> {
   let cursor: string | undefined;
   do {
     const listing = await bucket.list({ prefix: ARCHIVE_PREFIX, cursor, include: ["customMetadata"] });
-    for (const object of listing.objects) {
+    // The NDJSON archives are the record; their Parquet copies (archive/events/date=…) hold the same rows.
+    for (const object of listing.objects.filter((entry) => dayOfArchiveKey(entry.key) !== undefined)) {
       const min = Number(object.customMetadata?.received_min ?? -Infinity);
       const max = Number(object.customMetadata?.received_max ?? Infinity);
       refs.push({ key: object.key, receivedMin: Number.isFinite(min) ? min : -Infinity, receivedMax: Number.isFinite(max) ? max : Infinity });

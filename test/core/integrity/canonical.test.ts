@@ -29,8 +29,10 @@ describe("canonical encoding (version 1)", () => {
       "00".repeat(6) + // actor_key, user_key, organisation, ip_prefix, ip_hash, user_agent
       "01" + "0000000000000005" + // bytes
       "00" + "00" + "00"; // message, meta, duplicate_of
-    expect(toHex(canonicalBytes(row))).toBe(expected);
     expect(toHex(canonicalBytes(row, 0, 1))).toBe(expected);
+    // Version 2 (the default): version byte 02, the same values, then key_id, client_id, content_hash and denied_count,
+    // all NULL here (four 00 tags).
+    expect(toHex(canonicalBytes(row))).toBe(`02${expected.slice(2)}00000000`);
     expect(() => canonicalBytes(row, 0, 99)).toThrow("unknown encoding version 99");
   });
 

@@ -57,7 +57,7 @@ describe("sealing", () => {
     expect(rows[2]!.root).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     const file = await env.BUCKET.get(sealKey(T + 20_000));
     const published = (await file!.json()) as SignedSeal;
-    expect(published).toMatchObject({ version: 1, from: T + 10_000, to: T + 20_000, tree_size: 3, root: rows[1]!.root, key_id: "test-2026-11", seal_hash: rows[1]!.seal_hash });
+    expect(published).toMatchObject({ version: 2, from: T + 10_000, to: T + 20_000, tree_size: 3, root: rows[1]!.root, key_id: "test-2026-11", seal_hash: rows[1]!.seal_hash });
     expect(await sealHashOf(published)).toBe(rows[1]!.seal_hash);
     expect(await problems()).toEqual([]);
   });
