@@ -25,6 +25,14 @@ export const events = sqliteTable(
     message: text("message"),
     meta: text("meta"),
     duplicateOf: text("duplicate_of"),
+    /** COUNTER access method from the user agent, decided when stored: `regular`, `machine` or `robot` (never counted). */
+    accessMethod: text("access_method", { enum: ["regular", "machine", "robot"] }),
+    /** ISO 3166-1 alpha-2 country: `client.country`, else the edge's `request.cf.country`; null when unknown. */
+    country: text("country"),
+    /** The file within the record (`resource.file`); null for a landing page. */
+    file: text("file"),
+    /** The portal's opaque session or cookie id (`client.session_id`): the COUNTER user key after actor id and email. */
+    sessionId: text("session_id"),
   },
   (table) => [
     index("events_occurred").on(table.occurredAt, table.id),

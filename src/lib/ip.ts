@@ -1,4 +1,5 @@
-// Client IP handling: which header to believe, and truncation to a network prefix before storage.
+// What the request says about its client: which IP header to believe, truncation to a network prefix before storage,
+// and the country Cloudflare's edge resolved.
 
 /** The client IP: `CF-Connecting-IP`, or the first `X-Forwarded-For` hop only when forwarded headers are trusted. */
 export function clientIpFromHeaders(headers: Headers, trustForwarded: boolean): string | undefined {
@@ -7,6 +8,12 @@ export function clientIpFromHeaders(headers: Headers, trustForwarded: boolean): 
     if (forwarded) return forwarded;
   }
   return headers.get("cf-connecting-ip") ?? undefined;
+}
+
+/** `request.cf.country` as Cloudflare's edge resolved it (no GeoIP database here); undefined outside Cloudflare. */
+export function edgeCountry(request: Request): string | undefined {
+  const country = (request as Request & { cf?: { country?: unknown } }).cf?.country;
+  return typeof country === "string" ? country : undefined;
 }
 
 function expandIpv6(ip: string): number[] | undefined {

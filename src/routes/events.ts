@@ -21,7 +21,7 @@ import { getEvent, listEvents } from "../core/ledger/query";
 import { requireScope } from "./middleware/auth";
 import { acceptBody, jsonBody, MB } from "./middleware/body";
 import { ApiError, zodProblems } from "../lib/errors";
-import { clientIpFromHeaders } from "../lib/ip";
+import { clientIpFromHeaders, edgeCountry } from "../lib/ip";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -30,6 +30,7 @@ function requestContext(c: Context<AppEnv>): RequestContext {
   return {
     ip: clientIpFromHeaders(c.req.raw.headers, c.var.config.trustForwardedHeaders),
     userAgent: c.req.header("user-agent") ?? undefined,
+    country: edgeCountry(c.req.raw),
     receivedAt: Date.now(),
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from "../../lib/config";
 import { hmacHex, uuidv7 } from "../../lib/crypto";
 import { truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
+import { accessMethodOf, countryOf, type AccessMethod } from "../counter/classify";
 import type { EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
@@ -28,6 +29,10 @@ export interface EventRow {
   message: string | null;
   meta: string | null;
   duplicate_of: string | null;
+  access_method: AccessMethod | null;
+  country: string | null;
+  file: string | null;
+  session_id: string | null;
 }
 
 /** Personal data kept apart from the ledger, keyed by `actor_key`. */
@@ -47,6 +52,8 @@ export interface PreparedEvent {
 export interface RequestContext {
   ip?: string;
   userAgent?: string;
+  /** The country Cloudflare's edge saw (`request.cf.country`), for live requests. */
+  country?: string;
   receivedAt: number;
 }
 
@@ -86,6 +93,10 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
     message: input.message ?? null,
     meta: input.meta ? JSON.stringify(input.meta) : null,
     duplicate_of: null,
+    access_method: accessMethodOf(userAgent),
+    country: countryOf(input.client?.country, request.country),
+    file: input.resource?.file ?? null,
+    session_id: input.client?.session_id ?? null,
   };
   const actor: ActorRow | null =
     actorKey && (input.actor?.id || email || input.actor?.name)
@@ -97,10 +108,11 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
 const eventColumns = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
   "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of",
+  "access_method", "country", "file", "session_id",
 ] as const satisfies readonly (keyof EventRow)[];
 
 // Rows travel as one JSON parameter per statement (json_each), so a 1,000-row insert binds one parameter instead of
-// 19,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows.
+// 23,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows.
 const insertEventsSql = `INSERT INTO events (${eventColumns.join(", ")})
 SELECT ${eventColumns.map((_, index) => `json_extract(value, '$[${index}]')`).join(", ")} FROM json_each(?1) WHERE true
 ON CONFLICT(id) DO NOTHING RETURNING id`;

@@ -24,6 +24,10 @@ export const eventSelection = {
   message: events.message,
   meta: events.meta,
   duplicateOf: events.duplicateOf,
+  accessMethod: events.accessMethod,
+  country: events.country,
+  file: events.file,
+  sessionId: events.sessionId,
   actorId: actors.actorId,
   email: actors.email,
   name: actors.name,
@@ -40,13 +44,14 @@ export function toEvent(row: SelectedEvent): Event {
     received_at: new Date(row.receivedAt!).toISOString(),
     action: row.action!,
     status: row.status!,
-    resource: { type: row.resourceType, id: row.resourceId, doi: row.doi, title: row.title },
+    resource: { type: row.resourceType, id: row.resourceId, doi: row.doi, title: row.title, file: row.file },
     actor: { id: row.actorId, email: row.email, name: row.name, organisation: row.organisation },
-    client: { ip: row.ipPrefix, user_agent: row.userAgent },
+    client: { ip: row.ipPrefix, user_agent: row.userAgent, session_id: row.sessionId, country: row.country },
     bytes: row.bytes,
     message: row.message,
     meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : null,
     duplicate_of: row.duplicateOf,
+    access_method: row.accessMethod,
   };
 }
 
