@@ -22,13 +22,13 @@ interface Job {
 
 const jobs: Record<string, Job[]> = {
   [CRONS.everyQuarterHour]: [
-    { name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000 }) },
+    { name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000, counter: config.counterRules }) },
     { name: "stale-jobs", run: (env, config) => failStaleJobs(env, config) },
   ],
   [CRONS.daily]: [
     {
       name: "rollup-recheck",
-      run: (env, config) => rebuildDays(env.DB, dayOf(Date.now()) - RECHECK_DAYS, dayOf(Date.now()), { settleMs: config.rollupSettleSeconds * 1000 }),
+      run: (env, config) => rebuildDays(env.DB, dayOf(Date.now()) - RECHECK_DAYS, dayOf(Date.now()), { settleMs: config.rollupSettleSeconds * 1000, counter: config.counterRules }),
     },
     { name: "retention", run: (env, config) => runRetention(env, config) },
     { name: "bundle-expiry", run: (env) => expireBundles(env) },

@@ -2,6 +2,15 @@
 import { z } from "zod";
 import { ApiError } from "./errors";
 
+/** Which actions are COUNTER requests (each also an investigation) and investigations only. */
+export interface CounterRules {
+  requestActions: ReadonlySet<string>;
+  investigationActions: ReadonlySet<string>;
+}
+
+export const DEFAULT_COUNTER_REQUEST_ACTIONS = ["download", "bundle.download"] as const;
+export const DEFAULT_COUNTER_INVESTIGATION_ACTIONS = ["view", "metadata.download", "preview"] as const;
+
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
@@ -44,6 +53,17 @@ const ConfigSchema = z.object({
   ROLLUP_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   CATALOG_RECORD_URL: z.string().min(1).default("https://doi.org/{doi}"),
   CATALOG_SEARCH_URL: z.string().min(1).default("https://commons.datacite.org/doi.org?query={dois}"),
+  COUNTER_REQUEST_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : [...DEFAULT_COUNTER_REQUEST_ACTIONS])),
+  COUNTER_INVESTIGATION_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : [...DEFAULT_COUNTER_INVESTIGATION_ACTIONS])),
+  COUNTER_PLATFORM: z.string().trim().min(1).default("download-audit"),
+  COUNTER_PUBLISHER: z.string().trim().min(1).optional(),
+  COUNTER_PUBLISHER_ID: z
+    .string()
+    .trim()
+    .regex(/^(isni|orcid|grid|urn|client-id):\S+$/, "COUNTER_PUBLISHER_ID must be type:value with type isni, orcid, grid, urn or client-id")
+    .optional(),
+  DATACITE_USAGE_URL: z.url().optional(),
+  DATACITE_USAGE_TOKEN: z.string().min(1).optional(),
 });
 
 export type Config = {
@@ -89,6 +109,17 @@ export type Config = {
   catalogRecordUrl: string;
   /** Export `link` of a bundle; {dois} is its DOIs as `"a" OR "b"`, URL-encoded. */
   catalogSearchUrl: string;
+  /** COUNTER requests (each also an investigation) and investigation-only actions; see docs/counter.md. */
+  counterRules: CounterRules;
+  /** `platform` of Dataset Reports. */
+  counterPlatform: string;
+  /** `publisher` of Dataset Reports; the platform when unset. */
+  counterPublisher: string;
+  /** `publisher-id` of Dataset Reports, as `type:value` (e.g. `grid:grid.1234.5`, `client-id:datacite.abc`). */
+  counterPublisherId: string | undefined;
+  /** DataCite's usage-reports API (e.g. https://api.datacite.org/reports); monthly DSRs are submitted when it and the token are set. */
+  dataciteUsageUrl: string | undefined;
+  dataciteUsageToken: string | undefined;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -130,6 +161,12 @@ export function getConfig(env: Env): Config {
     rollupSettleSeconds: value.ROLLUP_SETTLE_SECONDS,
     catalogRecordUrl: value.CATALOG_RECORD_URL,
     catalogSearchUrl: value.CATALOG_SEARCH_URL,
+    counterRules: { requestActions: new Set(value.COUNTER_REQUEST_ACTIONS), investigationActions: new Set(value.COUNTER_INVESTIGATION_ACTIONS) },
+    counterPlatform: value.COUNTER_PLATFORM,
+    counterPublisher: value.COUNTER_PUBLISHER ?? value.COUNTER_PLATFORM,
+    counterPublisherId: value.COUNTER_PUBLISHER_ID,
+    dataciteUsageUrl: value.DATACITE_USAGE_URL?.replace(/\/+$/, ""),
+    dataciteUsageToken: value.DATACITE_USAGE_TOKEN,
   };
   cache.set(env, config);
   return config;

@@ -4,8 +4,12 @@
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { HyperLogLog, parseUserHashes, sketchOf } from "./hll";
 import { ApiError } from "../../lib/errors";
+import type { CounterRollupRow } from "../counter/tally";
 import { acquireLease, raiseState, readState, releaseLease } from "../retention/maintenance";
 import { DAY_MS, dayOf, dayStart } from "./periods";
+import { countDay } from "../counter/count";
+import { addToCounterDay, replaceCounterDay } from "../counter/rollup";
+import { DEFAULT_COUNTER_RULES, DOUBLE_CLICK_MS, type CounterRules } from "../counter/rules";
 
 export const ROLLUP_WATERMARK = "rollup_watermark";
 /** A random value replaced by every write to the rollups, so readers can tell whether what they cached is still current. */
@@ -93,13 +97,15 @@ export async function dayState(db: D1Database, day: number): Promise<DayState | 
   return db.prepare("SELECT rolled_through, rolled_at, purged_at FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
 }
 
-async function rebuildDay(db: D1Database, day: number, snapshot: number, now: number): Promise<void> {
+async function rebuildDay(db: D1Database, day: number, snapshot: number, now: number, rules: CounterRules): Promise<void> {
   const params = [day, dayStart(day), dayStart(day) + DAY_MS, -1, snapshot];
+  const counter = await countDay(db, rules, day, { receivedAfter: -1, receivedThrough: snapshot });
   await db.batch([
     preparedWithinLimits(db, `DELETE FROM event_rollups WHERE grain IN (${grainList}) AND day = ?1 AND ${rebuildAllowed("?1", "?2")}`, [day, snapshot]),
     ...GRAINS.map((grain) =>
       preparedWithinLimits(db, `INSERT INTO event_rollups (${rollupColumns.join(", ")}) ${groupedDaySql(grain, rebuildAllowed("?1", "?5"))}`, params),
     ),
+    ...replaceCounterDay(db, day, counter, { sql: rebuildAllowed("?2", "?3"), params: [day, snapshot] }),
     preparedWithinLimits(
       db,
       `INSERT INTO rollup_days (day, rolled_through, rolled_at) VALUES (?1, ?2, ?3)
@@ -129,18 +135,27 @@ async function readDayRollups(db: D1Database, day: number, condition = "true"): 
 }
 
 /** Writes whole rollup rows of a day and moves its state, all in one atomic batch that applies only if the state is unchanged. */
-async function replaceDayRows(db: D1Database, day: number, expected: DayState, rows: RollupRow[], stateUpdate: { sql: string; params: unknown[] }) {
+async function replaceDayRows(
+  db: D1Database,
+  day: number,
+  expected: DayState,
+  rows: RollupRow[],
+  stateUpdate: { sql: string; params: unknown[] },
+  counterRows: CounterRollupRow[] = [],
+) {
   const guard = `EXISTS (SELECT 1 FROM rollup_days WHERE day = ?2 AND rolled_through = ?3 AND purged_at IS ${expected.purged_at === null ? "NULL" : "NOT NULL"})`;
   const statements = chunkForJsonParameter(rows.map((row) => rollupColumns.map((column) => row[column]))).map((chunk) =>
     preparedWithinLimits(db, upsertRollupsSql(guard), [chunk.json, day, expected.rolled_through]),
   );
+  statements.push(...addToCounterDay(db, counterRows, { sql: guard, params: [day, expected.rolled_through] }));
   statements.push(preparedWithinLimits(db, stateUpdate.sql, stateUpdate.params), versionBump(db));
   await db.batch(statements);
 }
 
 /** Adds events received in (rolled_through, snapshot] to the rollups of a day whose raw rows were archived. */
-async function foldDay(db: D1Database, day: number, state: DayState, snapshot: number, now: number): Promise<void> {
+async function foldDay(db: D1Database, day: number, state: DayState, snapshot: number, now: number, rules: CounterRules): Promise<void> {
   const params = [day, dayStart(day), dayStart(day) + DAY_MS, state.rolled_through, snapshot];
+  const counter = await countDay(db, rules, day, { receivedAfter: state.rolled_through, receivedThrough: snapshot });
   const late = (await db.batch<RollupRow>(GRAINS.map((grain) => preparedWithinLimits(db, groupedDaySql(grain), params)))).flatMap(
     (result) => result.results,
   );
@@ -164,23 +179,33 @@ async function foldDay(db: D1Database, day: number, state: DayState, snapshot: n
       sketch: addition.status === "success" ? sketch.serialise() : null,
     });
   }
-  await replaceDayRows(db, day, state, changed, {
-    sql: "UPDATE rollup_days SET rolled_through = ?1, rolled_at = ?2 WHERE day = ?3 AND rolled_through = ?4",
-    params: [snapshot, now, day, state.rolled_through],
-  });
+  await replaceDayRows(
+    db,
+    day,
+    state,
+    changed,
+    { sql: "UPDATE rollup_days SET rolled_through = ?1, rolled_at = ?2 WHERE day = ?3 AND rolled_through = ?4", params: [snapshot, now, day, state.rolled_through] },
+    counter,
+  );
 }
 
 export type DayOutcome = "rebuilt" | "folded" | "current";
 
 /** Brings one closed day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
-export async function rollDay(db: D1Database, day: number, snapshot: number, now = Date.now()): Promise<DayOutcome> {
+export async function rollDay(
+  db: D1Database,
+  day: number,
+  snapshot: number,
+  now = Date.now(),
+  rules: CounterRules = DEFAULT_COUNTER_RULES,
+): Promise<DayOutcome> {
   const state = await dayState(db, day);
   if (state && state.rolled_through > snapshot) return "current";
   if (state?.purged_at != null) {
-    await foldDay(db, day, state, snapshot, now);
+    await foldDay(db, day, state, snapshot, now, rules);
     return "folded";
   }
-  await rebuildDay(db, day, snapshot, now);
+  await rebuildDay(db, day, snapshot, now, rules);
   return "rebuilt";
 }
 
@@ -234,10 +259,10 @@ async function distinctDays(db: D1Database, sql: string, params: unknown[]): Pro
   return results.map((row) => row.day);
 }
 
-async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number, now: number): Promise<Omit<RollupRun, "watermark">> {
+async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number, now: number, rules: CounterRules): Promise<Omit<RollupRun, "watermark">> {
   const summary = { days: 0, rebuilt: 0, folded: 0 };
   for (const day of [...new Set(days)].sort((a, b) => a - b)) {
-    const outcome = await rollDay(db, day, snapshot, now);
+    const outcome = await rollDay(db, day, snapshot, now, rules);
     summary.days++;
     if (outcome === "rebuilt") summary.rebuilt++;
     if (outcome === "folded") summary.folded++;
@@ -250,25 +275,35 @@ async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number
  * up to `now − settleMs` (events still being flushed from the ingest shards get that long to reach D1), then raises the
  * watermark. A run that dies leaves the watermark where it was, so the next run redoes its days.
  */
-export async function runRollup(db: D1Database, options: { now?: number; settleMs: number }): Promise<RollupRun> {
+export interface RollupOptions {
+  now?: number;
+  settleMs: number;
+  /** COUNTER_REQUEST_ACTIONS / COUNTER_INVESTIGATION_ACTIONS; the defaults when absent. */
+  counter?: CounterRules;
+}
+
+export async function runRollup(db: D1Database, options: RollupOptions): Promise<RollupRun> {
   const now = options.now ?? Date.now();
   const lease = await acquireLease(db, "rollup", LEASE_MS, now);
   if (!lease) throw new ApiError("conflict", "Another rollup run is in progress");
   try {
-    return await rollUpSinceWatermark(db, now, options.settleMs);
+    return await rollUpSinceWatermark(db, now, options.settleMs, options.counter ?? DEFAULT_COUNTER_RULES);
   } finally {
     await releaseLease(db, lease);
   }
 }
 
-async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: number): Promise<RollupRun> {
+async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: number, rules: CounterRules): Promise<RollupRun> {
   const previous = (await readState(db, ROLLUP_WATERMARK)) ?? 0;
   const snapshot = now - settleMs;
   if (snapshot <= previous) return { watermark: previous, days: 0, rebuilt: 0, folded: 0 };
   const closedBefore = dayStart(dayOf(snapshot));
+  // An event in the first 30 s of a day can make the previous day's last click a COUNTER double-click: it touches both.
   const touched = await distinctDays(
     db,
-    "SELECT DISTINCT occurred_at / 86400000 AS day FROM events WHERE received_at > ?1 AND received_at <= ?2 AND occurred_at < ?3",
+    `SELECT DISTINCT day FROM (SELECT occurred_at / 86400000 AS day FROM events WHERE received_at > ?1 AND received_at <= ?2 AND occurred_at < ?3
+       UNION SELECT (occurred_at - ${DOUBLE_CLICK_MS}) / 86400000 FROM events WHERE received_at > ?1 AND received_at <= ?2 AND occurred_at < ?3 + ${DOUBLE_CLICK_MS})
+     WHERE day < ?3 / 86400000`,
     [previous, snapshot, closedBefore],
   );
   const newlyClosed =
@@ -278,7 +313,7 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
           dayStart(dayOf(previous)),
           closedBefore,
         ]);
-  const summary = await rollDays(db, [...touched, ...newlyClosed], snapshot, now);
+  const summary = await rollDays(db, [...touched, ...newlyClosed], snapshot, now, rules);
   await raiseState(db, ROLLUP_WATERMARK, snapshot);
   return { watermark: snapshot, ...summary };
 }
@@ -288,7 +323,7 @@ export async function rebuildDays(
   db: D1Database,
   fromDay: number,
   toDay: number,
-  options: { now?: number; settleMs: number },
+  options: RollupOptions,
 ): Promise<Omit<RollupRun, "watermark"> & { snapshot: number }> {
   const now = options.now ?? Date.now();
   const snapshot = now - options.settleMs;
@@ -301,5 +336,5 @@ export async function rebuildDays(
     ]),
     distinctDays(db, "SELECT day FROM rollup_days WHERE day >= ?1 AND day < ?2", [fromDay, end]),
   ]);
-  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now)) };
+  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now, options.counter ?? DEFAULT_COUNTER_RULES)) };
 }
