@@ -8,6 +8,7 @@ import { getConfig } from "./lib/config";
 import { ApiError, renderError } from "./lib/errors";
 import { archives } from "./routes/archives";
 import { bundlesRouter } from "./routes/bundles";
+import { counter } from "./routes/counter";
 import { dashboard } from "./routes/dashboard";
 import { downloadsRouter } from "./routes/downloads";
 import { events } from "./routes/events";
@@ -55,6 +56,7 @@ export const app = base
   .route("/", keys)
   .route("/", stats)
   .route("/", reports)
+  .route("/", counter)
   .route("/", maintenance)
   .route("/", archives)
   .route("/", recordsRouter)

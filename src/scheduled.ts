@@ -3,6 +3,7 @@ import { expireBundles } from "./core/bundles/bundles";
 import { failStaleJobs } from "./core/bundles/jobs";
 import { rebuildDays, runRollup } from "./core/analytics/rollup";
 import { runRetention } from "./core/retention/retention";
+import { runMonthlyDsr } from "./core/counter/reports";
 import { dayOf } from "./core/analytics/periods";
 import { getConfig, type Config } from "./lib/config";
 
@@ -32,6 +33,8 @@ const jobs: Record<string, Job[]> = {
     },
     { name: "retention", run: (env, config) => runRetention(env, config) },
     { name: "bundle-expiry", run: (env) => expireBundles(env) },
+    // After the rollup re-check, so last month's final day is rolled up; builds once, submits until DataCite accepts.
+    { name: "counter-dsr", run: (env, config) => runMonthlyDsr(env, config) },
   ],
 };
 

@@ -279,18 +279,23 @@ export async function dsrHeader(db: D1Database, config: Config, query: DsrQuery,
 const NO_USAGE = { code: 3030, severity: "info", message: "No Usage Available for Requested Dates", data: "no COUNTER usage in the requested period" };
 
 /**
- * The whole DSR as JSON text chunks: the header (with a "no usage" exception appended when no dataset had any), then
- * each dataset. The header goes last in the object so the exception can depend on what was streamed.
+ * The whole DSR as JSON text chunks: each dataset, then the header (last in the object, so its "no usage" exception can
+ * depend on what was streamed). `tally.datasets` counts the datasets written.
  */
-export async function* dsrJsonChunks(db: D1Database, config: Config, query: DsrQuery, now = Date.now()): AsyncGenerator<string> {
+export async function* dsrJsonChunks(
+  db: D1Database,
+  config: Config,
+  query: DsrQuery,
+  now = Date.now(),
+  tally: { datasets: number } = { datasets: 0 },
+): AsyncGenerator<string> {
   const header = await dsrHeader(db, config, query, now);
   yield '{"report-datasets":[';
-  let count = 0;
   for await (const item of dsrDatasets(db, config, query)) {
-    yield `${count > 0 ? "," : ""}${JSON.stringify(item)}`;
-    count++;
+    yield `${tally.datasets > 0 ? "," : ""}${JSON.stringify(item)}`;
+    tally.datasets++;
   }
-  if (count === 0) header.exceptions.push(NO_USAGE);
+  if (tally.datasets === 0) header.exceptions.push(NO_USAGE);
   yield `],"report-header":${JSON.stringify(header)}}`;
 }
 
