@@ -174,8 +174,9 @@ function recordUri(template: string, entry: CatalogEntry): string | null {
 /** Turns one dataset's aggregates (ordered by month) into its DSR item. */
 function datasetItem(config: Config, period: DsrPeriod, rows: Aggregate[], catalog: Map<string, CatalogEntry>): DsrDataset {
   const first = rows[0]!;
-  const doi = rows.find((row) => row.doi)?.doi ?? null;
-  const entry = catalog.get(first.dataset) ?? (doi ? catalog.get(doi) : undefined);
+  const eventDoi = rows.find((row) => row.doi)?.doi ?? null;
+  const entry = catalog.get(first.dataset) ?? (eventDoi ? catalog.get(eventDoi) : undefined);
+  const doi = eventDoi ?? entry?.doi ?? null;
   const ids: DsrDataset["dataset-id"] = doi ? [{ type: "doi", value: doi }] : [{ type: "proprietary", value: first.dataset }];
   const uri = entry ? recordUri(config.catalogRecordUrl, entry) : null;
   if (uri) ids.push({ type: "uri", value: uri });
