@@ -16,16 +16,20 @@ export const ROLLUP_WATERMARK = "rollup_watermark";
 export const ROLLUP_VERSION = "rollup_version";
 const LEASE_MS = 10 * 60_000;
 
-export type Grain = "all" | "organisation" | "resource" | "cube";
-export const GRAINS: readonly Grain[] = ["all", "organisation", "resource", "cube"];
+export type Grain = "all" | "organisation" | "resource" | "cube" | "country";
+export const GRAINS: readonly Grain[] = ["all", "organisation", "resource", "cube", "country"];
 const grainList = GRAINS.map((grain) => `'${grain}'`).join(", ");
 
-const grainDimensions: Record<Grain, { resource: boolean; organisation: boolean }> = {
-  all: { resource: false, organisation: false },
-  organisation: { resource: false, organisation: true },
-  resource: { resource: true, organisation: false },
-  cube: { resource: true, organisation: true },
+const grainDimensions: Record<Grain, { resource: boolean; organisation: boolean; country: boolean }> = {
+  all: { resource: false, organisation: false, country: false },
+  organisation: { resource: false, organisation: true, country: false },
+  resource: { resource: true, organisation: false, country: false },
+  cube: { resource: true, organisation: true, country: false },
+  country: { resource: false, organisation: false, country: true },
 };
+
+/** Events stored before COUNTER classification have no access method; statistics count them as `regular`. */
+export const ACCESS_METHOD_SQL = "coalesce(access_method, 'regular')";
 
 /** The grain that holds every dimension a question filters or groups by. */
 export function grainFor(needs: { resource: boolean; organisation: boolean }): Grain {
@@ -39,6 +43,8 @@ export interface RollupRow {
   day: number;
   action: string;
   status: "success" | "failure";
+  access_method: string;
+  country: string;
   resource_type: string;
   resource_id: string;
   organisation: string;
@@ -53,8 +59,8 @@ export interface RollupRow {
 }
 
 const rollupColumns = [
-  "grain", "day", "action", "status", "resource_type", "resource_id", "organisation", "events", "bytes", "first_at", "last_at",
-  "doi", "title", "users", "sketch",
+  "grain", "day", "action", "status", "access_method", "country", "resource_type", "resource_id", "organisation", "events", "bytes",
+  "first_at", "last_at", "doi", "title", "users", "sketch",
 ] as const satisfies readonly (keyof RollupRow)[];
 
 /** A day's rows are never rebuilt over a newer rollup of it, nor over one whose raw rows are gone. */
@@ -66,12 +72,17 @@ const rebuildAllowed = (day: string, snapshot: string) =>
  * 52-bit hashes of successful users, as comma-separated hex.
  */
 function groupedDaySql(grain: Grain, condition = "true"): string {
-  const { resource, organisation } = grainDimensions[grain];
+  const { resource, organisation, country } = grainDimensions[grain];
   const resourceType = resource ? "coalesce(resource_type, '')" : "''";
   const resourceId = resource ? "coalesce(resource_id, '')" : "''";
   const organisationColumn = organisation ? "coalesce(organisation, '')" : "''";
-  const groupBy = ["action", "status", ...(resource ? [resourceType, resourceId] : []), ...(organisation ? [organisationColumn] : [])];
-  return `SELECT '${grain}' AS grain, ?1 AS day, action, status, ${resourceType} AS resource_type, ${resourceId} AS resource_id,
+  const countryColumn = country ? "coalesce(country, '')" : "''";
+  const groupBy = [
+    "action", "status", ACCESS_METHOD_SQL, ...(country ? [countryColumn] : []), ...(resource ? [resourceType, resourceId] : []),
+    ...(organisation ? [organisationColumn] : []),
+  ];
+  return `SELECT '${grain}' AS grain, ?1 AS day, action, status, ${ACCESS_METHOD_SQL} AS access_method, ${countryColumn} AS country,
+    ${resourceType} AS resource_type, ${resourceId} AS resource_id,
     ${organisationColumn} AS organisation, count(*) AS events, sum(coalesce(bytes, 0)) AS bytes, min(occurred_at) AS first_at,
     max(occurred_at) AS last_at, ${resource ? "max(doi)" : "NULL"} AS doi, ${resource ? "max(title)" : "NULL"} AS title,
     group_concat(DISTINCT CASE WHEN status = 'success' THEN substr(user_key, 1, 13) END) AS users, NULL AS sketch
@@ -83,7 +94,7 @@ function groupedDaySql(grain: Grain, condition = "true"): string {
 
 const upsertRollupsSql = (guard: string) => `INSERT INTO event_rollups (${rollupColumns.join(", ")})
 SELECT ${rollupColumns.map((_, index) => `json_extract(value, '$[${index}]')`).join(", ")} FROM json_each(?1) WHERE ${guard}
-ON CONFLICT (grain, day, action, status, resource_type, resource_id, organisation) DO UPDATE SET
+ON CONFLICT (grain, day, action, status, access_method, country, resource_type, resource_id, organisation) DO UPDATE SET
   events = excluded.events, bytes = excluded.bytes, first_at = excluded.first_at, last_at = excluded.last_at,
   doi = excluded.doi, title = excluded.title, users = excluded.users, sketch = excluded.sketch`;
 
@@ -124,7 +135,8 @@ export function versionBump(db: D1Database): D1PreparedStatement {
     .bind(ROLLUP_VERSION, Math.floor(Math.random() * Number.MAX_SAFE_INTEGER));
 }
 
-const rowKey = (row: RollupRow) => JSON.stringify([row.grain, row.action, row.status, row.resource_type, row.resource_id, row.organisation]);
+const rowKey = (row: RollupRow) =>
+  JSON.stringify([row.grain, row.action, row.status, row.access_method, row.country, row.resource_type, row.resource_id, row.organisation]);
 
 async function readDayRollups(db: D1Database, day: number, condition = "true"): Promise<RollupRow[]> {
   const { results } = await db
@@ -302,7 +314,10 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
   const touched = await distinctDays(
     db,
     `SELECT DISTINCT day FROM (SELECT occurred_at / 86400000 AS day FROM events WHERE received_at > ?1 AND received_at <= ?2 AND occurred_at < ?3
-       UNION SELECT (occurred_at - ${DOUBLE_CLICK_MS}) / 86400000 FROM events WHERE received_at > ?1 AND received_at <= ?2 AND occurred_at < ?3 + ${DOUBLE_CLICK_MS})
+       UNION SELECT late.occurred_at / 86400000 - 1 FROM events AS late
+       WHERE late.received_at > ?1 AND late.received_at <= ?2 AND late.occurred_at < ?3 + ${DOUBLE_CLICK_MS} AND late.occurred_at % 86400000 <= ${DOUBLE_CLICK_MS}
+         AND EXISTS (SELECT 1 FROM events AS before WHERE before.occurred_at >= late.occurred_at - ${DOUBLE_CLICK_MS}
+           AND before.occurred_at < late.occurred_at - late.occurred_at % 86400000))
      WHERE day < ?3 / 86400000`,
     [previous, snapshot, closedBefore],
   );
