@@ -157,6 +157,23 @@ function makeEvent(now) {
   return { ...event, meta: { method: faker.helpers.arrayElement(["orcid", "saml", "password"]) } };
 }
 
+const robotAgents = [
+  "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+  "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+  "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+];
+const countryWeights = [["ZA", 30], ["US", 15], ["GB", 10], ["DE", 10], ["FR", 6], ["NA", 5], ["AU", 5], ["BR", 4], ["IN", 4], ["NL", 4]].map(([value, weight]) => ({ value, weight }));
+
+/**
+ * COUNTER traffic on top of an event: about 8 % become robot crawls (no actor, a crawler's user agent and address), and
+ * every other event gets the country its client was seen from (client.country), as the edge would report it.
+ */
+function withCounterTraffic(event) {
+  if (faker.datatype.boolean(0.08))
+    return { ...event, actor: undefined, client: { ip: faker.internet.ipv4(), user_agent: faker.helpers.arrayElement(robotAgents) } };
+  return { ...event, client: { ...event.client, country: faker.helpers.weightedArrayElement(countryWeights) } };
+}
+
 const proxy = await getPlatformProxy({ remoteBindings: false });
 try {
   const db = proxy.env.DB;
@@ -176,7 +193,7 @@ try {
     let replayed = 0;
     for (let offset = 0; offset < eventCount; offset += BATCH_SIZE) {
       const now = Date.now();
-      const inputs = Array.from({ length: Math.min(BATCH_SIZE, eventCount - offset) }, () => EventInputSchema.parse(makeEvent(now)));
+      const inputs = Array.from({ length: Math.min(BATCH_SIZE, eventCount - offset) }, () => EventInputSchema.parse(withCounterTraffic(makeEvent(now))));
       const outcomes = await ingestEvents(db, config, inputs, { receivedAt: now });
       for (const input of inputs) tally.set(`${input.action} ${input.status}`, (tally.get(`${input.action} ${input.status}`) ?? 0) + 1);
       replayed += outcomes.filter((outcome) => outcome.replayed).length;

@@ -5,6 +5,7 @@ import { SeriesChart } from "../chart";
 import { Alert, ScrollTable, useLoad } from "../components";
 import { addDays, catalogUrl, formatBytes, formatNumber, formatPercent, formatPeriod, lastDays } from "../format";
 import type { Interval, Stats } from "../types";
+import { AccessSplitPanel, CounterPanel, CountriesPanel } from "./counter-panel";
 
 const presets = [7, 30, 90] as const;
 type Preset = (typeof presets)[number] | "custom";
@@ -69,6 +70,7 @@ export function OverviewPage({ catalogRecordUrl }: { catalogRecordUrl: string })
         {stats.loading ? "Loading statistics" : ""}
       </p>
       {stats.data && <StatsView stats={stats.data} stale={stats.loading} catalogRecordUrl={catalogRecordUrl} />}
+      <CounterPanel first={range.first} last={range.last} />
     </section>
   );
 }
@@ -103,6 +105,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
           <strong class="card-value" data-card="success-rate">{formatPercent(totals.success_rate)}</strong>
         </li>
       </ul>
+      <AccessSplitPanel stats={stats} />
 
       <figure class="panel">
         <figcaption>Successful and failed downloads per {per}</figcaption>
@@ -137,6 +140,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
       <div class="two-columns">
         <section class="panel" aria-labelledby="top-organisations">
           <h2 id="top-organisations">Top organisations</h2>
+          <p class="note">Successful downloads, {stats.counted.access_methods.join(" + ")} access</p>
           {stats.top_organisations.length === 0 ? (
             <p class="empty">No downloads in this range.</p>
           ) : (
@@ -162,6 +166,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
         </section>
         <section class="panel" aria-labelledby="top-records">
           <h2 id="top-records">Top records</h2>
+          <p class="note">Successful downloads, {stats.counted.access_methods.join(" + ")} access</p>
           {stats.top_resources.length === 0 ? (
             <p class="empty">No downloads in this range.</p>
           ) : (
@@ -198,6 +203,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
           )}
         </section>
       </div>
+      <CountriesPanel stats={stats} />
     </div>
   );
 }

@@ -28,6 +28,7 @@ export const MACHINE_AGENTS: readonly MachineAgent[] = [
   { name: "undici (Node.js fetch)", pattern: "^(node|undici)$", example: "node" },
   { name: "axios", pattern: "^axios\\/", example: "axios/1.6.7" },
   { name: "R libcurl", pattern: "libcurl\\/[\\d.]+ r-curl\\/", example: "libcurl/8.4.0 r-curl/5.2.0 httr/1.4.7" },
+  { name: "R download.file", pattern: "^R \\(\\d", example: "R (4.4.1 x86_64-pc-linux-gnu x86_64 linux-gnu)" },
   { name: "httr", pattern: "\\bhttr\\/", example: "httr/1.4.7" },
   { name: "libcurl", pattern: "^libcurl", example: "libcurl-agent/1.0" },
   { name: "PHP", pattern: "^php\\/", example: "PHP/8.2.12" },
