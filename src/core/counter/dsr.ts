@@ -5,11 +5,12 @@ import { z } from "@hono/zod-openapi";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
-import { dayLabel, dayOf } from "../analytics/periods";
+import { dayLabel, dayOf, dayStart } from "../analytics/periods";
 import { ROLLUP_WATERMARK } from "../analytics/rollup";
 import { readState } from "../retention/maintenance";
 import { normaliseDoi } from "../ledger/event-schema";
-import { ALL_COUNTRIES, type CountedAccessMethod } from "./tally";
+import { countDay } from "./count";
+import { ALL_COUNTRIES, type CountedAccessMethod, type CounterRollupRow } from "./tally";
 
 const DATASETS_PER_PAGE = 200;
 
@@ -115,26 +116,73 @@ export interface DsrHeader {
   exceptions: { code: number; severity: string; message: string; data: string }[];
 }
 
-async function datasetPage(db: D1Database, period: DsrPeriod, after: string, only: string | undefined): Promise<string[]> {
+/**
+ * Days of the period whose rollups are behind their raw rows (events received after the day was rolled up, or never
+ * rolled up), counted now from raw rows so that the report is exact up to the moment it is made. Candidates come from
+ * the receipt index past the rollup watermark; days whose raw rows were archived are left to the cron's fold.
+ */
+export async function liveCounterRows(db: D1Database, config: Config, period: DsrPeriod, now: number): Promise<{ days: number[]; rows: CounterRollupRow[] }> {
+  const watermark = (await readState(db, ROLLUP_WATERMARK)) ?? 0;
   const { results } = await preparedWithinLimits(
     db,
-    `SELECT DISTINCT dataset FROM counter_rollups WHERE day >= ?1 AND day <= ?2 AND dataset > ?3 AND country = '${ALL_COUNTRIES}'
-       AND (?4 IS NULL OR dataset = ?4) ORDER BY dataset LIMIT ?5`,
-    [period.firstDay, period.lastDay, after, only ?? null, DATASETS_PER_PAGE],
+    `SELECT DISTINCT occurred_at / 86400000 AS day FROM events INDEXED BY events_received
+     WHERE received_at > ?1 AND received_at <= ?4 AND occurred_at >= ?2 AND occurred_at < ?3
+       AND received_at > coalesce((SELECT rolled_through FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000), -1)
+       AND NOT EXISTS (SELECT 1 FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000 AND purged_at IS NOT NULL)
+     ORDER BY day`,
+    [watermark, dayStart(period.firstDay), dayStart(period.lastDay + 1), now],
+  ).all<{ day: number }>();
+  const days: number[] = [];
+  const rows: CounterRollupRow[] = [];
+  let bytes = 0;
+  for (const { day } of results) {
+    const counted = await countDay(db, config.counterRules, day, { receivedAfter: -1, receivedThrough: now });
+    bytes += JSON.stringify(counted).length;
+    // The live rows travel as one JSON parameter; beyond that size the remaining days come from their rollups.
+    if (bytes > LIVE_ROWS_BYTES) break;
+    days.push(day);
+    rows.push(...counted);
+  }
+  return { days, rows };
+}
+
+const LIVE_ROWS_BYTES = 800_000;
+
+/** Live rows as a JSON parameter, and the SQL that reads them back as counter_rollups rows. */
+const liveColumns = [
+  "day", "dataset", "access_method", "country", "doi", "resource_type", "resource_id", "title", "total_investigations",
+  "unique_investigations", "total_requests", "unique_requests",
+] as const satisfies readonly (keyof CounterRollupRow)[];
+
+const liveJson = (live: { rows: CounterRollupRow[] }) => JSON.stringify(live.rows.map((row) => liveColumns.map((column) => row[column])));
+
+/** counter_rollups of the period with the live days replaced by their live rows (?1 first day, ?2 last day, ?3 live days, ?4 live rows). */
+const periodRowsSql = `SELECT ${liveColumns.join(", ")} FROM counter_rollups
+  WHERE day >= ?1 AND day <= ?2 AND day NOT IN (SELECT value FROM json_each(?3))
+  UNION ALL SELECT ${liveColumns.map((column, index) => `json_extract(value, '$[${index}]') AS ${column}`).join(", ")} FROM json_each(?4)`;
+
+type Live = { days: number[]; rows: CounterRollupRow[] };
+
+async function datasetPage(db: D1Database, period: DsrPeriod, live: Live, after: string, only: string | undefined): Promise<string[]> {
+  const { results } = await preparedWithinLimits(
+    db,
+    `SELECT DISTINCT dataset FROM (${periodRowsSql}) WHERE dataset > ?5 AND country = '${ALL_COUNTRIES}' AND (?6 IS NULL OR dataset = ?6)
+     ORDER BY dataset LIMIT ?7`,
+    [period.firstDay, period.lastDay, JSON.stringify(live.days), liveJson(live), after, only ?? null, DATASETS_PER_PAGE],
   ).all<{ dataset: string }>();
   return results.map((row) => row.dataset);
 }
 
-async function aggregates(db: D1Database, period: DsrPeriod, datasets: string[]): Promise<Aggregate[]> {
+async function aggregates(db: D1Database, period: DsrPeriod, live: Live, datasets: string[]): Promise<Aggregate[]> {
   const [chunk] = chunkForJsonParameter(datasets);
   const { results } = await preparedWithinLimits(
     db,
     `SELECT dataset, strftime('%Y-%m', day * 86400, 'unixepoch') AS month, access_method, country,
        sum(total_investigations) AS ti, sum(unique_investigations) AS ui, sum(total_requests) AS tr, sum(unique_requests) AS ur,
        max(doi) AS doi, max(resource_type) AS resource_type, max(resource_id) AS resource_id, max(title) AS title
-     FROM counter_rollups WHERE day >= ?1 AND day <= ?2 AND dataset IN (SELECT value FROM json_each(?3))
+     FROM (${periodRowsSql}) WHERE dataset IN (SELECT value FROM json_each(?5))
      GROUP BY dataset, month, access_method, country ORDER BY dataset, month, access_method, country`,
-    [period.firstDay, period.lastDay, chunk!.json],
+    [period.firstDay, period.lastDay, JSON.stringify(live.days), liveJson(live), chunk!.json],
   ).all<Aggregate>();
   return results;
 }
@@ -225,15 +273,16 @@ function datasetItem(config: Config, period: DsrPeriod, rows: Aggregate[], catal
 }
 
 /** Every dataset item of the period, a page of datasets at a time. */
-export async function* dsrDatasets(db: D1Database, config: Config, query: DsrQuery): AsyncGenerator<DsrDataset> {
+export async function* dsrDatasets(db: D1Database, config: Config, query: DsrQuery, now = Date.now()): AsyncGenerator<DsrDataset> {
   if (query.platform !== undefined && query.platform !== config.counterPlatform) return;
   const period = dsrPeriod(query);
   const only = query.dataset_id ? datasetKey(query.dataset_id) : undefined;
+  const live = await liveCounterRows(db, config, period, now);
   let after = "";
   for (;;) {
-    const datasets = await datasetPage(db, period, after, only);
+    const datasets = await datasetPage(db, period, live, after, only);
     if (datasets.length === 0) return;
-    const rows = await aggregates(db, period, datasets);
+    const rows = await aggregates(db, period, live, datasets);
     const catalog = await catalogEntries(db, rows);
     const byDataset = new Map<string, Aggregate[]>();
     for (const row of rows) byDataset.set(row.dataset, [...(byDataset.get(row.dataset) ?? []), row]);
@@ -245,11 +294,9 @@ export async function* dsrDatasets(db: D1Database, config: Config, query: DsrQue
   }
 }
 
-/** The header: period, filters, time zone (UTC) and exceptions (partial data while days of the period are not rolled up). */
+/** The header: period, filters, time zone (UTC) and exceptions (partial data while the period has not ended). */
 export async function dsrHeader(db: D1Database, config: Config, query: DsrQuery, now = Date.now()): Promise<DsrHeader> {
   const period = dsrPeriod(query);
-  const watermark = (await readState(db, ROLLUP_WATERMARK)) ?? 0;
-  const rolledBefore = dayOf(watermark);
   const filters = [
     { name: "begin-date", value: query.begin_date },
     { name: "end-date", value: query.end_date },
@@ -257,12 +304,12 @@ export async function dsrHeader(db: D1Database, config: Config, query: DsrQuery,
     ...(query.platform ? [{ name: "platform", value: query.platform }] : []),
   ];
   const exceptions: DsrHeader["exceptions"] = [];
-  if (period.lastDay >= rolledBefore)
+  if (dayStart(period.lastDay + 1) > now)
     exceptions.push({
       code: 3040,
       severity: "warning",
       message: "Partial Data Returned",
-      data: `usage is complete through ${rolledBefore > period.firstDay ? dayLabel(rolledBefore - 1) : "no day"} of the requested period (UTC); later days are not yet processed`,
+      data: `the reporting period has not ended: usage is counted up to ${new Date(now).toISOString()}`,
     });
   return {
     "report-name": "dataset report",
@@ -292,7 +339,7 @@ export async function* dsrJsonChunks(
 ): AsyncGenerator<string> {
   const header = await dsrHeader(db, config, query, now);
   yield '{"report-datasets":[';
-  for await (const item of dsrDatasets(db, config, query)) {
+  for await (const item of dsrDatasets(db, config, query, now)) {
     yield `${tally.datasets > 0 ? "," : ""}${JSON.stringify(item)}`;
     tally.datasets++;
   }

@@ -241,3 +241,12 @@ describe("access methods, metric types and what never counts", () => {
     expect((await usage(doi, "2026-10")).regular.tr).toBe(2);
   });
 });
+
+describe("days not rolled up yet", () => {
+  it("are counted from raw rows when the report is made, by the same rules", async () => {
+    const doi = uniqueDoi("live");
+    await store([click(doi, at("10:00:00", "2026-10-25"), "u1"), click(doi, at("10:00:20", "2026-10-25"), "u1"), click(doi, at("12:00:00", "2026-10-25"), "u1")]);
+    // No rollup run: 10:00:00 is a double-click of 10:00:20; 12:00 is a second session → 2 requests, 2 uniques.
+    expect(numbers((await usage(doi, "2026-10")).regular)).toEqual({ ti: 2, ui: 2, tr: 2, ur: 2 });
+  });
+});
