@@ -20,6 +20,9 @@ interface __BaseEnv_Env {
 	ROLLUP_SETTLE_SECONDS: "60";
 	CATALOG_RECORD_URL: "https://doi.org/{doi}";
 	CATALOG_SEARCH_URL: "https://commons.datacite.org/doi.org?query={dois}";
+	COUNTER_REQUEST_ACTIONS: "download,bundle.download";
+	COUNTER_INVESTIGATION_ACTIONS: "view,metadata.download,preview";
+	COUNTER_PLATFORM: "download-audit";
 	ADMIN_API_KEY: string;
 	PII_KEY: string;
 	DOWNLOAD_TOKEN_SECRET: string;
@@ -39,7 +42,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "CORS_ORIGINS" | "TRUST_FORWARDED_HEADERS" | "DOWNLOAD_ACTIONS" | "DOWNLOAD_RATE_LIMIT" | "DOWNLOAD_RATE_WINDOW_SECONDS" | "API_RATE_LIMIT_PER_MINUTE" | "DEDUP_WINDOW_SECONDS" | "DOWNLOAD_LINK_TTL_SECONDS" | "BUNDLE_MAX_BYTES" | "BUNDLE_TTL_HOURS" | "BUNDLE_PART_BYTES" | "RETENTION_DAYS" | "ROLLUP_RETENTION_DAYS" | "ROLLUP_SETTLE_SECONDS" | "CATALOG_RECORD_URL" | "CATALOG_SEARCH_URL" | "ADMIN_API_KEY" | "PII_KEY" | "DOWNLOAD_TOKEN_SECRET">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "CORS_ORIGINS" | "TRUST_FORWARDED_HEADERS" | "DOWNLOAD_ACTIONS" | "DOWNLOAD_RATE_LIMIT" | "DOWNLOAD_RATE_WINDOW_SECONDS" | "API_RATE_LIMIT_PER_MINUTE" | "DEDUP_WINDOW_SECONDS" | "DOWNLOAD_LINK_TTL_SECONDS" | "BUNDLE_MAX_BYTES" | "BUNDLE_TTL_HOURS" | "BUNDLE_PART_BYTES" | "RETENTION_DAYS" | "ROLLUP_RETENTION_DAYS" | "ROLLUP_SETTLE_SECONDS" | "CATALOG_RECORD_URL" | "CATALOG_SEARCH_URL" | "COUNTER_REQUEST_ACTIONS" | "COUNTER_INVESTIGATION_ACTIONS" | "COUNTER_PLATFORM" | "ADMIN_API_KEY" | "PII_KEY" | "DOWNLOAD_TOKEN_SECRET">> {}
 }
 declare module "*.txt" {
 	const value: string;

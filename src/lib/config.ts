@@ -117,7 +117,7 @@ export type Config = {
   counterPublisher: string;
   /** `publisher-id` of Dataset Reports, as `type:value` (e.g. `grid:grid.1234.5`, `client-id:datacite.abc`). */
   counterPublisherId: string | undefined;
-  /** DataCite's usage-reports API (e.g. https://api.datacite.org/reports); monthly DSRs are submitted when it and the token are set. */
+  /** DataCite's usage-reports API base (e.g. https://api.datacite.org); monthly DSRs are submitted when it and the token are set. */
   dataciteUsageUrl: string | undefined;
   dataciteUsageToken: string | undefined;
 };
