@@ -121,7 +121,7 @@ export interface DsrHeader {
  * rolled up), counted now from raw rows so that the report is exact up to the moment it is made. Candidates come from
  * the receipt index past the rollup watermark; days whose raw rows were archived are left to the cron's fold.
  */
-export async function liveCounterRows(db: D1Database, config: Config, period: DsrPeriod, now: number): Promise<{ days: number[]; rows: CounterRollupRow[] }> {
+export async function liveCounterRows(db: D1Database, config: Config, period: DsrPeriod, now: number): Promise<Live> {
   const watermark = (await readState(db, ROLLUP_WATERMARK)) ?? 0;
   const { results } = await preparedWithinLimits(
     db,
@@ -134,45 +134,41 @@ export async function liveCounterRows(db: D1Database, config: Config, period: Ds
   ).all<{ day: number }>();
   const days: number[] = [];
   const rows: CounterRollupRow[] = [];
-  let bytes = 0;
   for (const { day } of results) {
     const counted = await countDay(db, config.counterRules, day, { receivedAfter: -1, receivedThrough: now });
-    bytes += JSON.stringify(counted).length;
-    // The live rows travel as one JSON parameter; beyond that size the remaining days come from their rollups.
-    if (bytes > LIVE_ROWS_BYTES) break;
+    if (rows.length + counted.length > LIVE_ROWS_MAX) break;
     days.push(day);
     rows.push(...counted);
   }
-  return { days, rows };
+  return { days, rows, datasets: [...new Set(rows.map((row) => row.dataset))].sort() };
 }
 
-const LIVE_ROWS_BYTES = 800_000;
+/** Live counting keeps at most this many rows in memory; beyond, the remaining days come from their rollups. */
+const LIVE_ROWS_MAX = 200_000;
 
-/** Live rows as a JSON parameter, and the SQL that reads them back as counter_rollups rows. */
-const liveColumns = [
-  "day", "dataset", "access_method", "country", "doi", "resource_type", "resource_id", "title", "total_investigations",
-  "unique_investigations", "total_requests", "unique_requests",
-] as const satisfies readonly (keyof CounterRollupRow)[];
+type Live = { days: number[]; rows: CounterRollupRow[]; datasets: string[] };
 
-const liveJson = (live: { rows: CounterRollupRow[] }) => JSON.stringify(live.rows.map((row) => liveColumns.map((column) => row[column])));
+const monthOfDay = (day: number) => dayLabel(day).slice(0, 7);
 
-/** counter_rollups of the period with the live days replaced by their live rows (?1 first day, ?2 last day, ?3 live days, ?4 live rows). */
-const periodRowsSql = `SELECT ${liveColumns.join(", ")} FROM counter_rollups
-  WHERE day >= ?1 AND day <= ?2 AND day NOT IN (SELECT value FROM json_each(?3))
-  UNION ALL SELECT ${liveColumns.map((column, index) => `json_extract(value, '$[${index}]') AS ${column}`).join(", ")} FROM json_each(?4)`;
-
-type Live = { days: number[]; rows: CounterRollupRow[] };
-
+/**
+ * The next page of datasets with usage in the period, in key order: from the rollups (an index-only walk of
+ * counter_rollups_dataset, skipping live days) merged with the live rows' datasets up to the page's last key.
+ */
 async function datasetPage(db: D1Database, period: DsrPeriod, live: Live, after: string, only: string | undefined): Promise<string[]> {
   const { results } = await preparedWithinLimits(
     db,
-    `SELECT DISTINCT dataset FROM (${periodRowsSql}) WHERE dataset > ?5 AND country = '${ALL_COUNTRIES}' AND (?6 IS NULL OR dataset = ?6)
-     ORDER BY dataset LIMIT ?7`,
-    [period.firstDay, period.lastDay, JSON.stringify(live.days), liveJson(live), after, only ?? null, DATASETS_PER_PAGE],
+    `SELECT DISTINCT dataset FROM counter_rollups INDEXED BY counter_rollups_dataset
+     WHERE dataset > ?3 AND (?4 IS NULL OR dataset = ?4) AND day >= ?1 AND day <= ?2 AND day NOT IN (SELECT value FROM json_each(?5))
+     ORDER BY dataset LIMIT ?6`,
+    [period.firstDay, period.lastDay, after, only ?? null, JSON.stringify(live.days), DATASETS_PER_PAGE],
   ).all<{ dataset: string }>();
-  return results.map((row) => row.dataset);
+  const fromRollups = results.map((row) => row.dataset);
+  const upTo = fromRollups.length === DATASETS_PER_PAGE ? fromRollups.at(-1)! : null;
+  const fromLive = live.datasets.filter((dataset) => dataset > after && (only === undefined || dataset === only) && (upTo === null || dataset <= upTo));
+  return [...new Set([...fromRollups, ...fromLive])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Month sums of the page's datasets: rollups of the period's other days (index seeks by dataset) plus the live rows. */
 async function aggregates(db: D1Database, period: DsrPeriod, live: Live, datasets: string[]): Promise<Aggregate[]> {
   const [chunk] = chunkForJsonParameter(datasets);
   const { results } = await preparedWithinLimits(
@@ -180,11 +176,36 @@ async function aggregates(db: D1Database, period: DsrPeriod, live: Live, dataset
     `SELECT dataset, strftime('%Y-%m', day * 86400, 'unixepoch') AS month, access_method, country,
        sum(total_investigations) AS ti, sum(unique_investigations) AS ui, sum(total_requests) AS tr, sum(unique_requests) AS ur,
        max(doi) AS doi, max(resource_type) AS resource_type, max(resource_id) AS resource_id, max(title) AS title
-     FROM (${periodRowsSql}) WHERE dataset IN (SELECT value FROM json_each(?5))
-     GROUP BY dataset, month, access_method, country ORDER BY dataset, month, access_method, country`,
-    [period.firstDay, period.lastDay, JSON.stringify(live.days), liveJson(live), chunk!.json],
+     FROM counter_rollups INDEXED BY counter_rollups_dataset
+     WHERE dataset IN (SELECT value FROM json_each(?3)) AND day >= ?1 AND day <= ?2 AND day NOT IN (SELECT value FROM json_each(?4))
+     GROUP BY dataset, month, access_method, country`,
+    [period.firstDay, period.lastDay, chunk!.json, JSON.stringify(live.days)],
   ).all<Aggregate>();
-  return results;
+  const wanted = new Set(datasets);
+  const merged = new Map<string, Aggregate>(results.map((row) => [JSON.stringify([row.dataset, row.month, row.access_method, row.country]), row]));
+  for (const row of live.rows) {
+    if (!wanted.has(row.dataset)) continue;
+    const month = monthOfDay(row.day);
+    const key = JSON.stringify([row.dataset, month, row.access_method, row.country]);
+    const known = merged.get(key);
+    const max = (a: string | null | undefined, b: string | null) => (a == null ? b : b == null || a > b ? a : b);
+    merged.set(key, {
+      dataset: row.dataset,
+      month,
+      access_method: row.access_method,
+      country: row.country,
+      ti: (known?.ti ?? 0) + row.total_investigations,
+      ui: (known?.ui ?? 0) + row.unique_investigations,
+      tr: (known?.tr ?? 0) + row.total_requests,
+      ur: (known?.ur ?? 0) + row.unique_requests,
+      doi: max(known?.doi, row.doi),
+      resource_type: max(known?.resource_type, row.resource_type),
+      resource_id: max(known?.resource_id, row.resource_id),
+      title: max(known?.title, row.title),
+    });
+  }
+  const order = (row: Aggregate) => JSON.stringify([row.dataset, row.month, row.access_method, row.country]);
+  return [...merged.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
 }
 
 /** Catalog records of the page's datasets, by DOI and by `dataset:<id>`. */
