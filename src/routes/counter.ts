@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { dsrPeriod, DsrQuerySchema, dsrStream, type DsrQuery } from "../core/counter/dsr";
 import { buildMonthlyDsr, CounterReportSchema, listCounterReports, submitMonthlyDsr } from "../core/counter/reports";
+import { ApiError } from "../lib/errors";
 import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
@@ -152,7 +153,8 @@ const buildRoute = createRoute({
   path: "/v1/reports/counter/{month}",
   tags: ["COUNTER"],
   summary: "Build (or rebuild) a month's DSR into R2 and submit it to DataCite when configured",
-  description: "What the daily cron does for last month, on demand. A resubmission replaces that month's report at DataCite (PUT with its id).",
+  description:
+    "What the daily cron does for last month, on demand, for a month that has ended. A resubmission replaces that month's report at DataCite (PUT with its id).",
   security,
   middleware: [requireScope("admin")] as const,
   request: { params: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be YYYY-MM").openapi({ example: "2026-10" }) }) },
@@ -164,6 +166,9 @@ const buildRoute = createRoute({
 
 counter.openapi(buildRoute, async (c) => {
   const { month } = c.req.valid("param");
+  // An open month's report would be partial, and the cron never rebuilds a month it finds stored.
+  if (Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 1) > Date.now())
+    throw new ApiError("invalid_request", `${month} has not ended yet`, { details: [{ path: "month", message: "must be a month that has ended" }] });
   await buildMonthlyDsr(c.env, c.var.config, month);
   return c.json(await submitMonthlyDsr(c.env, c.var.config, month), 200);
 });

@@ -215,6 +215,16 @@ describe("monthly DSR in R2 and submission to DataCite", () => {
     expect(received.map((call) => call.method)).toEqual(["POST", "POST"]);
   });
 
+  it("refuses to build a month that has not ended (400) or is not a month", async () => {
+    const now = new Date();
+    const current = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
+    for (const month of [current, "2026-13", "26-01"]) {
+      const { status, body } = await callJson("POST", `/v1/reports/counter/${month}`);
+      expect(status, month).toBe(400);
+      expect(body.error.code).toBe("invalid_request");
+    }
+  });
+
   it("without DATACITE_USAGE_URL the report is built and nothing is sent", async () => {
     const spy = vi.spyOn(globalThis, "fetch");
     const key = await buildMonthlyDsr(env, getConfig(env), "2026-05");
