@@ -6,6 +6,7 @@ import { storeEvents } from "../../../src/core/ledger/ingest";
 import { prepareEvent } from "../../../src/core/ledger/ingest";
 import { EventInputSchema } from "../../../src/core/ledger/event-schema";
 import { call } from "../../helpers";
+import { createRecord, samples, uniqueId } from "../../catalog-helpers";
 import { BROWSER, click, config, numbers, OTHER_BROWSER, RECEIVED_AT, roll, store, uniqueDoi, usage } from "./counter-helpers";
 
 const DAY = "2026-10-14";
@@ -248,5 +249,38 @@ describe("days not rolled up yet", () => {
     await store([click(doi, at("10:00:00", "2026-10-25"), "u1"), click(doi, at("10:00:20", "2026-10-25"), "u1"), click(doi, at("12:00:00", "2026-10-25"), "u1")]);
     // No rollup run: 10:00:00 is a double-click of 10:00:20; 12:00 is a second session → 2 requests, 2 uniques.
     expect(numbers((await usage(doi, "2026-10")).regular)).toEqual({ ti: 2, ui: 2, tr: 2, ur: 2 });
+  });
+});
+
+describe("bundles the service built", () => {
+  it("count one request for each of the bundle's records (its catalog DOIs), not the DOIs the event lists", async () => {
+    const [first, second, decoy] = [uniqueDoi("built-a"), uniqueDoi("built-b"), uniqueDoi("built-decoy")];
+    const ids = [uniqueId("built"), uniqueId("built")];
+    for (const [index, doi] of [first, second].entries()) {
+      const metadata = structuredClone(samples.datacite) as any;
+      metadata.data.id = doi;
+      metadata.data.attributes.doi = doi;
+      await createRecord(ids[index]!, { metadata });
+    }
+    const bundleId = uniqueId("bundle");
+    await env.DB.prepare(
+      "INSERT INTO bundles (id, job_id, record_ids, include_files, object_key, created_at, expires_at) VALUES (?1, 'job', ?2, 0, 'k', 0, 0)",
+    )
+      .bind(bundleId, JSON.stringify(ids))
+      .run();
+    await store([
+      {
+        action: "bundle.download",
+        occurred_at: at("10:00:00", "2026-10-26"),
+        resource: { type: "bundle", id: bundleId },
+        actor: { id: "u1" },
+        client: { ip: "198.51.100.7", user_agent: BROWSER },
+        meta: { bundle_id: bundleId, dois: [decoy] },
+      },
+    ]);
+    await roll("2026-10-26");
+    expect(numbers((await usage(first, "2026-10")).regular)).toEqual({ ti: 1, ui: 1, tr: 1, ur: 1 });
+    expect(numbers((await usage(second, "2026-10")).regular)).toEqual({ ti: 1, ui: 1, tr: 1, ur: 1 });
+    expect(numbers((await usage(decoy, "2026-10")).regular)).toEqual({ ti: 0, ui: 0, tr: 0, ur: 0 });
   });
 });
