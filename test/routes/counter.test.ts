@@ -238,7 +238,7 @@ describe("monthly DSR in R2 and submission to DataCite", () => {
 describe("large reports", () => {
   it("page through more datasets than one page, merging rolled-up days with days counted live", async () => {
     const prefix = uniqueDoi("page");
-    const rolled = Array.from({ length: 250 }, (_, index) => `${prefix}.${String(index).padStart(3, "0")}`);
+    const rolled = Array.from({ length: 1_050 }, (_, index) => `${prefix}.${String(index).padStart(4, "0")}`);
     const liveOnly = Array.from({ length: 30 }, (_, index) => `${prefix}.live${index}`);
     await store(rolled.map((doi) => click(doi, "2026-05-20T10:00:00Z", "u1")));
     await roll("2026-05-20");
@@ -250,11 +250,11 @@ describe("large reports", () => {
     const requests = new Map<string, number>(
       mine.map((item: any) => [item["dataset-id"][0].value, item.performance[0].instance.find((i: any) => i["metric-type"] === "total-dataset-requests").count]),
     );
-    // 250 + 30 datasets, each once; the 30 overlapping ones have a request on each day (2), the others 1.
-    expect(requests.size).toBe(280);
-    expect([...requests.values()].reduce((sum, count) => sum + count, 0)).toBe(250 + 30 + 30);
+    // 1,050 + 30 datasets (over a page of 1,000), each once; the 30 overlapping ones have a request on each day (2).
+    expect(requests.size).toBe(1_080);
+    expect([...requests.values()].reduce((sum, count) => sum + count, 0)).toBe(1_050 + 30 + 30);
     expect(requests.get(rolled[0]!)).toBe(2);
-    expect(requests.get(rolled[249]!)).toBe(1);
+    expect(requests.get(rolled[1_049]!)).toBe(1);
     expect(requests.get(liveOnly[0]!)).toBe(1);
     // Keys arrive in order, each once.
     const keys = mine.map((item: any) => item["dataset-id"][0].value);

@@ -12,7 +12,7 @@ import { normaliseDoi } from "../ledger/event-schema";
 import { countDay } from "./count";
 import { ALL_COUNTRIES, type CountedAccessMethod, type CounterRollupRow } from "./tally";
 
-const DATASETS_PER_PAGE = 200;
+const DATASETS_PER_PAGE = 1_000;
 
 const monthOrDay = z
   .string()
