@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { actionPattern, InstantSchema } from "../core/ledger/event-schema";
 import { DAY_MS, dayOf, dayStart } from "../core/analytics/periods";
 import { computeResourceStats, computeStats, computeUserStats } from "../core/analytics/stats";
+import { ACCESS_METHODS } from "../core/counter/classify";
 import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
 import type { Config } from "../lib/config";
@@ -25,7 +26,6 @@ const ActionListSchema = z
 
 const actionsOf = (requested: string[] | undefined, config: Config) => requested ?? [...config.downloadActions];
 
-const ACCESS_METHODS = ["regular", "machine", "robot"] as const;
 const DEFAULT_ACCESS_METHODS = ["regular", "machine"];
 
 /** `access_method=regular,machine,robot`: the COUNTER access methods counted; robots are excluded unless asked for. */

@@ -2,8 +2,8 @@
 import robots from "./data/COUNTER_Robots_list.json";
 import { MACHINE_AGENTS } from "./machines";
 
-export type AccessMethod = "regular" | "machine" | "robot";
-export const ACCESS_METHODS: readonly AccessMethod[] = ["regular", "machine", "robot"];
+export const ACCESS_METHODS = ["regular", "machine", "robot"] as const;
+export type AccessMethod = (typeof ACCESS_METHODS)[number];
 
 // Compiled once per isolate, at module load, into one alternation each: a single regex scan per user agent instead of
 // 327 + 33 separate tests. The robots list is COUNTER's (MIT, data/COUNTER_Robots_LICENSE).

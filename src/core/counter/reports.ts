@@ -9,7 +9,7 @@ import { ApiError } from "../../lib/errors";
 import { dayOf, monthLabel } from "../analytics/periods";
 import { dsrJsonChunks } from "./dsr";
 
-export const DSR_PREFIX = "reports/dsr/";
+const DSR_PREFIX = "reports/dsr/";
 export const dsrObjectKey = (month: string) => `${DSR_PREFIX}${month}.json.gz`;
 
 export const CounterReportSchema = z
