@@ -117,20 +117,25 @@ export interface DsrHeader {
 }
 
 /**
- * Days of the period whose rollups are behind their raw rows (events received after the day was rolled up, or never
- * rolled up), counted now from raw rows so that the report is exact up to the moment it is made. Candidates come from
- * the receipt index past the rollup watermark; days whose raw rows were archived are left to the cron's fold.
+ * Days of the period whose rollups are behind their raw rows, counted now from raw rows so that the report is exact up to
+ * the moment it is made: days never rolled up (from the watermark's day on, e.g. today), and days with events received
+ * after their rollup (found through the receipt index past the watermark). Days whose raw rows were archived are left
+ * to the cron's fold.
  */
 export async function liveCounterRows(db: D1Database, config: Config, period: DsrPeriod, now: number): Promise<Live> {
   const watermark = (await readState(db, ROLLUP_WATERMARK)) ?? 0;
+  const unrolledFrom = dayStart(Math.max(period.firstDay, dayOf(watermark)));
+  const periodEnd = dayStart(period.lastDay + 1);
   const { results } = await preparedWithinLimits(
     db,
-    `SELECT DISTINCT occurred_at / 86400000 AS day FROM events INDEXED BY events_received
+    `SELECT occurred_at / 86400000 AS day FROM events INDEXED BY events_received
      WHERE received_at > ?1 AND received_at <= ?4 AND occurred_at >= ?2 AND occurred_at < ?3
        AND received_at > coalesce((SELECT rolled_through FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000), -1)
        AND NOT EXISTS (SELECT 1 FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000 AND purged_at IS NOT NULL)
+     UNION SELECT candidate.day FROM (SELECT DISTINCT occurred_at / 86400000 AS day FROM events WHERE occurred_at >= ?5 AND occurred_at < ?3 AND received_at <= ?4) AS candidate
+       WHERE NOT EXISTS (SELECT 1 FROM rollup_days WHERE rollup_days.day = candidate.day)
      ORDER BY day`,
-    [watermark, dayStart(period.firstDay), dayStart(period.lastDay + 1), now],
+    [watermark, dayStart(period.firstDay), periodEnd, now, unrolledFrom],
   ).all<{ day: number }>();
   const days: number[] = [];
   const rows: CounterRollupRow[] = [];

@@ -2,6 +2,7 @@
 // comment above it. Each case has its own DOI, so cases never see each other's events.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { runRollup } from "../../../src/core/analytics/rollup";
 import { storeEvents } from "../../../src/core/ledger/ingest";
 import { prepareEvent } from "../../../src/core/ledger/ingest";
 import { EventInputSchema } from "../../../src/core/ledger/event-schema";
@@ -282,5 +283,18 @@ describe("bundles the service built", () => {
     expect(numbers((await usage(first, "2026-10")).regular)).toEqual({ ti: 1, ui: 1, tr: 1, ur: 1 });
     expect(numbers((await usage(second, "2026-10")).regular)).toEqual({ ti: 1, ui: 1, tr: 1, ur: 1 });
     expect(numbers((await usage(decoy, "2026-10")).regular)).toEqual({ ti: 0, ui: 0, tr: 0, ur: 0 });
+  });
+});
+
+describe("the open day", () => {
+  it("counts today's events received before the last rollup run, which never rolls up an open day", async () => {
+    const doi = uniqueDoi("today");
+    const now = Date.now();
+    const today = new Date(now).toISOString().slice(0, 10);
+    const month = today.slice(0, 7);
+    await store([click(doi, new Date(now - 60_000).toISOString(), "u1")], now - 50_000);
+    // A rollup run after the event was received: the watermark passes it, but today stays open (not rolled up).
+    await runRollup(env.DB, { now: now - 10_000, settleMs: 0, counter: config.counterRules });
+    expect(numbers((await usage(doi, month)).regular)).toEqual({ ti: 1, ui: 1, tr: 1, ur: 1 });
   });
 });
