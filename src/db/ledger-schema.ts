@@ -15,7 +15,7 @@ export const events = sqliteTable(
     doi: text("doi"),
     title: text("title"),
     actorKey: text("actor_key"),
-    /** Pseudonymous COUNTER user key (actor id, else email, else IP + user agent): dedup and unique users. */
+    /** Pseudonymous user key (actor id, else email, else IP + user agent): dedup, unique users, and COUNTER's after `session_id`. */
     userKey: text("user_key"),
     organisation: text("organisation"),
     ipPrefix: text("ip_prefix"),
