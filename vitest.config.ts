@@ -1,9 +1,11 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { buildDsrValidator } from "./scripts/build-dsr-validator.mjs";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  buildDsrValidator();
   return {
     plugins: [
       cloudflareTest({

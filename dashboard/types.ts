@@ -10,6 +10,28 @@ export interface Stats {
   top_organisations: { organisation: string | null; events: number; unique_users: number }[];
   top_resources: { resource_type: string | null; resource_id: string | null; doi: string | null; title: string | null; events: number; unique_users: number }[];
   series: { period: string; successful: number; failed: number; bytes: number; unique_users: number }[];
+  counted: { actions: string[]; access_methods: AccessMethod[]; note: string };
+  access_split: Record<AccessMethod, { successful: number; unique_users: number }>;
+  countries: { country: string; successful: number; unique_users: number }[] | null;
+}
+
+export type AccessMethod = "regular" | "machine" | "robot";
+
+/** A COUNTER Dataset Report as GET /v1/reports/counter/dsr answers it (the fields the dashboard reads). */
+export interface DatasetReport {
+  "report-header": { exceptions: { code: number; message: string; data: string }[] };
+  "report-datasets": {
+    "dataset-title": string;
+    "dataset-id": { type: string; value: string }[];
+    performance: {
+      period: { "begin-date": string; "end-date": string };
+      instance: {
+        "access-method": "regular" | "machine";
+        "metric-type": "total-dataset-investigations" | "unique-dataset-investigations" | "total-dataset-requests" | "unique-dataset-requests";
+        count: number;
+      }[];
+    }[];
+  }[];
 }
 
 export type EventStatus = "success" | "failure" | "denied";

@@ -9,7 +9,7 @@ import { demoRecords, largeRecordId } from "./seed";
 
 const e2e = inject("e2e");
 
-const csvHeader = "id,occurred_at,action,status,resource_type,resource_id,doi,title,actor_id,email,name,organisation,ip,user_agent,bytes,message,link";
+const csvHeader = "id,occurred_at,action,status,resource_type,resource_id,doi,title,actor_id,email,name,organisation,ip,user_agent,bytes,message,link,file,session_id,country,access_method";
 
 describe.skipIf(e2e === null)("dashboard in Chromium", () => {
   const { baseUrl = "", adminKey = "", artifacts = "" } = e2e ?? {};

@@ -83,7 +83,7 @@ export async function seedDemoData(baseUrl: string, adminKey: string): Promise<S
     await call("PUT", `/v1/records/${largeRecordId}/files/${name}`, bytes, "application/octet-stream");
   }
 
-  const events = demoEvents();
+  const events = [...demoEvents(), ...counterDemoEvents()];
   for (let start = 0; start < events.length; start += 500) {
     const answer = (await (await call("POST", "/v1/events/batch", JSON.stringify({ events: events.slice(start, start + 500) }))).json()) as {
       rejected: unknown[];
@@ -129,5 +129,42 @@ function demoEvents(): Record<string, unknown>[] {
     if (!failed && action === "download" && next() < 0.05)
       events.push({ ...event, id: `seed-${index}-repeat`, occurred_at: new Date(occurredAt + 30_000).toISOString() });
   }
+  return events;
+}
+
+const robotAgents = ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"];
+const machineAgents = ["curl/8.5.0", "python-requests/2.32.3", "libcurl/8.4.0 r-curl/5.2.0 httr/1.4.7"];
+const countries = ["ZA", "ZA", "ZA", "NA", "US", "FR", "DE", "GB"];
+
+/**
+ * About 300 events of the last 28 days that show COUNTER's classes: human downloads and views with countries, scripted
+ * (machine) downloads and robot crawls. Every client IP stays far below the per-IP download limit.
+ */
+export function counterDemoEvents(): Record<string, unknown>[] {
+  const next = random(11);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+  const now = Date.now();
+  const day = 86_400_000;
+  const events: Record<string, unknown>[] = [];
+  const add = (index: number, kind: "human" | "machine" | "robot") => {
+    const record = pick(demoRecords);
+    const action = kind === "robot" ? pick(["download", "view"]) : kind === "machine" ? "download" : pick(["download", "download", "view", "preview"]);
+    events.push({
+      id: `counter-${kind}-${index}`,
+      occurred_at: new Date(now - Math.floor(next() * 28 * day) - 60_000).toISOString(),
+      action,
+      resource: { type: "dataset", id: record.id, doi: record.doi, title: record.title, ...(action === "download" ? { file: "data.csv" } : {}) },
+      ...(kind === "human" ? { actor: { id: `counter-user-${index % 25}`, organisation: pick(organisations) } } : {}),
+      client: {
+        ip: `${kind === "robot" ? "192.0.2" : kind === "machine" ? "203.0.113" : "198.18.0"}.${(index % 40) + 1}`,
+        user_agent: kind === "robot" ? pick(robotAgents) : kind === "machine" ? pick(machineAgents) : "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+        ...(kind === "robot" ? {} : { country: pick(countries) }),
+      },
+      bytes: action === "download" ? Math.floor(next() * 50_000_000) + 4096 : 0,
+    });
+  };
+  for (let index = 0; index < 150; index++) add(index, "human");
+  for (let index = 0; index < 80; index++) add(index, "machine");
+  for (let index = 0; index < 70; index++) add(index, "robot");
   return events;
 }

@@ -9,6 +9,7 @@ import { alertsRouter } from "./routes/alerts";
 import { apiDocs } from "./routes/api-docs";
 import { archives } from "./routes/archives";
 import { bundlesRouter } from "./routes/bundles";
+import { counter } from "./routes/counter";
 import { dashboard } from "./routes/dashboard";
 import { downloadsRouter } from "./routes/downloads";
 import { events } from "./routes/events";
@@ -62,6 +63,7 @@ export const app = base
   .route("/", keys)
   .route("/", stats)
   .route("/", reports)
+  .route("/", counter)
   .route("/", maintenance)
   .route("/", archives)
   .route("/", recordsRouter)

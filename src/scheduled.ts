@@ -7,6 +7,7 @@ import { rebuildDays, runRollup } from "./core/analytics/rollup";
 import { runRetention } from "./core/retention/retention";
 import { sealPending } from "./core/integrity/seals";
 import { continuePendingVerifications, verifyRecentDays } from "./core/integrity/verify";
+import { runMonthlyDsr } from "./core/counter/reports";
 import { dayOf } from "./core/analytics/periods";
 import { getConfig, type Config } from "./lib/config";
 
@@ -38,7 +39,7 @@ const rolled = (result: { days: number; rebuilt: number; folded: number }) =>
 
 const jobs: Record<string, Job[]> = {
   [CRONS.everyQuarterHour]: [
-    job({ name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000 }), describe: rolled, alertOnFailure: true }),
+    job({ name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000, counter: config.counterRules }), describe: rolled, alertOnFailure: true }),
     job({
       name: "stale-jobs",
       run: (env, config) => failStaleJobs(env, config),
@@ -61,7 +62,7 @@ const jobs: Record<string, Job[]> = {
   [CRONS.daily]: [
     job({
       name: "rollup-recheck",
-      run: (env, config) => rebuildDays(env.DB, dayOf(Date.now()) - RECHECK_DAYS, dayOf(Date.now()), { settleMs: config.rollupSettleSeconds * 1000 }),
+      run: (env, config) => rebuildDays(env.DB, dayOf(Date.now()) - RECHECK_DAYS, dayOf(Date.now()), { settleMs: config.rollupSettleSeconds * 1000, counter: config.counterRules }),
       alertOnFailure: true,
       describe: (result) => `last ${RECHECK_DAYS} closed days re-checked: ${rolled(result)}`,
     }),
@@ -85,6 +86,8 @@ const jobs: Record<string, Job[]> = {
       describe: (report) =>
         `seals of the last 7 days verified: ${report.ok ? "all windows ok" : `${plural(report.problems.length, "problem")} found`} (${plural(report.windows, "window")}, ${plural(report.rows, "row")})`,
     }),
+    // After the rollup re-check, so last month's final day is rolled up; builds once, submits until DataCite accepts.
+    job({ name: "counter-dsr", run: (env, config) => runMonthlyDsr(env, config), alertOnFailure: true }),
   ],
   [CRONS.everyFiveMinutes]: [{ name: "alerts", run: (env, config) => evaluateAlerts(env, config) }],
 };

@@ -6,6 +6,7 @@ import { Alert, ScrollTable, useLoad } from "../components";
 import { ReportPdfButton } from "../report-pdf-button";
 import { addDays, catalogUrl, formatBytes, formatNumber, formatPercent, formatPeriod, lastDays, partialPeriods } from "../format";
 import type { Interval, Stats } from "../types";
+import { AccessSplitPanel, CounterPanel, CountriesPanel } from "./counter-panel";
 
 const presets = [7, 30, 90] as const;
 type Preset = (typeof presets)[number] | "custom";
@@ -71,6 +72,7 @@ export function OverviewPage({ catalogRecordUrl }: { catalogRecordUrl: string })
         {stats.loading ? "Loading statistics" : ""}
       </p>
       {stats.data && <StatsView stats={stats.data} stale={stats.loading} catalogRecordUrl={catalogRecordUrl} />}
+      <CounterPanel first={range.first} last={range.last} />
     </section>
   );
 }
@@ -109,6 +111,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
           <strong class="card-value" data-card="success-rate">{formatPercent(totals.success_rate)}</strong>
         </li>
       </ul>
+      <AccessSplitPanel stats={stats} />
 
       <figure class="panel">
         <figcaption>Successful and failed downloads per {per}</figcaption>
@@ -151,6 +154,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
       <div class="two-columns">
         <section class="panel" aria-labelledby="top-organisations">
           <h2 id="top-organisations">Top organisations</h2>
+          <p class="note">Successful downloads, {stats.counted.access_methods.join(" + ")} access</p>
           {stats.top_organisations.length === 0 ? (
             <p class="empty">No downloads in this range.</p>
           ) : (
@@ -176,6 +180,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
         </section>
         <section class="panel" aria-labelledby="top-records">
           <h2 id="top-records">Top records</h2>
+          <p class="note">Successful downloads, {stats.counted.access_methods.join(" + ")} access</p>
           {stats.top_resources.length === 0 ? (
             <p class="empty">No downloads in this range.</p>
           ) : (
@@ -212,6 +217,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
           )}
         </section>
       </div>
+      <CountriesPanel stats={stats} />
     </div>
   );
 }

@@ -15,7 +15,7 @@ export const events = sqliteTable(
     doi: text("doi"),
     title: text("title"),
     actorKey: text("actor_key"),
-    /** Pseudonymous COUNTER user key (actor id, else email, else IP + user agent): dedup and unique users. */
+    /** Pseudonymous user key (actor id, else email, else IP + user agent): dedup, unique users, and COUNTER's after `session_id`. */
     userKey: text("user_key"),
     organisation: text("organisation"),
     ipPrefix: text("ip_prefix"),
@@ -33,6 +33,14 @@ export const events = sqliteTable(
     contentHash: text("content_hash"),
     /** For an aggregated refusal: how many refused attempts of one client in one window this row stands for. */
     deniedCount: integer("denied_count"),
+    /** COUNTER access method from the user agent, decided when stored: `regular`, `machine` or `robot` (never counted). */
+    accessMethod: text("access_method", { enum: ["regular", "machine", "robot"] }),
+    /** ISO 3166-1 alpha-2 country: `client.country`, else the edge's `request.cf.country`; null when unknown. */
+    country: text("country"),
+    /** The file within the record (`resource.file`); null for a landing page. */
+    file: text("file"),
+    /** The portal's opaque session or cookie id (`client.session_id`): the COUNTER user key after actor id and email. */
+    sessionId: text("session_id"),
   },
   (table) => [
     index("events_occurred").on(table.occurredAt, table.id),

@@ -2,18 +2,23 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
- * Daily rollups of counted events (not duplicates, not denied), at four grains so that each question reads the smallest
- * table slice: `all` (day × action × status), `organisation`, `resource` and `cube` (resource × organisation). Columns
- * that are not part of a grain, and absent values, hold '' so that composite keys never contain NULL.
+ * Daily rollups of counted events (not duplicates, not denied), at five grains so that each question reads the smallest
+ * table slice: `all` (day × action × status × access method), `organisation`, `resource`, `cube` (resource ×
+ * organisation) and `country`. Columns that are not part of a grain, and absent values, hold '' so that composite keys
+ * never contain NULL.
  */
 export const eventRollups = sqliteTable(
   "event_rollups",
   {
-    grain: text("grain", { enum: ["all", "organisation", "resource", "cube"] }).notNull(),
+    grain: text("grain", { enum: ["all", "organisation", "resource", "cube", "country"] }).notNull(),
     /** Days since 1970-01-01 (UTC). */
     day: integer("day").notNull(),
     action: text("action").notNull(),
     status: text("status", { enum: ["success", "failure"] }).notNull(),
+    /** COUNTER access method of the events (every grain); events stored before classification count as `regular`. */
+    accessMethod: text("access_method", { enum: ["regular", "machine", "robot"] }).notNull(),
+    /** ISO alpha-2 country at the `country` grain ('' when unknown, and at the other grains). */
+    country: text("country").notNull(),
     resourceType: text("resource_type").notNull(),
     resourceId: text("resource_id").notNull(),
     organisation: text("organisation").notNull(),
@@ -30,13 +35,13 @@ export const eventRollups = sqliteTable(
   },
   (table) => [
     primaryKey({
-      columns: [table.grain, table.day, table.action, table.status, table.resourceType, table.resourceId, table.organisation],
+      columns: [table.grain, table.day, table.action, table.status, table.accessMethod, table.country, table.resourceType, table.resourceId, table.organisation],
     }),
     index("event_rollups_resource").on(table.grain, table.resourceType, table.resourceId, table.day),
     index("event_rollups_organisation").on(table.grain, table.organisation, table.day),
     // Covering indexes of the top-list scans: ranking a range reads only these, never the rows with their user sets.
-    index("event_rollups_rank_resource").on(table.grain, table.day, table.action, table.resourceType, table.resourceId, table.events),
-    index("event_rollups_rank_organisation").on(table.grain, table.day, table.action, table.organisation, table.events),
+    index("event_rollups_rank_resource").on(table.grain, table.day, table.action, table.accessMethod, table.resourceType, table.resourceId, table.events),
+    index("event_rollups_rank_organisation").on(table.grain, table.day, table.action, table.accessMethod, table.organisation, table.events),
   ],
 );
 

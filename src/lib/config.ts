@@ -2,6 +2,15 @@
 import { z } from "zod";
 import { ApiError } from "./errors";
 
+/** Which actions are COUNTER requests (each also an investigation) and investigations only. */
+export interface CounterRules {
+  requestActions: ReadonlySet<string>;
+  investigationActions: ReadonlySet<string>;
+}
+
+export const DEFAULT_COUNTER_REQUEST_ACTIONS = ["download", "bundle.download"] as const;
+export const DEFAULT_COUNTER_INVESTIGATION_ACTIONS = ["view", "metadata.download", "preview"] as const;
+
 const flag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
@@ -67,6 +76,17 @@ const ConfigSchema = z.object({
   SEAL_MARGIN_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   SEAL_MAX_WINDOW_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(1_000_000),
   VERIFY_INLINE_ROWS: z.coerce.number().int().min(0).default(200_000),
+  COUNTER_REQUEST_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : [...DEFAULT_COUNTER_REQUEST_ACTIONS])),
+  COUNTER_INVESTIGATION_ACTIONS: list.transform((actions) => (actions.length > 0 ? actions : [...DEFAULT_COUNTER_INVESTIGATION_ACTIONS])),
+  COUNTER_PLATFORM: z.string().trim().min(1).default("download-audit"),
+  COUNTER_PUBLISHER: z.string().trim().min(1).optional(),
+  COUNTER_PUBLISHER_ID: z
+    .string()
+    .trim()
+    .regex(/^(isni|orcid|grid|urn|client-id):\S+$/, "COUNTER_PUBLISHER_ID must be type:value with type isni, orcid, grid, urn or client-id")
+    .optional(),
+  DATACITE_USAGE_URL: z.url().optional(),
+  DATACITE_USAGE_TOKEN: z.string().min(1).optional(),
 });
 
 // Links handed out (download links, bundle status URLs) must not take their origin from the request's Host header,
@@ -163,6 +183,17 @@ export type Config = {
   sealMaxWindowRows: number;
   /** A verification over at most this many sealed rows answers at once; larger ones run as a job. */
   verifyInlineRows: number;
+  /** COUNTER requests (each also an investigation) and investigation-only actions; see docs/counter.md. */
+  counterRules: CounterRules;
+  /** `platform` of Dataset Reports. */
+  counterPlatform: string;
+  /** `publisher` of Dataset Reports; the platform when unset. */
+  counterPublisher: string;
+  /** `publisher-id` of Dataset Reports, as `type:value` (e.g. `grid:grid.1234.5`, `client-id:datacite.abc`). */
+  counterPublisherId: string | undefined;
+  /** DataCite's usage-reports API base (e.g. https://api.datacite.org); monthly DSRs are submitted when it and the token are set. */
+  dataciteUsageUrl: string | undefined;
+  dataciteUsageToken: string | undefined;
 };
 
 const cache = new WeakMap<object, Config>();
@@ -228,6 +259,12 @@ export function getConfig(env: Env): Config {
     sealMarginMs: Math.max(value.SEAL_MARGIN_SECONDS * 1000, value.LEDGER_FLUSH_DELAY_MS + 60_000),
     sealMaxWindowRows: value.SEAL_MAX_WINDOW_ROWS,
     verifyInlineRows: value.VERIFY_INLINE_ROWS,
+    counterRules: { requestActions: new Set(value.COUNTER_REQUEST_ACTIONS), investigationActions: new Set(value.COUNTER_INVESTIGATION_ACTIONS) },
+    counterPlatform: value.COUNTER_PLATFORM,
+    counterPublisher: value.COUNTER_PUBLISHER ?? value.COUNTER_PLATFORM,
+    counterPublisherId: value.COUNTER_PUBLISHER_ID,
+    dataciteUsageUrl: value.DATACITE_USAGE_URL?.replace(/\/+$/, ""),
+    dataciteUsageToken: value.DATACITE_USAGE_TOKEN,
   };
   cache.set(env, config);
   return config;

@@ -1,4 +1,5 @@
-// Client IP handling: which header to believe, one canonical spelling per address, and truncation to a network prefix.
+// What the request says about its client: which IP header to believe, one canonical spelling per address, truncation
+// to a network prefix before storage, and the country Cloudflare's edge resolved.
 
 /** Longer than any textual IP address with a zone id; anything longer is not an address (and is never scanned). */
 const MAX_IP_TEXT = 64;
@@ -8,6 +9,12 @@ function parseIpv4(text: string): number[] | undefined {
   if (!match) return undefined;
   const octets = match.slice(1).map(Number);
   return octets.every((octet) => octet <= 255) ? octets : undefined;
+}
+
+/** `request.cf.country` as Cloudflare's edge resolved it (no GeoIP database here); undefined outside Cloudflare. */
+export function edgeCountry(request: Request): string | undefined {
+  const country = (request as Request & { cf?: { country?: unknown } }).cf?.country;
+  return typeof country === "string" ? country : undefined;
 }
 
 /** The eight 16-bit groups of an IPv6 address in any RFC 4291 notation (`::`, embedded IPv4, zone id); undefined otherwise. */

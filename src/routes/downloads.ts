@@ -71,13 +71,13 @@ function auditFor(claims: TokenClaims, user: DownloadUser | null): DownloadAudit
   const { target } = claims;
   if (target.kind === "bundle") return { action: "bundle.download", resource: { type: "bundle", id: target.bundleId }, user, meta: { bundle_id: target.bundleId } };
   if (target.kind === "metadata") return { action: "metadata.download", resource: { type: "dataset", id: target.recordId }, user };
-  return { action: "download", resource: { type: "dataset", id: target.recordId }, user, meta: { file: target.file } };
+  return { action: "download", resource: { type: "dataset", id: target.recordId, file: target.file }, user, meta: { file: target.file } };
 }
 
 async function serveRecordTarget(c: Context<AppEnv>, target: Exclude<DownloadTarget, { kind: "bundle" }>, audit: DownloadAudit): Promise<Response> {
   const record = await recordForDownload(c.env.DB, target.recordId);
   if (!record) return failDownload(c, audit, "not_found", `Record ${target.recordId} no longer exists`);
-  const recordAudit = { ...audit, resource: datasetResource(record) };
+  const recordAudit = { ...audit, resource: { ...datasetResource(record), file: audit.resource?.file } };
   if (target.kind === "metadata") return serveObject(c, await ensureMetadataPdf(c.env.BUCKET, record), metadataPdfName(record.id), recordAudit);
   const file = record.files.find((candidate) => candidate.name === target.file);
   if (!file) return failDownload(c, recordAudit, "not_found", `Record ${record.id} no longer has a file named ${target.file}`);

@@ -22,7 +22,7 @@ import { getEvent, listEvents } from "../core/ledger/query";
 import { requireScope } from "./middleware/auth";
 import { acceptBody, jsonBody, MB } from "./middleware/body";
 import { ApiError, zodProblems } from "../lib/errors";
-import { clientIpFromHeaders } from "../lib/ip";
+import { clientIpFromHeaders, edgeCountry } from "../lib/ip";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -32,6 +32,7 @@ function requestContext(c: Context<AppEnv>): RequestContext {
     keyId: c.var.apiKeyId,
     ip: clientIpFromHeaders(c.req.raw.headers, c.var.config.trustForwardedHeaders),
     userAgent: c.req.header("user-agent") ?? undefined,
+    country: edgeCountry(c.req.raw),
     receivedAt: Date.now(),
   };
 }

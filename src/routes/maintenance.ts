@@ -57,7 +57,7 @@ maintenance.openapi(rollupRoute, async (c) => {
   const body = c.req.valid("json");
   const settleMs = c.var.config.rollupSettleSeconds * 1000;
   if (body.from === undefined || body.to === undefined) {
-    const run = await runRollup(c.env.DB, { settleMs });
+    const run = await runRollup(c.env.DB, { settleMs, counter: c.var.config.counterRules });
     await recordAdminAction(c.env, c.var.config, { action: "rollup.run", apiKeyId: c.var.apiKeyId, meta: { mode: "incremental", days: run.days, rebuilt: run.rebuilt, folded: run.folded } });
     return c.json({ mode: "incremental" as const, snapshot: new Date(run.watermark).toISOString(), days: run.days, rebuilt: run.rebuilt, folded: run.folded }, 200);
   }
@@ -65,7 +65,7 @@ maintenance.openapi(rollupRoute, async (c) => {
   const toDay = dayOf(body.to);
   if (toDay <= fromDay || toDay - fromDay > MAX_REBUILD_DAYS)
     throw new ApiError("invalid_request", `\`to\` must be after \`from\`, at most ${MAX_REBUILD_DAYS} days`, { details: [{ path: "to", message: "out of range" }] });
-  const run = await rebuildDays(c.env.DB, fromDay, toDay, { settleMs });
+  const run = await rebuildDays(c.env.DB, fromDay, toDay, { settleMs, counter: c.var.config.counterRules });
   await recordAdminAction(c.env, c.var.config, {
     action: "rollup.run",
     apiKeyId: c.var.apiKeyId,

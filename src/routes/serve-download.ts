@@ -6,14 +6,14 @@ import { ANONYMOUS_KEY_ID } from "../core/ledger/ingest";
 import { rateLimitHeaders, recordEvents, storedOrThrow, type StoredEvent } from "../core/ledger/pipeline";
 import type { DownloadUser } from "../core/catalog/tokens";
 import { ApiError, type ErrorCode } from "../lib/errors";
-import { clientIpFromHeaders } from "../lib/ip";
+import { clientIpFromHeaders, edgeCountry } from "../lib/ip";
 
 export type DownloadAction = "download" | "metadata.download" | "bundle.download";
 
 /** What the audit event of a download says: action, resource, who (from the signed link) and extra meta. */
 export interface DownloadAudit {
   action: DownloadAction;
-  resource?: { type: "dataset" | "bundle"; id: string; doi?: string | null; title?: string | null };
+  resource?: { type: "dataset" | "bundle"; id: string; doi?: string | null; title?: string | null; file?: string };
   user?: DownloadUser | null;
   meta?: Record<string, unknown>;
 }
@@ -22,7 +22,7 @@ function eventInput(audit: DownloadAudit, status: "success" | "failure", bytes: 
   const user = audit.user ?? undefined;
   const actor = user && Object.values(user).some(Boolean) ? { id: user.id, email: user.email, name: user.name, organisation: user.organisation } : undefined;
   const resource = audit.resource
-    ? { type: audit.resource.type, id: audit.resource.id, doi: audit.resource.doi ?? undefined, title: audit.resource.title?.slice(0, 1000) ?? undefined }
+    ? { type: audit.resource.type, id: audit.resource.id, doi: audit.resource.doi ?? undefined, title: audit.resource.title?.slice(0, 1000) ?? undefined, file: audit.resource.file }
     : undefined;
   return { action: audit.action, status, resource, actor, bytes, message, meta: audit.meta };
 }
@@ -36,6 +36,7 @@ async function record(c: Context<AppEnv>, input: EventInput): Promise<StoredEven
     keyId: ANONYMOUS_KEY_ID,
     ip: clientIpFromHeaders(c.req.raw.headers, c.var.config.trustForwardedHeaders),
     userAgent: c.req.header("user-agent") ?? undefined,
+    country: edgeCountry(c.req.raw),
     receivedAt: Date.now(),
     servedByService: true,
   });

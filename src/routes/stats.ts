@@ -4,6 +4,7 @@ import { actionPattern, InstantSchema } from "../core/ledger/event-schema";
 import { DAY_MS, dayOf, dayStart, type Interval } from "../core/analytics/periods";
 import { renderUsageReportPdf, resourceReportDocument, statsReportDocument } from "../core/analytics/report-pdf";
 import { computeResourceStats, computeStats, computeUserStats } from "../core/analytics/stats";
+import { ACCESS_METHODS } from "../core/counter/classify";
 import { requireScope } from "./middleware/auth";
 import { ApiError } from "../lib/errors";
 import type { Config } from "../lib/config";
@@ -26,6 +27,19 @@ const ActionListSchema = z
 
 const actionsOf = (requested: string[] | undefined, config: Config) => requested ?? [...config.downloadActions];
 
+const DEFAULT_ACCESS_METHODS = ["regular", "machine"];
+
+/** `access_method=regular,machine,robot`: the COUNTER access methods counted; robots are excluded unless asked for. */
+const AccessMethodListSchema = z
+  .string()
+  .max(100)
+  .transform((value) => [...new Set(value.split(",").map((method) => method.trim()).filter(Boolean))])
+  .refine(
+    (methods) => methods.length > 0 && methods.every((method) => (ACCESS_METHODS as readonly string[]).includes(method)),
+    "must be a comma-separated list of regular, machine, robot",
+  )
+  .openapi({ description: "Comma-separated COUNTER access methods to count; default regular,machine (robots excluded)", example: "regular,machine" });
+
 const RangeQuery = {
   from: InstantSchema.optional().openapi({ description: "Inclusive date or date-time; default 30 days before `to`", example: "2026-08-01" }),
   to: InstantSchema.optional().openapi({ description: "Exclusive date or date-time; default the start of tomorrow (UTC)", example: "2026-11-01" }),
@@ -38,7 +52,8 @@ const StatsQuerySchema = z.object({
   resource_id: trimmed(256).optional(),
   organisation: trimmed(256).optional(),
   interval: z.enum(["day", "week", "month"]).default("day").openapi({ description: "Series periods; weeks are ISO weeks (Monday first)" }),
-  top: z.coerce.number().int().min(1).max(100).optional().openapi({ description: "Length of both top lists; default 20 organisations, 10 resources" }),
+  top: z.coerce.number().int().min(1).max(100).optional().openapi({ description: "Length of the top lists; default 20 organisations, 10 resources, 20 countries" }),
+  access_method: AccessMethodListSchema.optional(),
 });
 
 function rangeOf(query: { from?: number; to?: number }): { from: number; to: number } {
@@ -82,6 +97,19 @@ const StatsSchema = z
     series: z.array(
       z.object({ period: z.string(), successful: z.number().int(), failed: z.number().int(), bytes: z.number().int(), unique_users: userCount }),
     ),
+    counted: z
+      .object({ actions: z.array(z.string()), access_methods: z.array(z.enum(ACCESS_METHODS)), note: z.string() })
+      .openapi({ description: "What totals, series and top lists count" }),
+    access_split: z
+      .object(Object.fromEntries(ACCESS_METHODS.map((method) => [method, z.object({ successful: z.number().int(), unique_users: userCount })])) as Record<
+        (typeof ACCESS_METHODS)[number],
+        z.ZodObject<{ successful: z.ZodNumber; unique_users: z.ZodNumber }>
+      >)
+      .openapi({ description: "Successful events per COUNTER access method (humans = regular, machines, robots), whatever access_method selects" }),
+    countries: z
+      .array(z.object({ country: z.string().openapi({ description: "ISO 3166-1 alpha-2" }), successful: z.number().int(), unique_users: userCount }))
+      .nullable()
+      .openapi({ description: "Successful events per country (unknown left out), most first; null when filtering by resource or organisation" }),
   })
   .openapi("Stats");
 
@@ -103,17 +131,26 @@ const statsRoute = createRoute({
 
 type StatsQuery = z.infer<typeof StatsQuerySchema>;
 
-function statsOf(db: D1Database, config: Config, query: StatsQuery) {
-  return computeStats(db, {
+/** The statistics a query asks for, and what they count (actions, access methods, in words). */
+async function statsOf(db: D1Database, config: Config, query: StatsQuery) {
+  const actions = actionsOf(query.action, config);
+  const accessMethods = query.access_method ?? DEFAULT_ACCESS_METHODS;
+  const result = await computeStats(db, {
     ...rangeOf(query),
-    actions: actionsOf(query.action, config),
+    actions,
+    accessMethods,
     resourceType: query.resource_type,
     resourceId: query.resource_id,
     organisation: query.organisation,
     interval: query.interval,
     topOrganisations: query.top ?? 20,
     topResources: query.top ?? 10,
+    topCountries: query.top ?? 20,
   });
+  const note = query.access_method
+    ? `Counts ${accessMethods.join(", ")} access`
+    : "Counts regular and machine access; robots (COUNTER robots list) are excluded by default: add access_method=regular,machine,robot to include them";
+  return { ...result, counted: { actions, access_methods: accessMethods as (typeof ACCESS_METHODS)[number][], note } };
 }
 
 stats.openapi(statsRoute, async (c) => c.json(await statsOf(c.env.DB, c.var.config, c.req.valid("query")), 200));

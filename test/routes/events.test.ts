@@ -54,7 +54,7 @@ describe("POST /v1/events", () => {
     await flushLedger();
     const got = await callJson("GET", `/v1/events/${id}`);
     expect(got.body).toMatchObject({ occurred_at: "2025-06-01T10:00:00.000Z", status: "failure", message: "not found", meta: { format: "datacite-xml", n: 2 } });
-    expect(got.body.resource).toEqual({ type: null, id: null, doi: null, title: null });
+    expect(got.body.resource).toEqual({ type: null, id: null, doi: null, title: null, file: null });
     expect(got.body.actor).toEqual({ id: null, email: null, name: null, organisation: null });
   });
 
@@ -65,7 +65,8 @@ describe("POST /v1/events", () => {
     });
     await flushLedger();
     const got = await callJson("GET", `/v1/events/${body.id}`);
-    expect(got.body.client).toEqual({ ip: "198.51.100.0", user_agent: "curl/8.5.0" });
+    expect(got.body.client).toEqual({ ip: "198.51.100.0", user_agent: "curl/8.5.0", session_id: null, country: null });
+    expect(got.body.access_method).toBe("machine");
   });
 
   it("believes X-Forwarded-For only when TRUST_FORWARDED_HEADERS is true", async () => {

@@ -1,27 +1,36 @@
 // Daily rollups of counted events. A day that still has raw rows is rebuilt from them inside SQLite (INSERT … SELECT …
 // GROUP BY); a day whose raw rows were archived is never rebuilt, only folded: late events are added to its rows. Each day
-// records the receipt time its rollup reflects, so stats add exactly the raw rows received after it.
+// records the receipt time its rollup reflects, so stats add exactly the raw rows received after it. The day's COUNTER
+// counts (core/counter) are written in the same atomic batches.
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { HyperLogLog, parseUserHashes, sketchOf } from "./hll";
 import { ApiError } from "../../lib/errors";
+import type { CounterRollupRow } from "../counter/tally";
 import { acquireLease, raiseState, readState, releaseLease } from "../retention/maintenance";
 import { DAY_MS, dayOf, dayStart } from "./periods";
+import { countDay } from "../counter/count";
+import { addToCounterDay, replaceCounterDay } from "../counter/rollup";
+import { DEFAULT_COUNTER_RULES, DOUBLE_CLICK_MS, type CounterRules } from "../counter/rules";
 
 export const ROLLUP_WATERMARK = "rollup_watermark";
 /** A random value replaced by every write to the rollups, so readers can tell whether what they cached is still current. */
 export const ROLLUP_VERSION = "rollup_version";
 const LEASE_MS = 10 * 60_000;
 
-export type Grain = "all" | "organisation" | "resource" | "cube";
-export const GRAINS: readonly Grain[] = ["all", "organisation", "resource", "cube"];
+export type Grain = "all" | "organisation" | "resource" | "cube" | "country";
+export const GRAINS: readonly Grain[] = ["all", "organisation", "resource", "cube", "country"];
 const grainList = GRAINS.map((grain) => `'${grain}'`).join(", ");
 
-const grainDimensions: Record<Grain, { resource: boolean; organisation: boolean }> = {
-  all: { resource: false, organisation: false },
-  organisation: { resource: false, organisation: true },
-  resource: { resource: true, organisation: false },
-  cube: { resource: true, organisation: true },
+const grainDimensions: Record<Grain, { resource: boolean; organisation: boolean; country: boolean }> = {
+  all: { resource: false, organisation: false, country: false },
+  organisation: { resource: false, organisation: true, country: false },
+  resource: { resource: true, organisation: false, country: false },
+  cube: { resource: true, organisation: true, country: false },
+  country: { resource: false, organisation: false, country: true },
 };
+
+/** Events stored before COUNTER classification have no access method; statistics count them as `regular`. */
+export const ACCESS_METHOD_SQL = "coalesce(access_method, 'regular')";
 
 /** The grain that holds every dimension a question filters or groups by. */
 export function grainFor(needs: { resource: boolean; organisation: boolean }): Grain {
@@ -35,6 +44,8 @@ export interface RollupRow {
   day: number;
   action: string;
   status: "success" | "failure";
+  access_method: string;
+  country: string;
   resource_type: string;
   resource_id: string;
   organisation: string;
@@ -49,8 +60,8 @@ export interface RollupRow {
 }
 
 const rollupColumns = [
-  "grain", "day", "action", "status", "resource_type", "resource_id", "organisation", "events", "bytes", "first_at", "last_at",
-  "doi", "title", "users", "sketch",
+  "grain", "day", "action", "status", "access_method", "country", "resource_type", "resource_id", "organisation", "events", "bytes",
+  "first_at", "last_at", "doi", "title", "users", "sketch",
 ] as const satisfies readonly (keyof RollupRow)[];
 
 /** A day's rows are never rebuilt over a newer rollup of it, nor over one whose raw rows are gone. */
@@ -62,12 +73,17 @@ const rebuildAllowed = (day: string, snapshot: string) =>
  * 52-bit hashes of successful users, as comma-separated hex.
  */
 function groupedDaySql(grain: Grain, condition = "true"): string {
-  const { resource, organisation } = grainDimensions[grain];
+  const { resource, organisation, country } = grainDimensions[grain];
   const resourceType = resource ? "coalesce(resource_type, '')" : "''";
   const resourceId = resource ? "coalesce(resource_id, '')" : "''";
   const organisationColumn = organisation ? "coalesce(organisation, '')" : "''";
-  const groupBy = ["action", "status", ...(resource ? [resourceType, resourceId] : []), ...(organisation ? [organisationColumn] : [])];
-  return `SELECT '${grain}' AS grain, ?1 AS day, action, status, ${resourceType} AS resource_type, ${resourceId} AS resource_id,
+  const countryColumn = country ? "coalesce(country, '')" : "''";
+  const groupBy = [
+    "action", "status", ACCESS_METHOD_SQL, ...(country ? [countryColumn] : []), ...(resource ? [resourceType, resourceId] : []),
+    ...(organisation ? [organisationColumn] : []),
+  ];
+  return `SELECT '${grain}' AS grain, ?1 AS day, action, status, ${ACCESS_METHOD_SQL} AS access_method, ${countryColumn} AS country,
+    ${resourceType} AS resource_type, ${resourceId} AS resource_id,
     ${organisationColumn} AS organisation, count(*) AS events, sum(coalesce(bytes, 0)) AS bytes, min(occurred_at) AS first_at,
     max(occurred_at) AS last_at, ${resource ? "max(doi)" : "NULL"} AS doi, ${resource ? "max(title)" : "NULL"} AS title,
     group_concat(DISTINCT CASE WHEN status = 'success' THEN substr(user_key, 1, 13) END) AS users, NULL AS sketch
@@ -79,7 +95,7 @@ function groupedDaySql(grain: Grain, condition = "true"): string {
 
 const upsertRollupsSql = (guard: string) => `INSERT INTO event_rollups (${rollupColumns.join(", ")})
 SELECT ${rollupColumns.map((_, index) => `json_extract(value, '$[${index}]')`).join(", ")} FROM json_each(?1) WHERE ${guard}
-ON CONFLICT (grain, day, action, status, resource_type, resource_id, organisation) DO UPDATE SET
+ON CONFLICT (grain, day, action, status, access_method, country, resource_type, resource_id, organisation) DO UPDATE SET
   events = excluded.events, bytes = excluded.bytes, first_at = excluded.first_at, last_at = excluded.last_at,
   doi = excluded.doi, title = excluded.title, users = excluded.users, sketch = excluded.sketch`;
 
@@ -93,13 +109,15 @@ export async function dayState(db: D1Database, day: number): Promise<DayState | 
   return db.prepare("SELECT rolled_through, rolled_at, purged_at FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
 }
 
-async function rebuildDay(db: D1Database, day: number, snapshot: number, now: number): Promise<void> {
+async function rebuildDay(db: D1Database, day: number, snapshot: number, now: number, rules: CounterRules): Promise<void> {
   const params = [day, dayStart(day), dayStart(day) + DAY_MS, -1, snapshot];
+  const counter = await countDay(db, rules, day, { receivedAfter: -1, receivedThrough: snapshot });
   await db.batch([
     preparedWithinLimits(db, `DELETE FROM event_rollups WHERE grain IN (${grainList}) AND day = ?1 AND ${rebuildAllowed("?1", "?2")}`, [day, snapshot]),
     ...GRAINS.map((grain) =>
       preparedWithinLimits(db, `INSERT INTO event_rollups (${rollupColumns.join(", ")}) ${groupedDaySql(grain, rebuildAllowed("?1", "?5"))}`, params),
     ),
+    ...replaceCounterDay(db, day, counter, { sql: rebuildAllowed("?2", "?3"), params: [day, snapshot] }),
     preparedWithinLimits(
       db,
       `INSERT INTO rollup_days (day, rolled_through, rolled_at) VALUES (?1, ?2, ?3)
@@ -118,7 +136,8 @@ export function versionBump(db: D1Database): D1PreparedStatement {
     .bind(ROLLUP_VERSION, Math.floor(Math.random() * Number.MAX_SAFE_INTEGER));
 }
 
-const rowKey = (row: RollupRow) => JSON.stringify([row.grain, row.action, row.status, row.resource_type, row.resource_id, row.organisation]);
+const rowKey = (row: RollupRow) =>
+  JSON.stringify([row.grain, row.action, row.status, row.access_method, row.country, row.resource_type, row.resource_id, row.organisation]);
 
 async function readDayRollups(db: D1Database, day: number, condition = "true"): Promise<RollupRow[]> {
   const { results } = await db
@@ -129,18 +148,27 @@ async function readDayRollups(db: D1Database, day: number, condition = "true"): 
 }
 
 /** Writes whole rollup rows of a day and moves its state, all in one atomic batch that applies only if the state is unchanged. */
-async function replaceDayRows(db: D1Database, day: number, expected: DayState, rows: RollupRow[], stateUpdate: { sql: string; params: unknown[] }) {
+async function replaceDayRows(
+  db: D1Database,
+  day: number,
+  expected: DayState,
+  rows: RollupRow[],
+  stateUpdate: { sql: string; params: unknown[] },
+  counterRows: CounterRollupRow[] = [],
+) {
   const guard = `EXISTS (SELECT 1 FROM rollup_days WHERE day = ?2 AND rolled_through = ?3 AND purged_at IS ${expected.purged_at === null ? "NULL" : "NOT NULL"})`;
   const statements = chunkForJsonParameter(rows.map((row) => rollupColumns.map((column) => row[column]))).map((chunk) =>
     preparedWithinLimits(db, upsertRollupsSql(guard), [chunk.json, day, expected.rolled_through]),
   );
+  statements.push(...addToCounterDay(db, counterRows, { sql: guard, params: [day, expected.rolled_through] }));
   statements.push(preparedWithinLimits(db, stateUpdate.sql, stateUpdate.params), versionBump(db));
   await db.batch(statements);
 }
 
 /** Adds events received in (rolled_through, snapshot] to the rollups of a day whose raw rows were archived. */
-async function foldDay(db: D1Database, day: number, state: DayState, snapshot: number, now: number): Promise<void> {
+async function foldDay(db: D1Database, day: number, state: DayState, snapshot: number, now: number, rules: CounterRules): Promise<void> {
   const params = [day, dayStart(day), dayStart(day) + DAY_MS, state.rolled_through, snapshot];
+  const counter = await countDay(db, rules, day, { receivedAfter: state.rolled_through, receivedThrough: snapshot });
   const late = (await db.batch<RollupRow>(GRAINS.map((grain) => preparedWithinLimits(db, groupedDaySql(grain), params)))).flatMap(
     (result) => result.results,
   );
@@ -164,23 +192,33 @@ async function foldDay(db: D1Database, day: number, state: DayState, snapshot: n
       sketch: addition.status === "success" ? sketch.serialise() : null,
     });
   }
-  await replaceDayRows(db, day, state, changed, {
-    sql: "UPDATE rollup_days SET rolled_through = ?1, rolled_at = ?2 WHERE day = ?3 AND rolled_through = ?4",
-    params: [snapshot, now, day, state.rolled_through],
-  });
+  await replaceDayRows(
+    db,
+    day,
+    state,
+    changed,
+    { sql: "UPDATE rollup_days SET rolled_through = ?1, rolled_at = ?2 WHERE day = ?3 AND rolled_through = ?4", params: [snapshot, now, day, state.rolled_through] },
+    counter,
+  );
 }
 
 export type DayOutcome = "rebuilt" | "folded" | "current";
 
 /** Brings one closed day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
-export async function rollDay(db: D1Database, day: number, snapshot: number, now = Date.now()): Promise<DayOutcome> {
+export async function rollDay(
+  db: D1Database,
+  day: number,
+  snapshot: number,
+  now = Date.now(),
+  rules: CounterRules = DEFAULT_COUNTER_RULES,
+): Promise<DayOutcome> {
   const state = await dayState(db, day);
   if (state && state.rolled_through > snapshot) return "current";
   if (state?.purged_at != null) {
-    await foldDay(db, day, state, snapshot, now);
+    await foldDay(db, day, state, snapshot, now, rules);
     return "folded";
   }
-  await rebuildDay(db, day, snapshot, now);
+  await rebuildDay(db, day, snapshot, now, rules);
   return "rebuilt";
 }
 
@@ -234,10 +272,10 @@ async function distinctDays(db: D1Database, sql: string, params: unknown[]): Pro
   return results.map((row) => row.day);
 }
 
-async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number, now: number): Promise<Omit<RollupRun, "watermark">> {
+async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number, now: number, rules: CounterRules): Promise<Omit<RollupRun, "watermark">> {
   const summary = { days: 0, rebuilt: 0, folded: 0 };
   for (const day of [...new Set(days)].sort((a, b) => a - b)) {
-    const outcome = await rollDay(db, day, snapshot, now);
+    const outcome = await rollDay(db, day, snapshot, now, rules);
     summary.days++;
     if (outcome === "rebuilt") summary.rebuilt++;
     if (outcome === "folded") summary.folded++;
@@ -250,25 +288,38 @@ async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number
  * up to `now − settleMs` (events still being flushed from the ingest shards get that long to reach D1), then raises the
  * watermark. A run that dies leaves the watermark where it was, so the next run redoes its days.
  */
-export async function runRollup(db: D1Database, options: { now?: number; settleMs: number }): Promise<RollupRun> {
+export interface RollupOptions {
+  now?: number;
+  settleMs: number;
+  /** COUNTER_REQUEST_ACTIONS / COUNTER_INVESTIGATION_ACTIONS; the defaults when absent. */
+  counter?: CounterRules;
+}
+
+export async function runRollup(db: D1Database, options: RollupOptions): Promise<RollupRun> {
   const now = options.now ?? Date.now();
   const lease = await acquireLease(db, "rollup", LEASE_MS, now);
   if (!lease) throw new ApiError("conflict", "Another rollup run is in progress");
   try {
-    return await rollUpSinceWatermark(db, now, options.settleMs);
+    return await rollUpSinceWatermark(db, now, options.settleMs, options.counter ?? DEFAULT_COUNTER_RULES);
   } finally {
     await releaseLease(db, lease);
   }
 }
 
-async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: number): Promise<RollupRun> {
+async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: number, rules: CounterRules): Promise<RollupRun> {
   const previous = (await readState(db, ROLLUP_WATERMARK)) ?? 0;
   const snapshot = now - settleMs;
   if (snapshot <= previous) return { watermark: previous, days: 0, rebuilt: 0, folded: 0 };
   const closedBefore = dayStart(dayOf(snapshot));
+  // An event in the first 30 s of a day can make the previous day's last click a COUNTER double-click: it touches both.
   const touched = await distinctDays(
     db,
-    "SELECT DISTINCT occurred_at / 86400000 AS day FROM events WHERE received_at > ?1 AND received_at <= ?2 AND occurred_at < ?3",
+    `SELECT DISTINCT day FROM (SELECT occurred_at / 86400000 AS day FROM events WHERE received_at > ?1 AND received_at <= ?2 AND occurred_at < ?3
+       UNION SELECT late.occurred_at / 86400000 - 1 FROM events AS late
+       WHERE late.received_at > ?1 AND late.received_at <= ?2 AND late.occurred_at < ?3 + ${DOUBLE_CLICK_MS} AND late.occurred_at % 86400000 <= ${DOUBLE_CLICK_MS}
+         AND EXISTS (SELECT 1 FROM events AS before WHERE before.occurred_at >= late.occurred_at - ${DOUBLE_CLICK_MS}
+           AND before.occurred_at < late.occurred_at - late.occurred_at % 86400000))
+     WHERE day < ?3 / 86400000`,
     [previous, snapshot, closedBefore],
   );
   const newlyClosed =
@@ -278,7 +329,7 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
           dayStart(dayOf(previous)),
           closedBefore,
         ]);
-  const summary = await rollDays(db, [...touched, ...newlyClosed], snapshot, now);
+  const summary = await rollDays(db, [...touched, ...newlyClosed], snapshot, now, rules);
   await raiseState(db, ROLLUP_WATERMARK, snapshot);
   return { watermark: snapshot, ...summary };
 }
@@ -288,7 +339,7 @@ export async function rebuildDays(
   db: D1Database,
   fromDay: number,
   toDay: number,
-  options: { now?: number; settleMs: number },
+  options: RollupOptions,
 ): Promise<Omit<RollupRun, "watermark"> & { snapshot: number }> {
   const now = options.now ?? Date.now();
   const snapshot = now - options.settleMs;
@@ -301,5 +352,5 @@ export async function rebuildDays(
     ]),
     distinctDays(db, "SELECT day FROM rollup_days WHERE day >= ?1 AND day < ?2", [fromDay, end]),
   ]);
-  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now)) };
+  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now, options.counter ?? DEFAULT_COUNTER_RULES)) };
 }

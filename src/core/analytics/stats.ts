@@ -5,7 +5,7 @@ import { preparedWithinLimits } from "../../db/limits";
 import { HyperLogLog, parseUserHashes, UserCounter } from "./hll";
 import { normaliseEmail } from "../ledger/ingest";
 import { DAY_MS, dayOf, dayStart, periodLabel, periodsOf, type Interval } from "./periods";
-import { grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
+import { ACCESS_METHOD_SQL, grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
 
 export interface StatsScope {
   /** Inclusive, epoch ms. */
@@ -17,6 +17,8 @@ export interface StatsScope {
   resourceType?: string;
   resourceId?: string;
   organisation?: string;
+  /** COUNTER access methods counted (regular, machine, robot); every one when absent. */
+  accessMethods?: string[];
 }
 
 /** Rollups answer the whole days in [spanStart, spanEnd); raw rows answer the rest and what arrived after the rollup. */
@@ -75,6 +77,7 @@ class Sources {
     if (scope.resourceType) conditions.push(`resource_type = ${params.add("resourceType", scope.resourceType)}`);
     if (scope.resourceId) conditions.push(`resource_id = ${params.add("resourceId", scope.resourceId)}`);
     if (scope.organisation) conditions.push(`organisation = ${params.add("organisation", scope.organisation)}`);
+    if (scope.accessMethods) conditions.push(`${ACCESS_METHOD_SQL} IN (SELECT value FROM json_each(${params.add("accessMethods", JSON.stringify(scope.accessMethods))}))`);
     return conditions;
   }
 
@@ -101,7 +104,7 @@ class Sources {
     const { params, scope, coverage } = this;
     const select = (index = "") => `SELECT occurred_at / 86400000 AS day, occurred_at, received_at, action, status, coalesce(resource_type, '') AS resource_type,
       coalesce(resource_id, '') AS resource_id, coalesce(organisation, '') AS organisation, doi, title, user_key,
-      coalesce(bytes, 0) AS bytes
+      coalesce(bytes, 0) AS bytes, ${ACCESS_METHOD_SQL} AS access_method, coalesce(country, '') AS country
       FROM events ${index} WHERE ${["status IN ('success', 'failure')", "duplicate_of IS NULL", ...this.dimensionConditions()].join(" AND ")}`;
     const base = select();
     const parts: string[] = [];
@@ -166,7 +169,11 @@ export interface StatsRequest extends StatsScope {
   interval: Interval;
   topOrganisations: number;
   topResources: number;
+  /** Length of the countries table; no table when 0 (or when the request filters by resource or organisation). */
+  topCountries?: number;
 }
+
+export type AccessSplit = Record<"regular" | "machine" | "robot", { successful: number; unique_users: number }>;
 
 export interface Stats {
   from: string;
@@ -177,6 +184,10 @@ export interface Stats {
   top_organisations: { organisation: string; events: number; unique_users: number }[];
   top_resources: { resource_type: string; resource_id: string; doi: string | null; title: string | null; events: number; unique_users: number }[];
   series: { period: string; successful: number; failed: number; bytes: number; unique_users: number }[];
+  /** Successful events and users per access method, whatever `accessMethods` selects: humans, machines and robots. */
+  access_split: AccessSplit;
+  /** Successful events and users per country (unknown left out); null when the request filters by resource or organisation. */
+  countries: { country: string; successful: number; unique_users: number }[] | null;
 }
 
 const rate = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 10_000);
@@ -241,12 +252,32 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     { rollup: ["resource_id <> ''"], raw: "resource_id <> ''" },
   )} GROUP BY resource_type, resource_id ORDER BY events DESC, resource_type, resource_id LIMIT ${resources.params.add("limit", request.topResources)}`;
 
-  const [dayRows, dayUserRows, organisationRows, resourceRows] = await db.batch<any>([
+  // The split ignores the access-method filter: it shows what the filter keeps and what it leaves out.
+  const allMethods = () => new Sources({ ...request, accessMethods: undefined }, coverage);
+  const split = allMethods();
+  const splitSql = `SELECT access_method, sum(events) AS events FROM ${split.union(seriesGrain, "access_method, events", "access_method, 1 AS events", {
+    rollup: ["status = 'success'"],
+    raw: "status = 'success'",
+  })} GROUP BY access_method`;
+  const splitUsers = allMethods();
+  const splitUsersSql = userSetsSql(splitUsers, seriesGrain, "access_method", [], "true");
+  const countriesWanted = (request.topCountries ?? 0) > 0 && !request.resourceType && !request.resourceId && !request.organisation;
+  const countries = sources();
+  const countriesSql = `SELECT country, sum(events) AS events FROM ${countries.union("country", "country, events", "country, 1 AS events", {
+    rollup: ["status = 'success'", "country <> ''"],
+    raw: "status = 'success' AND country <> ''",
+  })} GROUP BY country ORDER BY events DESC, country LIMIT ${countries.params.add("limit", request.topCountries ?? 0)}`;
+
+  const [dayRows, dayUserRows, organisationRows, resourceRows, splitRows, splitUserRows, countryRows] = await db.batch<any>([
     byDay.statement(db, byDaySql),
     dayUsers.statement(db, dayUsersSql),
     organisations.statement(db, organisationsSql),
     resources.statement(db, resourcesSql),
+    split.statement(db, splitSql),
+    splitUsers.statement(db, splitUsersSql),
+    ...(countriesWanted ? [countries.statement(db, countriesSql)] : []),
   ]);
+  const topCountries = countriesWanted ? (countryRows!.results as { country: string; events: number }[]) : [];
   const topOrganisations = organisationRows!.results as { organisation: string; events: number }[];
   const topResources = resourceRows!.results as { resource_type: string; resource_id: string; events: number }[];
 
@@ -280,6 +311,12 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       ),
     );
   }
+  const countryUsers = new Map(topCountries.map((row) => [row.country, new UserCounter()]));
+  if (topCountries.length > 0) {
+    const users = sources();
+    const inList = `country IN (SELECT value FROM json_each(${users.params.add("top", JSON.stringify(topCountries.map((row) => row.country)))}))`;
+    followUps.push(users.statement(db, userSetsSql(users, "country", "country", [inList], inList)));
+  }
   const followUpResults = followUps.length > 0 ? await db.batch<any>(followUps) : [];
   let next = 0;
   if (topOrganisations.length > 0)
@@ -291,6 +328,17 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     for (const row of followUpResults[next++]!.results as { resource_type: string; resource_id: string; doi: string | null; title: string | null }[])
       resourceLabels.set(resourceKey(row.resource_type, row.resource_id), { doi: row.doi, title: row.title });
   }
+  if (topCountries.length > 0)
+    for (const row of followUpResults[next++]!.results as ({ country: string } & UserSetRow)[]) countInto([countryUsers.get(row.country)!], row);
+  const accessSplit: AccessSplit = { regular: { successful: 0, unique_users: 0 }, machine: { successful: 0, unique_users: 0 }, robot: { successful: 0, unique_users: 0 } };
+  const splitCounters = new Map(Object.keys(accessSplit).map((method) => [method, new UserCounter()]));
+  for (const row of splitRows!.results as { access_method: keyof AccessSplit; events: number }[])
+    if (accessSplit[row.access_method]) accessSplit[row.access_method].successful = row.events;
+  for (const row of splitUserRows!.results as ({ access_method: string } & UserSetRow)[]) {
+    const counter = splitCounters.get(row.access_method);
+    if (counter) countInto([counter], row);
+  }
+  for (const [method, counter] of splitCounters) accessSplit[method as keyof AccessSplit].unique_users = counter.count();
 
   const series = new Map(
     periodsOf(request.interval, request.from, request.to).map((period) => [
@@ -312,7 +360,10 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
   const entries = [...series.values()];
   const successful = entries.reduce((sum, entry) => sum + entry.successful, 0);
   const failed = entries.reduce((sum, entry) => sum + entry.failed, 0);
-  const counters = [totalUsers, ...entries.map((entry) => entry.users), ...organisationUsers.values(), ...resourceUsers.values()];
+  const counters = [
+    totalUsers, ...entries.map((entry) => entry.users), ...organisationUsers.values(), ...resourceUsers.values(), ...countryUsers.values(),
+    ...splitCounters.values(),
+  ];
   return {
     from: new Date(request.from).toISOString(),
     to: new Date(request.to).toISOString(),
@@ -340,6 +391,10 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       unique_users: resourceUsers.get(resourceKey(row.resource_type, row.resource_id))!.count(),
     })),
     series: entries.map(({ users, ...entry }) => ({ ...entry, unique_users: users.count() })),
+    access_split: accessSplit,
+    countries: countriesWanted
+      ? topCountries.map((row) => ({ country: row.country, successful: row.events, unique_users: countryUsers.get(row.country)!.count() }))
+      : null,
   };
 }
 

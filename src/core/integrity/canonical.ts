@@ -7,8 +7,11 @@ const VERSION_1 = [
   "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of",
 ] as const;
 
-/** Version 2 adds who stored the row and how (issue 10: key-scoped client ids, content fingerprints, refusal counts). */
-const VERSION_2 = [...VERSION_1, "key_id", "client_id", "content_hash", "denied_count"] as const;
+/**
+ * Version 2 adds who stored the row and how (key-scoped client ids, content fingerprints, refusal counts) and its COUNTER
+ * classification (access method, country, file, pseudonymous session id).
+ */
+const VERSION_2 = [...VERSION_1, "key_id", "client_id", "content_hash", "denied_count", "access_method", "country", "file", "session_id"] as const;
 
 /**
  * The sealed columns of `events` (the current version's list). Every column of the table must be either here or in

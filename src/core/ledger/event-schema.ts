@@ -65,6 +65,7 @@ export const EventInputSchema = z
         id: z.string().min(1).max(256).openapi({ example: "odp-1234" }),
         doi: DoiSchema.optional().openapi({ example: "10.5281/zenodo.123456" }),
         title: z.string().max(1000).optional(),
+        file: z.string().min(1).max(1024).optional().openapi({ description: "The file within the record; absent for a landing page", example: "data/station-12.csv" }),
       })
       .optional(),
     actor: z
@@ -79,6 +80,13 @@ export const EventInputSchema = z
       .strictObject({
         ip: z.union([z.ipv4(), z.ipv6()]).optional(),
         user_agent: z.string().max(MAX_USER_AGENT_CHARS).optional(),
+        session_id: z.string().min(1).max(128).optional().openapi({ description: "Opaque session or cookie id from the portal (COUNTER user key after actor id and email)" }),
+        country: z
+          .string()
+          .regex(/^[A-Za-z]{2}$/, "must be an ISO 3166-1 alpha-2 code")
+          .transform((code) => code.toUpperCase())
+          .optional()
+          .openapi({ description: "ISO 3166-1 alpha-2; defaults to the country Cloudflare's edge saw for live requests", example: "DE" }),
       })
       .optional(),
     bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -98,9 +106,24 @@ export const EventSchema = z
     received_at: z.string(),
     action: z.string(),
     status: z.enum(["success", "failure", "denied"]),
-    resource: z.object({ type: z.string().nullable(), id: z.string().nullable(), doi: z.string().nullable(), title: z.string().nullable() }),
+    resource: z.object({
+      type: z.string().nullable(),
+      id: z.string().nullable(),
+      doi: z.string().nullable(),
+      title: z.string().nullable(),
+      file: z.string().nullable(),
+    }),
     actor: z.object({ id: z.string().nullable(), email: z.string().nullable(), name: z.string().nullable(), organisation: z.string().nullable() }),
-    client: z.object({ ip: z.string().nullable().openapi({ description: "Truncated: IPv4 /24, IPv6 /48" }), user_agent: z.string().nullable() }),
+    client: z.object({
+      ip: z.string().nullable().openapi({ description: "Truncated: IPv4 /24, IPv6 /48" }),
+      user_agent: z.string().nullable(),
+      session_id: z.string().nullable(),
+      country: z.string().nullable(),
+    }),
+    access_method: z
+      .enum(["regular", "machine", "robot"])
+      .nullable()
+      .openapi({ description: "COUNTER access method decided from the user agent when stored; robots are never counted" }),
     bytes: z.number().nullable(),
     message: z.string().nullable(),
     meta: z.record(z.string(), z.unknown()).nullable(),

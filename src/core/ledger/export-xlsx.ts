@@ -15,7 +15,8 @@ const EXCEL_UNIX_EPOCH = 25_569;
 
 const COLUMN_WIDTHS: Record<(typeof CSV_COLUMNS)[number], number> = {
   id: 38, occurred_at: 20, action: 18, status: 9, resource_type: 14, resource_id: 18, doi: 26, title: 40, actor_id: 16,
-  email: 28, name: 20, organisation: 28, ip: 16, user_agent: 40, bytes: 14, message: 40, link: 50,
+  email: 28, name: 20, organisation: 28, ip: 16, user_agent: 40, bytes: 14, message: 40, link: 50, access_method: 12, country: 8,
+  file: 30, session_id: 34,
 };
 
 const OCCURRED_AT = CSV_COLUMNS.indexOf("occurred_at");

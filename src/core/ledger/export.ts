@@ -11,7 +11,7 @@ import { eventSelection, filterConditions, toEvent, type SelectedEvent } from ".
 
 export const CSV_COLUMNS = [
   "id", "occurred_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_id", "email", "name",
-  "organisation", "ip", "user_agent", "bytes", "message", "link",
+  "organisation", "ip", "user_agent", "bytes", "message", "link", "file", "session_id", "country", "access_method",
 ] as const;
 
 export type ExportFormat = "csv" | "ndjson";
@@ -80,6 +80,10 @@ export function exportRow(row: SelectedEvent, templates: CatalogTemplates): (str
     row.bytes ?? "",
     row.message ?? "",
     catalogLink(row, templates),
+    row.file ?? "",
+    row.sessionId ?? "",
+    row.country ?? "",
+    row.accessMethod ?? "",
   ];
 }
 

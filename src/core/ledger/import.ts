@@ -12,7 +12,7 @@ export const MAX_IMPORT_LINES = 50_000;
 
 export const flatColumns = [
   "id", "occurred_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_id", "email", "name",
-  "organisation", "ip", "user_agent", "bytes", "message", "meta",
+  "organisation", "ip", "user_agent", "bytes", "message", "meta", "file", "session_id", "country",
 ] as const;
 
 export const ImportResultSchema = z
@@ -50,9 +50,9 @@ export function flatToInput(row: Record<string, string>): Record<string, unknown
       occurred_at: cell("occurred_at"),
       action: cell("action"),
       status: cell("status"),
-      resource: group({ type: cell("resource_type"), id: cell("resource_id"), doi: cell("doi"), title: cell("title") }),
+      resource: group({ type: cell("resource_type"), id: cell("resource_id"), doi: cell("doi"), title: cell("title"), file: cell("file") }),
       actor: group({ id: cell("actor_id"), email: cell("email"), name: cell("name"), organisation: cell("organisation") }),
-      client: group({ ip: cell("ip"), user_agent: cell("user_agent") }),
+      client: group({ ip: cell("ip"), user_agent: cell("user_agent"), session_id: cell("session_id"), country: cell("country") }),
       bytes: bytes === undefined ? undefined : /^\d+$/.test(bytes) ? Number(bytes) : bytes,
       message: cell("message"),
       meta: parsedMeta,

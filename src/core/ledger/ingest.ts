@@ -5,6 +5,7 @@ import type { Config } from "../../lib/config";
 import { hmacHex, sha256Hex, uuidv7 } from "../../lib/crypto";
 import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
+import { accessMethodOf, countryOf, type AccessMethod } from "../counter/classify";
 import { SEALING_WATERMARK } from "../integrity/seals";
 import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
 
@@ -39,6 +40,10 @@ export interface EventRow {
   content_hash: string | null;
   /** Set on an aggregated refusal row: the refused attempts of one client in one window it stands for. */
   denied_count: number | null;
+  access_method: AccessMethod | null;
+  country: string | null;
+  file: string | null;
+  session_id: string | null;
 }
 
 /** `key_id` of events recorded without an API key (public and signed-link downloads). */
@@ -63,6 +68,8 @@ export interface RequestContext {
   keyId: string;
   ip?: string;
   userAgent?: string;
+  /** The country Cloudflare's edge saw (`request.cf.country`), for live requests. */
+  country?: string;
   receivedAt: number;
   /** The service itself sends these events' bytes (signed links, public files, bundles): they count against the byte budgets. */
   servedByService?: boolean;
@@ -142,6 +149,11 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
     client_id: input.id ?? null,
     content_hash: input.id === undefined ? null : await contentHashOf(input),
     denied_count: null,
+    access_method: accessMethodOf(userAgent),
+    country: countryOf(input.client?.country, request.country),
+    file: input.resource?.file ?? null,
+    // A pseudonym, like the other keys of people: equal ids stay equal (COUNTER sessions need only that), none is readable.
+    session_id: input.client?.session_id === undefined ? null : (await hmacHex(config.piiKey, `session:${input.client.session_id}`)).slice(0, 32),
   };
   const actor: ActorRow | null =
     actorKey && (input.actor?.id || email || input.actor?.name)
@@ -153,11 +165,11 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
 const eventColumns = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
   "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of", "key_id",
-  "client_id", "content_hash", "denied_count",
+  "client_id", "content_hash", "denied_count", "access_method", "country", "file", "session_id",
 ] as const satisfies readonly (keyof EventRow)[];
 
 // Rows travel as one JSON parameter per statement (json_each), so a 1,000-row insert binds one parameter instead of
-// 19,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows.
+// 23,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows.
 const insertSql = (value: (column: string, index: number) => string) => `INSERT INTO events (${eventColumns.join(", ")})
 SELECT ${eventColumns.map(value).join(", ")} FROM json_each(?1) WHERE true
 ON CONFLICT(id) DO NOTHING RETURNING id`;

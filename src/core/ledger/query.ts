@@ -28,6 +28,10 @@ export const eventSelection = {
   keyId: events.keyId,
   clientId: events.clientId,
   deniedCount: events.deniedCount,
+  accessMethod: events.accessMethod,
+  country: events.country,
+  file: events.file,
+  sessionId: events.sessionId,
   actorId: actors.actorId,
   email: actors.email,
   name: actors.name,
@@ -44,9 +48,9 @@ export function toEvent(row: SelectedEvent): Event {
     received_at: new Date(row.receivedAt!).toISOString(),
     action: row.action!,
     status: row.status!,
-    resource: { type: row.resourceType, id: row.resourceId, doi: row.doi, title: row.title },
+    resource: { type: row.resourceType, id: row.resourceId, doi: row.doi, title: row.title, file: row.file },
     actor: { id: row.actorId, email: row.email, name: row.name, organisation: row.organisation },
-    client: { ip: row.ipPrefix, user_agent: row.userAgent },
+    client: { ip: row.ipPrefix, user_agent: row.userAgent, session_id: row.sessionId, country: row.country },
     bytes: row.bytes,
     message: row.message,
     meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : null,
@@ -54,6 +58,7 @@ export function toEvent(row: SelectedEvent): Event {
     key_id: row.keyId!,
     client_id: row.clientId,
     denied_count: row.deniedCount,
+    access_method: row.accessMethod,
   };
 }
 

@@ -7,6 +7,7 @@ import { Gunzip } from "fflate";
 import { jsonPage } from "../../db/json-pages";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { ApiError } from "../../lib/errors";
+import { accessMethodOf } from "../counter/classify";
 import { storeEvents, type EventRow } from "../ledger/ingest";
 import { DAY_MS, dayLabel, dayOf, dayStart } from "../analytics/periods";
 import { dayOfParquetKey, PARQUET_PREFIX, parquetRows } from "./parquet";
@@ -19,7 +20,7 @@ const encoder = new TextEncoder();
 export const eventColumns = [
   "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
   "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of", "key_id",
-  "client_id", "content_hash", "denied_count",
+  "client_id", "content_hash", "denied_count", "access_method", "country", "file", "session_id",
 ] as const satisfies readonly (keyof EventRow)[];
 
 /** An archived line must be a complete ledger row; restore refuses anything else. */
@@ -48,6 +49,11 @@ export const ArchivedRowSchema = z.strictObject({
   client_id: z.string().nullable().default(null),
   content_hash: z.string().nullable().default(null),
   denied_count: z.number().int().min(1).nullable().default(null),
+  // Archives written before COUNTER classification lack these; restore classifies such rows from their user agent.
+  access_method: z.enum(["regular", "machine", "robot"]).nullable().optional(),
+  country: z.string().nullable().default(null),
+  file: z.string().nullable().default(null),
+  session_id: z.string().nullable().default(null),
 });
 
 export function archiveKey(day: number): string {
@@ -154,7 +160,7 @@ export async function* archivedRows(body: ReadableStream<Uint8Array>): AsyncGene
     }
     const row = ArchivedRowSchema.safeParse(parsed);
     if (!row.success) throw new ApiError("invalid_request", `Line ${line} of the archive is not a ledger row`, { details: [{ path: `line ${line}`, message: row.error?.issues[0]?.message ?? "not JSON" }] });
-    yield row.data;
+    yield { ...row.data, access_method: row.data.access_method ?? accessMethodOf(row.data.user_agent) };
   }
 }
 

@@ -5,6 +5,7 @@ import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from "hypa
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../lib/errors";
+import { accessMethodOf } from "../counter/classify";
 import type { EventRow } from "../ledger/ingest";
 import { dayLabel, dayOf } from "../analytics/periods";
 import { archivedRows, ArchivedRowSchema, archiveLine, eventColumns, type ArchiveManifest } from "./archive";
@@ -46,7 +47,7 @@ function columns(): Column[] {
     let nullable = false;
     for (;;) {
       if (field instanceof z.ZodDefault) field = field.unwrap() as z.ZodType;
-      else if (field instanceof z.ZodNullable) {
+      else if (field instanceof z.ZodNullable || field instanceof z.ZodOptional) {
         nullable = true;
         field = field.unwrap() as z.ZodType;
       } else break;
@@ -108,7 +109,7 @@ export async function* parquetRows(bytes: ArrayBuffer): AsyncGenerator<EventRow>
       const converted = Object.fromEntries(eventColumns.map((name) => [name, typeof object[name] === "bigint" ? Number(object[name]) : (object[name] ?? null)]));
       const row = ArchivedRowSchema.safeParse(converted);
       if (!row.success) throw new ApiError("invalid_request", `Row ${start + index + 1} of the Parquet archive is not a ledger row`);
-      yield row.data;
+      yield { ...row.data, access_method: row.data.access_method ?? accessMethodOf(row.data.user_agent) };
     }
   }
 }

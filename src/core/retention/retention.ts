@@ -3,7 +3,7 @@
 // overlaps another at any step leaves no row deleted without being in a verified archive.
 import { z } from "@hono/zod-openapi";
 import { preparedWithinLimits } from "../../db/limits";
-import type { Config } from "../../lib/config";
+import type { Config, CounterRules } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
 import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
 import { acquireLease, releaseLease, renewLease } from "./maintenance";
@@ -52,8 +52,12 @@ interface DayRetirement {
 }
 
 /** Archives, verifies, purges the rollup's user sets and deletes one day; throws before deleting if any step fails. */
-export async function retireDay(env: Env, day: number, options: { snapshot: number; now: number }): Promise<DayRetirement | null> {
-  await rollDay(env.DB, day, options.snapshot, options.now);
+export async function retireDay(
+  env: Env,
+  day: number,
+  options: { snapshot: number; now: number; counter?: CounterRules },
+): Promise<DayRetirement | null> {
+  await rollDay(env.DB, day, options.snapshot, options.now, options.counter);
   const manifest = await writeDayArchive(env.BUCKET, env.DB, day);
   if (!manifest) return null;
   if (!(await verifyArchive(env.BUCKET, manifest))) throw new Error(`${manifest.key} failed verification after writing; nothing deleted`);
@@ -110,7 +114,7 @@ export async function runRetention(
   try {
     const snapshot = now - config.rollupSettleSeconds * 1000;
     for await (const day of daysWithEventsBefore(env.DB, cutoff)) {
-      const retired = await retireDay(env, day, { snapshot, now });
+      const retired = await retireDay(env, day, { snapshot, now, counter: config.counterRules });
       if (retired) {
         result.archived.push(retired.key);
         result.events += retired.events;

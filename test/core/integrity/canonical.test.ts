@@ -30,9 +30,9 @@ describe("canonical encoding (version 1)", () => {
       "01" + "0000000000000005" + // bytes
       "00" + "00" + "00"; // message, meta, duplicate_of
     expect(toHex(canonicalBytes(row, 0, 1))).toBe(expected);
-    // Version 2 (the default): version byte 02, the same values, then key_id, client_id, content_hash and denied_count,
-    // all NULL here (four 00 tags).
-    expect(toHex(canonicalBytes(row))).toBe(`02${expected.slice(2)}00000000`);
+    // Version 2 (the default): version byte 02, the same values, then key_id, client_id, content_hash, denied_count,
+    // access_method, country, file and session_id, all NULL here (eight 00 tags).
+    expect(toHex(canonicalBytes(row))).toBe(`02${expected.slice(2)}${"00".repeat(8)}`);
     expect(() => canonicalBytes(row, 0, 99)).toThrow("unknown encoding version 99");
   });
 
