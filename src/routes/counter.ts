@@ -34,6 +34,7 @@ function respondDsr(c: Context<AppEnv>, query: DsrQuery): Response {
 const dsrRoute = createRoute({
   method: "get",
   path: "/v1/reports/counter/dsr",
+  operationId: "getCounterDatasetReport",
   tags: ["COUNTER"],
   summary: "COUNTER Dataset Report (DSR) for a period, from the daily COUNTER rollups",
   description:
@@ -49,6 +50,7 @@ counter.openapi(dsrRoute, (c) => respondDsr(c, c.req.valid("query")));
 const sushiStatusRoute = createRoute({
   method: "get",
   path: "/v1/sushi/status",
+  operationId: "getSushiStatus",
   tags: ["COUNTER"],
   summary: "SUSHI service status",
   security,
@@ -85,6 +87,7 @@ counter.openapi(sushiStatusRoute, (c) =>
 const sushiReportsRoute = createRoute({
   method: "get",
   path: "/v1/sushi/reports",
+  operationId: "listSushiReports",
   tags: ["COUNTER"],
   summary: "SUSHI list of supported reports",
   security,
@@ -114,6 +117,7 @@ counter.openapi(sushiReportsRoute, (c) =>
 const sushiDsrRoute = createRoute({
   method: "get",
   path: "/v1/sushi/reports/dsr",
+  operationId: "getSushiDatasetReport",
   tags: ["COUNTER"],
   summary: "SUSHI Dataset Report: the DSR with SUSHI parameter names",
   description: "`begin_date`, `end_date` and `platform` as in SUSHI; `item_id` is the dataset (DOI or `type:id`).",
@@ -136,6 +140,7 @@ counter.openapi(sushiDsrRoute, (c) => {
 const listRoute = createRoute({
   method: "get",
   path: "/v1/reports/counter",
+  operationId: "listCounterReports",
   tags: ["COUNTER"],
   summary: "Monthly DSRs stored in R2 (reports/dsr/YYYY-MM.json.gz) and their submission to DataCite",
   security,
@@ -151,6 +156,7 @@ counter.openapi(listRoute, async (c) => c.json({ data: await listCounterReports(
 const buildRoute = createRoute({
   method: "post",
   path: "/v1/reports/counter/{month}",
+  operationId: "buildCounterReport",
   tags: ["COUNTER"],
   summary: "Build (or rebuild) a month's DSR into R2 and submit it to DataCite when configured",
   description:

@@ -52,9 +52,9 @@ describe("GET /v1/events/export.xlsx", () => {
     ]);
     const sheet = parts["xl/worksheets/sheet1.xml"]!;
     expect(sheet).toContain('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>');
-    // 6 downloads below the header: rows 1-7; the filter covers A1:Q7.
+    // 6 downloads below the header: rows 1-7; the filter covers A1:U7.
     expect(rowsOf(sheet)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(sheet).toContain('<autoFilter ref="A1:Q7"/>');
+    expect(sheet).toContain('<autoFilter ref="A1:U7"/>');
     expect(sheet).toContain('<col min="1" max="1" width="38" customWidth="1"/>');
     // Dates are serial numbers with the date style: 2026-07-01T00:00Z is day 46204 since 1899-12-30.
     expect(sheet).toContain('<c r="B2" s="2"><v>46204</v></c>');
@@ -64,7 +64,7 @@ describe("GET /v1/events/export.xlsx", () => {
     expect(sheet).toContain("Title &lt;1&gt; &amp; more");
     const workbookXml = parts["xl/workbook.xml"]!;
     expect(workbookXml).toContain('<sheet name="Events" sheetId="1" r:id="rId1"/><sheet name="About" sheetId="2" r:id="rId2"/>');
-    expect(workbookXml).toContain(`<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'Events'!$A$1:$Q$7</definedName>`);
+    expect(workbookXml).toContain(`<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'Events'!$A$1:$U$7</definedName>`);
     const about = parts["xl/worksheets/sheet2.xml"]!;
     expect(about).toContain('<t xml:space="preserve">Rows</t></is></c><c r="B3"><v>6</v></c>');
     expect(about).toContain('<t xml:space="preserve">action</t></is></c><c r="B');
@@ -80,7 +80,7 @@ describe("GET /v1/events/export.xlsx", () => {
     expect(rowsOf(parts["xl/worksheets/sheet2.xml"]!)).toEqual([1, 2, 3, 4]);
     expect(rowsOf(parts["xl/worksheets/sheet3.xml"]!)).toEqual([1, 2]);
     expect(parts["xl/worksheets/sheet3.xml"]).toContain(">x-6<");
-    expect(parts["xl/worksheets/sheet2.xml"]).toContain('<autoFilter ref="A1:Q4"/>');
+    expect(parts["xl/worksheets/sheet2.xml"]).toContain('<autoFilter ref="A1:U4"/>');
     expect(parts["xl/workbook.xml"]).toContain('<sheet name="Events 3" sheetId="3" r:id="rId3"/><sheet name="About" sheetId="4" r:id="rId4"/>');
     const about = parts["xl/worksheets/sheet4.xml"]!;
     expect(about).toContain("Events, Events 2, Events 3, About");

@@ -18,22 +18,6 @@ const MAX_GROUPS = 5_000;
 /** Alerts one rule raises per run at most (the largest first), so a broad event (no baseline yet, a botnet) stays readable. */
 const MAX_ALERTS_PER_RULE = 20;
 
-/** The part of a recent download that decides whether it counts for the spike rule. */
-export interface AlertCandidateRow {
-  action: string;
-  resource_type: string | null;
-  resource_id: string | null;
-  user_agent: string | null;
-}
-
-/**
- * ROBOT FILTER POINT (issue 11): whether a download counts for the record-spike rule. Robots are to be excluded; the
- * COUNTER robot classification lands with issue 11 and is wired here. Until then every download counts.
- */
-export function isCountedForAlerts(_row: AlertCandidateRow): boolean {
-  return true;
-}
-
 interface Window {
   from: number;
   to: number;
@@ -111,31 +95,23 @@ async function downloadLimitRule(db: D1Database, window: Window): Promise<AlertI
 async function recordSpikeRule(db: D1Database, config: Config, window: Window): Promise<AlertInput[]> {
   const { results } = await db
     .prepare(
-      `SELECT action, resource_type, resource_id, user_agent, count(*) AS downloads FROM events
+      `SELECT coalesce(resource_type, '') AS type, resource_id AS id, count(*) AS downloads FROM events
        WHERE occurred_at >= ?1 AND occurred_at < ?2 AND status = 'success' AND duplicate_of IS NULL AND resource_id IS NOT NULL
-         AND action IN (SELECT value FROM json_each(?3))
-       GROUP BY action, resource_type, resource_id, user_agent LIMIT ${MAX_GROUPS}`,
+         AND action IN (SELECT value FROM json_each(?3)) AND coalesce(access_method, 'regular') <> 'robot'
+       GROUP BY resource_type, resource_id LIMIT ${MAX_GROUPS}`,
     )
     .bind(window.from, window.to, downloadActionsJson(config))
-    .all<AlertCandidateRow & { downloads: number }>();
-  const counts = new Map<string, { type: string; id: string; downloads: number }>();
-  for (const row of results) {
-    if (!isCountedForAlerts(row)) continue;
-    const key = `${row.resource_type ?? ""}:${row.resource_id}`;
-    const entry = counts.get(key) ?? { type: row.resource_type ?? "", id: row.resource_id!, downloads: 0 };
-    entry.downloads += row.downloads;
-    counts.set(key, entry);
-  }
+    .all<{ type: string; id: string; downloads: number }>();
   const { spikeFactor, spikeFloor } = config.alerts;
   // Only records above the floor can alert, so the baseline is read for those alone.
-  const candidates = [...counts.values()].filter((entry) => entry.downloads > spikeFloor);
+  const candidates = results.filter((entry) => entry.downloads > spikeFloor);
   if (candidates.length === 0) return [];
   const today = dayOf(window.to);
   const { results: baselines } = await db
     .prepare(
       `SELECT resource_type, resource_id, sum(events) AS events FROM event_rollups
        WHERE grain = 'resource' AND status = 'success' AND day >= ?1 AND day < ?2 AND action IN (SELECT value FROM json_each(?3))
-         AND resource_id IN (SELECT value FROM json_each(?4))
+         AND access_method <> 'robot' AND resource_id IN (SELECT value FROM json_each(?4))
        GROUP BY resource_type, resource_id`,
     )
     .bind(today - BASELINE_DAYS, today, downloadActionsJson(config), JSON.stringify(candidates.map((entry) => entry.id)))
@@ -151,7 +127,8 @@ async function recordSpikeRule(db: D1Database, config: Config, window: Window): 
     .slice(0, MAX_ALERTS_PER_RULE);
   const alerts: AlertInput[] = [];
   for (const { hourlyMean, threshold, ...entry } of spikes) {
-    const where = "occurred_at >= ?1 AND occurred_at < ?2 AND status = 'success' AND duplicate_of IS NULL AND resource_id = ?3 AND coalesce(resource_type, '') = ?4";
+    const where =
+      "occurred_at >= ?1 AND occurred_at < ?2 AND status = 'success' AND duplicate_of IS NULL AND resource_id = ?3 AND coalesce(resource_type, '') = ?4 AND coalesce(access_method, 'regular') <> 'robot'";
     const binds = [window.from, window.to, entry.id, entry.type];
     const [prefixes, users] = await Promise.all([topOf(db, "ip_prefix", where, binds), topOf(db, "user_key", where, binds)]);
     alerts.push({

@@ -21,7 +21,7 @@ function configWith(alerts: Partial<Config["alerts"]>): Config {
 }
 
 let seq = 0;
-function download(resourceId: string, options: { user?: string; ip?: string; status?: "success" | "failure"; at?: number; message?: string } = {}) {
+function download(resourceId: string, options: { user?: string; ip?: string; agent?: string; status?: "success" | "failure"; at?: number; message?: string } = {}) {
   seq++;
   return {
     input: {
@@ -31,7 +31,7 @@ function download(resourceId: string, options: { user?: string; ip?: string; sta
       status: options.status ?? "success",
       resource: { type: "dataset", id: resourceId },
       actor: options.user ? { id: options.user } : undefined,
-      client: { ip: options.ip ?? "198.51.100.7", user_agent: "test-agent" },
+      client: { ip: options.ip ?? "198.51.100.7", user_agent: options.agent ?? "test-agent" },
       message: options.message,
       bytes: 100,
     },
@@ -48,8 +48,8 @@ async function clearAlerts() {
 
 async function baseline(resourceId: string, events: number) {
   await env.DB.prepare(
-    `INSERT INTO event_rollups (grain, day, action, status, resource_type, resource_id, organisation, events, bytes, first_at, last_at)
-     VALUES ('resource', ?1, 'download', 'success', 'dataset', ?2, '', ?3, 0, 0, 0)`,
+    `INSERT INTO event_rollups (grain, day, action, status, access_method, country, resource_type, resource_id, organisation, events, bytes, first_at, last_at)
+     VALUES ('resource', ?1, 'download', 'success', 'regular', '', 'dataset', ?2, '', ?3, 0, 0, 0)`,
   )
     .bind(dayOf(NOW) - 5, resourceId, events)
     .run();
@@ -58,7 +58,7 @@ async function baseline(resourceId: string, events: number) {
 describe("alert rules", () => {
   beforeEach(clearAlerts);
 
-  it("record spike: downloads in the last hour above factor × 28-day hourly mean + floor; duplicates and failures do not count", async () => {
+  it("record spike: downloads in the last hour above factor × 28-day hourly mean + floor; duplicates, failures and robots do not count", async () => {
     // 672 downloads over 28 days = 1 per hour; threshold 10 × 1 + 5 = 15.
     await baseline("rec-a", 672);
     // 1,344 over 28 days = 2 per hour; threshold 25.
@@ -72,6 +72,8 @@ describe("alert rules", () => {
       ...times(20, () => download("rec-d")),
       // Outside the hour.
       ...times(30, () => download("rec-b", { at: NOW - 2 * 60 * MINUTE })),
+      // A crawler (COUNTER robots list): 10 more would lift rec-b to 15 > 5 if robots counted.
+      ...times(10, () => download("rec-b", { agent: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)" })),
     ];
     const stored = await seedRows(rows);
     // Five duplicates of rec-b inside the hour would lift it to 10 > 5 if they counted.
