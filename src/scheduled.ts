@@ -1,5 +1,6 @@
 // Cron entry: each trigger in wrangler.jsonc runs its list of jobs in order; a failing job is logged and the others still run.
 import { raiseMaintenanceAlert } from "./core/alerts/alerts";
+import { emitWebhookEvent } from "./core/alerts/webhooks";
 import { evaluateAlerts } from "./core/alerts/rules";
 import { expireBundles } from "./core/bundles/bundles";
 import { failStaleJobs } from "./core/bundles/jobs";
@@ -87,7 +88,16 @@ const jobs: Record<string, Job[]> = {
         `seals of the last 7 days verified: ${report.ok ? "all windows ok" : `${plural(report.problems.length, "problem")} found`} (${plural(report.windows, "window")}, ${plural(report.rows, "row")})`,
     }),
     // After the rollup re-check, so last month's final day is rolled up; builds once, submits until DataCite accepts.
-    job({ name: "counter-dsr", run: (env, config) => runMonthlyDsr(env, config), alertOnFailure: true }),
+    job({
+      name: "counter-dsr",
+      run: async (env, config) => {
+        const run = await runMonthlyDsr(env, config);
+        if (run.built) await emitWebhookEvent(env, "report.dsr.ready", { month: run.month, object_key: run.built, submission: run.submission });
+        return run;
+      },
+      alertOnFailure: true,
+      describe: (run) => `Dataset Report of ${run.month}: ${run.built ? `built (${run.built})` : "already built"}, submission ${run.submission}`,
+    }),
   ],
   [CRONS.everyFiveMinutes]: [{ name: "alerts", run: (env, config) => evaluateAlerts(env, config) }],
 };

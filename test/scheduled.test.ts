@@ -92,6 +92,19 @@ describe("cron triggers", () => {
     expect(deliveries.map((delivery: any) => delivery.type)).toEqual(["maintenance.failed", "maintenance.failed"]);
   });
 
+  it("builds last month's Dataset Report once a month and announces it with a report.dsr.ready webhook", async () => {
+    await env.DB.batch(["counter_reports", "webhooks"].map((table) => env.DB.prepare(`DELETE FROM ${table}`)));
+    const hook = await callJson("POST", "/v1/webhooks", { body: { url: "https://ops.example.com/hook", event_types: ["report.dsr.ready"] } });
+    await runCron(CRONS.daily);
+    await runCron(CRONS.daily);
+    const now = new Date();
+    const lastMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+    const deliveries = (await callJson("GET", `/v1/webhooks/${hook.body.id}/deliveries`)).body.data;
+    // Built by the first run only: the second finds the report stored and announces nothing.
+    expect(deliveries.map((delivery: any) => delivery.type)).toEqual(["report.dsr.ready"]);
+    expect(await countRows("counter_reports", `month = '${lastMonth}'`)).toBe(1);
+  });
+
   it("runs the alert rules every five minutes", async () => {
     await env.DB.prepare("DELETE FROM alerts").run();
     await seedRows([{ input: { action: "download", status: "success", resource: { type: "dataset", id: "r1" }, client: { ip: "192.0.2.80" } }, receivedAt: Date.now() - 5 * 60_000, denied: true }]);
