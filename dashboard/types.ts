@@ -42,13 +42,21 @@ export interface AuditEvent {
   received_at: string;
   action: string;
   status: EventStatus;
-  resource: { type: string | null; id: string | null; doi: string | null; title: string | null };
+  resource: { type: string | null; id: string | null; doi: string | null; title: string | null; file: string | null };
   actor: { id: string | null; email: string | null; name: string | null; organisation: string | null };
-  client: { ip: string | null; user_agent: string | null };
+  client: { ip: string | null; user_agent: string | null; session_id: string | null; country: string | null };
+  /** COUNTER access method from the user agent: regular, machine or robot. */
+  access_method: AccessMethod | null;
   bytes: number | null;
   message: string | null;
   meta: Record<string, unknown> | null;
   duplicate_of: string | null;
+  /** Who stored it: an API key id, bootstrap-admin, anonymous or legacy. */
+  key_id: string;
+  /** The id the sending portal chose, scoped to its key; null when the service chose `id`. */
+  client_id: string | null;
+  /** For a row standing for repeated refusals: how many. */
+  denied_count: number | null;
 }
 
 export interface EventPage {

@@ -76,7 +76,7 @@ describe.skipIf(e2e === null)("GET /v1/events/export.xlsx read back with exceljs
     expect(sheet.getCell("H2").value).toBe(`'${tricky[0]}`);
     expect(sheet.getCell("P5").value).toBe("line\nbreak");
     expect(sheet.views[0]).toMatchObject({ state: "frozen", ySplit: 1 });
-    expect(sheet.autoFilter).toBe("A1:Q9");
+    expect(sheet.autoFilter).toBe("A1:U9");
     expect(sheet.getColumn(1).width).toBe(38);
     expect(about.getCell("A3").value).toBe("Rows");
     expect(about.getCell("B3").value).toBe(tricky.length);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { canonicalBytes, sealedRowOf } from "../src/core/integrity/canonical";
+import { canonicalBytes, ENCODING_VERSION, sealedRowOf } from "../src/core/integrity/canonical";
 import { leafHash, pathOfNodes, toHex, TreeBuilder } from "../src/core/integrity/merkle";
 import { GENESIS_SEAL_HASH, signStatement, type PublicJwk, type SignedSeal, type SigningKey } from "../src/core/integrity/signing";
 
@@ -38,7 +38,7 @@ const windowTwo = [row("e-4", 11_000, 40)];
 async function seal(rows: ReturnType<typeof row>[], from: number, to: number, previous: string, signer: SigningKey): Promise<SignedSeal> {
   const tree = new TreeBuilder();
   for (const item of rows) tree.push(leafHash(canonicalBytes(sealedRowOf(item))));
-  return signStatement(signer, { version: 1, from, to, tree_size: tree.size, root: toHex(tree.root()), previous_seal_hash: previous, sealed_at: to + 1, key_id: signer.keyId });
+  return signStatement(signer, { version: ENCODING_VERSION, from, to, tree_size: tree.size, root: toHex(tree.root()), previous_seal_hash: previous, sealed_at: to + 1, key_id: signer.keyId });
 }
 
 const writeSeal = (value: SignedSeal) => writeFileSync(join(dir, "seals", `${value.to}.json`), JSON.stringify(value));
@@ -115,7 +115,7 @@ describe("npm run verify -- --proof file.json", () => {
     return {
       event_id: windowOne[index]!.id,
       sealed_row: sealed,
-      encoding_version: 1,
+      encoding_version: ENCODING_VERSION,
       canonical: toHex(canonicalBytes(sealed)),
       leaf_hash: toHex(leaves[index]!),
       leaf_index: index,

@@ -311,6 +311,9 @@ function EventDetail({ event, onClose, onOpen }: { event: AuditEvent; onClose: (
   };
   const rows: [string, string | null][] = [
     ["Event id", event.id],
+    ["Client's id", event.client_id],
+    ["Stored by key", event.key_id],
+    ["Refused attempts", event.denied_count === null ? null : formatNumber(event.denied_count)],
     ["Occurred", formatDateTime(event.occurred_at)],
     ["Received", formatDateTime(event.received_at)],
     ["Action", event.action],
@@ -318,12 +321,15 @@ function EventDetail({ event, onClose, onOpen }: { event: AuditEvent; onClose: (
     ["Record id", event.resource.id],
     ["Title", event.resource.title],
     ["DOI", event.resource.doi],
+    ["File", event.resource.file],
     ["User id", event.actor.id],
     ["Email", event.actor.email],
     ["Name", event.actor.name],
     ["Organisation", event.actor.organisation],
     ["IP (truncated)", event.client.ip],
     ["User agent", event.client.user_agent],
+    ["Access (COUNTER)", event.access_method],
+    ["Country", event.client.country],
     ["Bytes", event.bytes === null ? null : `${formatNumber(event.bytes)} (${formatBytes(event.bytes)})`],
     ["Message", event.message],
   ];
