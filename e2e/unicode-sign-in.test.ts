@@ -5,7 +5,7 @@ import { launchChromium } from "./browser";
 
 const e2e = inject("e2e");
 
-describe.skipIf(e2e === null)("regression 10.2: dashboard sign-in with a non-Latin-1 event first", () => {
+describe.skipIf(e2e === null)("finding 2: 10.2: dashboard sign-in with a non-Latin-1 event first", () => {
   const { baseUrl = "", adminKey = "" } = e2e ?? {};
   let browser: Browser;
   let page: Page;

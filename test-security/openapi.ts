@@ -95,11 +95,16 @@ export function arbitraryFor(doc: any, input: JsonSchema, depth = 0, clean = fal
   }
 }
 
-/** Strings matching a pattern, when fast-check can generate from it (it cannot from Unicode property classes). */
-function matching(pattern: string, max: number): fc.Arbitrary<string> | undefined {
+/**
+ * Strings matching a pattern, when fast-check can generate from it (it cannot from Unicode property classes). Only a
+ * documented maxLength shortens them: filtering by an invented one never ends for a pattern of fixed, longer length
+ * (a 64-character hex user key).
+ */
+function matching(pattern: string, maxLength: number | undefined): fc.Arbitrary<string> | undefined {
   if (pattern.includes("\\p{")) return undefined;
   try {
-    return fc.stringMatching(new RegExp(pattern)).filter((value) => value.length <= max);
+    const strings = fc.stringMatching(new RegExp(pattern));
+    return maxLength === undefined ? strings : strings.filter((value) => value.length <= maxLength);
   } catch {
     return undefined;
   }
@@ -114,7 +119,7 @@ function stringFor(schema: JsonSchema, clean: boolean): fc.Arbitrary<string> {
   else if (schema.format === "date") shaped = fc.date({ min: new Date("1960-01-01"), max: new Date("2040-01-01"), noInvalidDate: true }).map((date) => date.toISOString().slice(0, 10));
   else if (schema.format === "email") shaped = fc.emailAddress();
   else if (schema.format === "ip" || schema.format === "ipv4" || schema.format === "ipv6") shaped = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constant("::ffff:203.0.113.9"));
-  else if (schema.pattern) shaped = matching(schema.pattern, max) ?? fc.string({ minLength: schema.minLength ?? 0, maxLength: max });
+  else if (schema.pattern) shaped = matching(schema.pattern, schema.maxLength) ?? fc.string({ minLength: schema.minLength ?? 0, maxLength: max });
   else shaped = fc.string({ minLength: schema.minLength ?? 0, maxLength: max });
   if (clean) return shaped;
   return fc.oneof({ weight: 6, arbitrary: shaped }, { weight: 3, arbitrary: nasty }, { weight: 1, arbitrary: fc.constant("x".repeat((schema.maxLength ?? 1000) + 1)) });

@@ -41,7 +41,7 @@ async function settle(jobId: string) {
   return stub.snapshot();
 }
 
-describe("regression 10.4: a large file is written in bounded steps", () => {
+describe("finding 4: 10.4: a large file is written in bounded steps", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("serves other requests while a 40 MiB file is being written (the whole file used to run as one synchronous stretch)", { timeout: 60_000 }, async () => {

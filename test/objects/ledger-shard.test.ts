@@ -111,7 +111,7 @@ describe("LedgerShard", () => {
     expect(await countRows("events", `id = '${storedId}'`)).toBe(1);
   });
 
-  it("regression 10.1a (LedgerShard): a second use of one key's id with other content is a conflict and stores nothing", async () => {
+  it("finding 1: 10.1a (LedgerShard): a second use of one key's id with other content is a conflict and stores nothing", async () => {
     const { stub, options, item } = shardNamed("test-conflict");
     const [first] = await stub.stage([await item({ id: "two-users", user: "user-a" })], options);
     const [staged] = await stub.stage([await item({ id: "two-users", user: "user-b" })], options);
@@ -124,7 +124,7 @@ describe("LedgerShard", () => {
     expect(await countRows("events", "client_id = 'two-users' AND key_id = 'key-test'")).toBe(1);
   });
 
-  it("regression 10.1b (LedgerShard): the same id from two keys is two events, neither a replay of the other", async () => {
+  it("finding 1: 10.1b (LedgerShard): the same id from two keys is two events, neither a replay of the other", async () => {
     const { stub, options, item } = shardNamed("test-two-keys");
     const [mallory] = await stub.stage([await item({ id: "portal-7", keyId: "key-mallory", user: "mallory" })], options);
     const [victim] = await stub.stage([await item({ id: "portal-7", keyId: "key-victim", user: "alice" })], options);

@@ -116,6 +116,14 @@ describe("GET /v1/reports/counter/dsr", () => {
     }
   });
 
+  it("security suite finding: a date that is no date at all is a 400, not a 500 (the fuzzer sent end_date=b)", async () => {
+    for (const query of ["begin_date=2026-01&end_date=b", "begin_date=b&end_date=2026-01", "begin_date=2026-13&end_date=2026-01"]) {
+      const response = await callJson("GET", `/v1/reports/counter/dsr?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(response.body.error.code, query).toBe("invalid_request");
+    }
+  });
+
   it("needs the read scope (401 without a key, 403 with an ingest-only key)", async () => {
     expect((await call("GET", "/v1/reports/counter/dsr?begin_date=2026-08&end_date=2026-08", { key: null })).status).toBe(401);
     const ingestOnly = await keyWith("ingest");

@@ -17,7 +17,7 @@ async function storedUnder(clientId: string): Promise<{ id: string; key_id: stri
 }
 
 describe("client-chosen ids (issue 10, finding 1)", () => {
-  it("regression 10.1a: the same id posted ~250 ms apart for two users is never acknowledged without being stored", async () => {
+  it("finding 1: 10.1a: the same id posted ~250 ms apart for two users is never acknowledged without being stored", async () => {
     const clientId = unique("evt-two-users");
     const first = await call("POST", "/v1/events", { body: event({ id: clientId, actor: { id: "user-a" } }) });
     expect(first.status).toBe(201);
@@ -30,7 +30,7 @@ describe("client-chosen ids (issue 10, finding 1)", () => {
     expect(stored.map((row) => row.actor_id)).toEqual(["user-a"]);
   });
 
-  it("regression 10.1a: two keys may use the same id for different users; each event is stored under its own key", async () => {
+  it("finding 1: 10.1a: two keys may use the same id for different users; each event is stored under its own key", async () => {
     const clientId = unique("evt-two-keys");
     const [keyA, keyB] = [await keyWith("ingest"), await keyWith("ingest")];
     const a = await callJson("POST", "/v1/events", { key: keyA, body: event({ id: clientId, actor: { id: "user-a" } }) });
@@ -43,7 +43,7 @@ describe("client-chosen ids (issue 10, finding 1)", () => {
     expect(new Set(stored.map((row) => row.key_id)).size).toBe(2);
   });
 
-  it("regression 10.1b: an ingest key cannot pre-empt another portal's id; the victim's event is stored, not 'replayed'", async () => {
+  it("finding 1: 10.1b: an ingest key cannot pre-empt another portal's id; the victim's event is stored, not 'replayed'", async () => {
     const clientId = unique("evt-victim");
     const [attacker, victim] = [await keyWith("ingest"), await keyWith("ingest", "read")];
     expect((await call("POST", "/v1/events", { key: attacker, body: event({ id: clientId, actor: { id: "mallory" } }) })).status).toBe(201);
@@ -56,7 +56,7 @@ describe("client-chosen ids (issue 10, finding 1)", () => {
     expect(got.body).toMatchObject({ id: answer.body.id, client_id: clientId, actor: { id: "alice" } });
   });
 
-  it("regression 10.1b: an ingest key cannot pre-empt the id an import derives for a line", async () => {
+  it("finding 1: 10.1b: an ingest key cannot pre-empt the id an import derives for a line", async () => {
     const line = JSON.stringify(event({ actor: { id: unique("imported") }, occurred_at: "2025-03-01T10:00:00Z" }));
     const derived = `imp_${(await sha256Hex(line)).slice(0, 32)}`;
     const attacker = await keyWith("ingest");

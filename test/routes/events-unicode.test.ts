@@ -39,7 +39,7 @@ async function postEvents(tag: string) {
   return posted;
 }
 
-describe("regression 10.2: ids and text outside Latin-1 in cursors, listing, detail and export", () => {
+describe("finding 2: 10.2: ids and text outside Latin-1 in cursors, listing, detail and export", () => {
   it("lists one event per page through every Unicode class (was 500 from btoa in the cursor encoder)", async () => {
     const tag = unique("uni");
     const posted = await postEvents(tag);

@@ -59,7 +59,7 @@ async function allJobIds(key: string): Promise<string[]> {
   return ids;
 }
 
-describe("regression 10.5: bundle jobs belong to the key that created them", () => {
+describe("finding 5: 10.5: bundle jobs belong to the key that created them", () => {
   let alice: Portal;
   let bob: Portal;
   beforeAll(async () => {

@@ -20,6 +20,8 @@ const monthOrDay = z
   .refine((value) => {
     const [year, month, day = "01"] = value.split("-");
     const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+    // A value that is no date at all (found by the security suite's fuzzer: it threw, answering 500).
+    if (Number.isNaN(date.getTime())) return false;
     return date.toISOString().slice(0, value.length === 7 ? 7 : 10) === value;
   }, "is not a calendar date");
 

@@ -96,7 +96,7 @@ async function bodyText(bytes: Uint8Array): Promise<{ pages: number; text: strin
   return { pages, text: bodies.join("").replace(/\s+/g, ""), last: text.at(-1)! };
 }
 
-describe("regression 10.3: metadata PDF layout is linear and its work is bounded", () => {
+describe("finding 3: 10.3: metadata PDF layout is linear and its work is bounded", () => {
   it("renders a 100,000-character word (was cubic: 8,000 characters took 49 s) and its text is findable", async () => {
     const word = longWord(100_000);
     const { pages, text, last } = await bodyText(await renderMetadataPdf(record({ normalised: { ...record().normalised, abstract: word } })));

@@ -125,7 +125,7 @@ describe("refusals as counts (issue 10, finding 7)", () => {
     return results;
   }
 
-  it("regression 10.7: failed signed-link attempts of one client store the first row and then one row with the count", async () => {
+  it("finding 7: 10.7: failed signed-link attempts of one client store the first row and then one row with the count", async () => {
     const ip = `198.18.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
     const answers = [];
     for (let attempt = 0; attempt < 20; attempt++)
@@ -139,7 +139,7 @@ describe("refusals as counts (issue 10, finding 7)", () => {
     ]);
   });
 
-  it("regression 10.7: downloads over the limit are answered 429 each, stored as the first denial plus a counted row", async () => {
+  it("finding 7: 10.7: downloads over the limit are answered 429 each, stored as the first denial plus a counted row", async () => {
     const ip = `198.19.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
     const settings = { DOWNLOAD_RATE_LIMIT: "2", DENIAL_WINDOW_SECONDS: "1" };
     const statuses = [];
