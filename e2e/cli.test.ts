@@ -166,6 +166,16 @@ describe.skipIf(e2e === null)("download-audit CLI", () => {
     expect(stored.data).toHaveLength(0);
   });
 
+  it("verifies the sealed ledger on the service and exits 0 when it matches", async () => {
+    await api("/v1/integrity/seal", { method: "POST" });
+    const verified = await run(["verify", "--from", "2020-01-01T00:00:00Z", "--to", new Date().toISOString()]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^ok: \d+ window\(s\), \d+ row\(s\) from /);
+    const report = await json(["verify", "--from", "2020-01-01T00:00:00Z", "--to", new Date().toISOString()]);
+    expect(report).toMatchObject({ ok: true, status: "done", problems: [] });
+    expect((await run(["verify", "--from", "2020-01-01T00:00:00Z"])).code).toBe(2);
+  });
+
   it("reports what retention would archive, and manages keys", async () => {
     const retention = await json(["retention", "--older-than-days", "3650", "--dry-run"]);
     expect(retention.dry_run).toBe(true);

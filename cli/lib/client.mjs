@@ -12,6 +12,8 @@ export const EXIT = {
   unreachable: 3,
   /** Finished, but some lines or files were rejected (import: invalid lines). */
   partial: 4,
+  /** verify: the ledger does not match its seals. */
+  verificationFailed: 5,
 };
 
 export class CliError extends Error {

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { buildReport, currentLabel, dailyPeriod, monthlyPeriod, reportMarkdown, weeklyPeriod, type ReportPeriod } from "../core/analytics/report";
+import { reportPdfExtras } from "../core/analytics/report-extras";
 import { renderUsageReportPdf, reportDocument } from "../core/analytics/report-pdf";
 import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
@@ -32,7 +33,7 @@ async function respond(c: Context<AppEnv>, period: ReportPeriod, as: ReportForma
   const report = await buildReport(c.env.DB, period, [...c.var.config.downloadActions]);
   if (as === "json") return c.json(report, 200);
   if (as === "pdf")
-    return c.body(await renderUsageReportPdf(reportDocument(report)), 200, {
+    return c.body(await renderUsageReportPdf(reportDocument(report), await reportPdfExtras(c.env.DB, c.var.config, { from: Date.parse(report.period.from), to: Date.parse(report.period.to) })), 200, {
       "Content-Type": "application/pdf",
       "Content-Disposition": `attachment; filename="download-audit_${period.kind}_${period.label}.pdf"`,
       "Cache-Control": "no-store",

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { actionPattern, InstantSchema } from "../core/ledger/event-schema";
 import { DAY_MS, dayOf, dayStart, type Interval } from "../core/analytics/periods";
+import { reportPdfExtras } from "../core/analytics/report-extras";
 import { renderUsageReportPdf, resourceReportDocument, statsReportDocument } from "../core/analytics/report-pdf";
 import { computeResourceStats, computeStats, computeUserStats } from "../core/analytics/stats";
 import { ACCESS_METHODS } from "../core/counter/classify";
@@ -179,7 +180,8 @@ stats.openapi(statsReportRoute, async (c) => {
   const query = c.req.valid("query");
   const result = await statsOf(c.env.DB, c.var.config, query);
   const range = rangeOf(query);
-  return c.body(await renderUsageReportPdf(statsReportDocument(result)), 200, pdfHeaders(`download-audit_${dateOf(range.from)}_${dateOf(range.to)}.pdf`));
+  const extras = await reportPdfExtras(c.env.DB, c.var.config, range);
+  return c.body(await renderUsageReportPdf(statsReportDocument(result), extras), 200, pdfHeaders(`download-audit_${dateOf(range.from)}_${dateOf(range.to)}.pdf`));
 });
 
 const ResourceStatsSchema = z
@@ -249,8 +251,9 @@ stats.openapi(resourceReportRoute, async (c) => {
   ]);
   const label = series.top_resources[0] ?? { doi: null, title: null };
   const safeName = `${type}-${id}`.replace(/[^A-Za-z0-9._-]/g, "_");
+  const extras = await reportPdfExtras(c.env.DB, c.var.config, range, { datasetId: label.doi ?? `${type}:${id}` });
   return c.body(
-    await renderUsageReportPdf(resourceReportDocument(resource, series, label)),
+    await renderUsageReportPdf(resourceReportDocument(resource, series, label), extras),
     200,
     pdfHeaders(`download-audit_${safeName}_${dateOf(range.from)}_${dateOf(range.to)}.pdf`),
   );

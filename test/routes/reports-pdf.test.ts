@@ -80,6 +80,19 @@ describe("PDF reports and monthly reports", () => {
     expect(text).toContain("2026-03-10 09:00:00 download failed dataset/ds-1 Storage timeout");
     expect(text).toContain("Counted downloads per day");
     expect(text).toMatch(/Generated \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z by download-audit · page 1 of 2 .* page 2 of 2/);
+    // COUNTER, worked out by hand: a, c and d are successful downloads (requests, hence also investigations), each in its
+    // own user-hour session (03-10 08h user-a, 03-12 10h user-d, 03-20 10h user-a); b failed and e was refused.
+    expect(text).toContain("COUNTER metrics (release rd1)");
+    for (const metric of ["total-dataset-investigations", "unique-dataset-investigations", "total-dataset-requests", "unique-dataset-requests"])
+      expect(text, metric).toContain(`${metric} 3`);
+  });
+
+  it("prints the root of the seal whose window holds the period's end", async () => {
+    expect((await callJson("POST", "/v1/integrity/seal")).status).toBe(200);
+    const seals = (await callJson("GET", "/v1/integrity/seals", { key: readKey })).body;
+    const latest = seals.data.at(-1);
+    const text = await pdfText(await call("GET", "/v1/reports/monthly?month=2026-03&format=pdf", { key: readKey }));
+    expect(text).toContain(`Seal root (RFC 9162, SHA-256): ${latest.root}`);
   });
 
   it("renders a daily PDF charting its actions", async () => {
