@@ -4,7 +4,7 @@ import { recordAdminAction } from "../core/ledger/admin-audit";
 import { ArchiveSchema, archiveObject, listArchives, restoreArchive, RestoreResultSchema } from "../core/retention/archive";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
 
 export const archives = router();
 
@@ -79,14 +79,7 @@ const restoreRoute = createRoute({
   security,
   middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.strictObject({ key: z.string().min(1).max(256).openapi({ example: "archive/events/2026/05/01.ndjson.gz" }) }).openapi("ArchiveRestoreRequest"),
-        },
-      },
-    },
+    body: jsonRequestBody(z.strictObject({ key: z.string().min(1).max(256).openapi({ example: "archive/events/2026/05/01.ndjson.gz" }) }).openapi("ArchiveRestoreRequest")),
   },
   responses: {
     200: { description: "Rows in the archive and how many were restored", content: { "application/json": { schema: RestoreResultSchema } } },

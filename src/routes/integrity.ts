@@ -8,7 +8,7 @@ import { continueVerification, getVerification, latestVerification, startVerific
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
 
 export const integrityRouter = router();
 
@@ -185,17 +185,10 @@ const verifyRoute = createRoute({
   security,
   middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z
-            .strictObject({ from: instant.openapi({ example: "2026-11-01T00:00:00Z" }), to: instant.openapi({ example: "2026-11-08T00:00:00Z" }) })
-            .refine((body) => body.to > body.from, { message: "must be after from", path: ["to"] })
-            .openapi("VerifyRequest"),
-        },
-      },
-    },
+    body: jsonRequestBody(z
+      .strictObject({ from: instant.openapi({ example: "2026-11-01T00:00:00Z" }), to: instant.openapi({ example: "2026-11-08T00:00:00Z" }) })
+      .refine((body) => body.to > body.from, { message: "must be after from", path: ["to"] })
+      .openapi("VerifyRequest")),
   },
   responses: {
     200: json(VerificationSchema, "Done: ok, or the problems found"),

@@ -5,7 +5,7 @@ import { recordAdminAction } from "../core/ledger/admin-audit";
 import { createKey, listKeys, revokeKey, scopes } from "../core/ledger/keys";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
 
 const ApiKeySchema = z
   .object({
@@ -32,14 +32,7 @@ const createRouteDef = createRoute({
   security,
   middleware: [requireScope("admin"), ...jsonBody(64 * 1024)] as const,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.strictObject({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(scopes)).min(1) }).openapi("CreateApiKey"),
-        },
-      },
-    },
+    body: jsonRequestBody(z.strictObject({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(scopes)).min(1) }).openapi("CreateApiKey")),
   },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: CreatedKeySchema } } },

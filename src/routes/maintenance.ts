@@ -7,7 +7,7 @@ import { recordAdminAction } from "../core/ledger/admin-audit";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
 
 export const maintenance = router();
 
@@ -83,19 +83,12 @@ const retentionRoute = createRoute({
   security,
   middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z
-            .strictObject({
-              older_than_days: z.number().int().min(1).max(36_500).optional().openapi({ description: "Default RETENTION_DAYS" }),
-              dry_run: z.boolean().default(false),
-            })
-            .openapi("RetentionRequest"),
-        },
-      },
-    },
+    body: jsonRequestBody(z
+      .strictObject({
+        older_than_days: z.number().int().min(1).max(36_500).optional().openapi({ description: "Default RETENTION_DAYS" }),
+        dry_run: z.boolean().default(false),
+      })
+      .openapi("RetentionRequest")),
   },
   responses: {
     200: { description: "What was (or would be) archived and deleted", content: { "application/json": { schema: RetentionResultSchema } } },

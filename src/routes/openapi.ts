@@ -1,5 +1,5 @@
 // Shared OpenAPI pieces for routes: the router factory, error responses and the security requirement.
-import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import { OpenAPIHono, type RouteConfig, type z } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env";
 import { ErrorResponseSchema, errorStatus, invalidRequest, type ErrorCode } from "../lib/errors";
 
@@ -64,4 +64,7 @@ export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKe
 export const securityWithScope = (scope: string) => withRole(security, scope);
 
 /** The errors every authenticated route can answer with. */
+/** A required JSON request body of `schema` (the route's `jsonBody` middleware bounds its size and parses it strictly). */
+export const jsonRequestBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+
 export const authErrors = ["unauthorized", "forbidden", "rate_limited", "internal"] as const satisfies ErrorCode[];

@@ -5,7 +5,7 @@ import { eraseSubject, subjectAccess, subjectAccessCsv, type Subject } from "../
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
 
 export const privacyRouter = router();
 
@@ -74,14 +74,7 @@ const erasureRoute = createRoute({
   security,
   middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.strictObject({ ...subjectFields, reason: z.string().min(1).max(500).openapi({ example: "GDPR Art. 17 request #123" }) }).openapi("ErasureRequest"),
-        },
-      },
-    },
+    body: jsonRequestBody(z.strictObject({ ...subjectFields, reason: z.string().min(1).max(500).openapi({ example: "GDPR Art. 17 request #123" }) }).openapi("ErasureRequest")),
   },
   responses: {
     200: json(

@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { CreatedWebhookSchema, createWebhook, DeliverySchema, deleteWebhook, listDeliveries, listWebhooks, webhookEventTypes, WebhookSchema } from "../core/alerts/webhooks";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
-import { authErrors, errorResponses, router, security } from "./openapi";
+import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
 
 export const webhooksRouter = router();
 
@@ -20,20 +20,13 @@ const createRouteDef = createRoute({
   security,
   middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z
-            .strictObject({
-              url: z.string().max(2048),
-              event_types: z.array(z.enum(webhookEventTypes)).min(1),
-              description: z.string().trim().max(200).optional(),
-            })
-            .openapi("CreateWebhook"),
-        },
-      },
-    },
+    body: jsonRequestBody(z
+      .strictObject({
+        url: z.string().max(2048),
+        event_types: z.array(z.enum(webhookEventTypes)).min(1),
+        description: z.string().trim().max(200).optional(),
+      })
+      .openapi("CreateWebhook")),
   },
   responses: {
     201: json(CreatedWebhookSchema, "Created"),
