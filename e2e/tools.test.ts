@@ -5,7 +5,7 @@ import ExcelJS from "exceljs";
 import type { Browser, Page } from "playwright-core";
 import { extractText, getDocumentProxy } from "unpdf";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium } from "./browser";
+import { signedInDashboard } from "./browser";
 
 const e2e = inject("e2e");
 
@@ -15,13 +15,7 @@ describe.skipIf(e2e === null)("dashboard tools in Chromium", () => {
   let page: Page;
 
   beforeAll(async () => {
-    browser = await launchChromium();
-    const context = await browser.newContext({ locale: "en-GB", viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    page = await context.newPage();
-    await page.goto(`${baseUrl}/dashboard`);
-    await page.getByLabel("API key").fill(adminKey);
-    await page.getByLabel("API key").press("Enter");
-    await page.locator("[data-card=downloads]").waitFor();
+    ({ browser, page } = await signedInDashboard(baseUrl, adminKey));
   });
 
   afterAll(async () => {
