@@ -272,10 +272,18 @@ export class LedgerShard extends DurableObject<Env> {
       );
       for (const watcher of this.flushWatchers)
         for (const { id, received_at, duplicate_of, content_hash } of rows) watcher.set(id, { id, received_at, duplicate_of, content_hash });
-      this.sql.exec("DELETE FROM staged WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(rows.map((staged) => staged.seq)));
-      this.stagedRows -= rows.length;
-      this.stagedBytes -= rows.reduce((sum, staged) => sum + staged.row.length, 0);
-      flushed += rows.length;
+      // Two flushes can select the same rows while the first waits on D1 (D1 drops the second copy); the count follows
+      // only the rows this one actually removed from staging, so the staging bound never drifts.
+      const removed = new Set(
+        this.sql
+          .exec<{ seq: number }>("DELETE FROM staged WHERE seq IN (SELECT value FROM json_each(?)) RETURNING seq", JSON.stringify(rows.map((staged) => staged.seq)))
+          .toArray()
+          .map(({ seq }) => seq),
+      );
+      const mine = rows.filter((staged) => removed.has(staged.seq));
+      this.stagedRows -= mine.length;
+      this.stagedBytes -= mine.reduce((sum, staged) => sum + staged.row.length, 0);
+      flushed += mine.length;
     }
   }
 

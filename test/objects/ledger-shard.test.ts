@@ -111,6 +111,16 @@ describe("LedgerShard", () => {
     expect(await countRows("events", `id = '${storedId}'`)).toBe(1);
   });
 
+  it("counts staged rows exactly when two flushes overlap (the staging bound relies on the count)", async () => {
+    const { stub, options, item } = shardNamed("test-overlapping-flushes");
+    await stub.stage([await item({ id: "overlap-1" }), await item({ id: "overlap-2" }), await item({ id: "overlap-3" })], options);
+    expect(await stub.stateSize()).toMatchObject({ staged: 3 });
+    // Both select the same three rows while the first waits on D1; only one of them deletes each row from staging.
+    await Promise.all([stub.flush(), stub.flush()]);
+    expect(await stub.stateSize()).toMatchObject({ staged: 0, stagedBytes: 0 });
+    expect(await countRows("events", "client_id LIKE 'overlap-%' AND key_id = 'key-test'")).toBe(3);
+  });
+
   it("finding 1: 10.1a (LedgerShard): a second use of one key's id with other content is a conflict and stores nothing", async () => {
     const { stub, options, item } = shardNamed("test-conflict");
     const [first] = await stub.stage([await item({ id: "two-users", user: "user-a" })], options);
