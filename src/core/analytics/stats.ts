@@ -102,20 +102,20 @@ class Sources {
   /** Counted raw rows the rollups do not hold, as a subquery with normalised columns ('' for absent dimensions). */
   raw(): string {
     const { params, scope, coverage } = this;
-    const select = (index = "") => `SELECT occurred_at / 86400000 AS day, occurred_at, received_at, action, status, coalesce(resource_type, '') AS resource_type,
+    const base = `SELECT occurred_at / 86400000 AS day, occurred_at, received_at, action, status, coalesce(resource_type, '') AS resource_type,
       coalesce(resource_id, '') AS resource_id, coalesce(organisation, '') AS organisation, doi, title, user_key,
       coalesce(bytes, 0) AS bytes, ${ACCESS_METHOD_SQL} AS access_method, coalesce(country, '') AS country
-      FROM events ${index} WHERE ${["status IN ('success', 'failure')", "duplicate_of IS NULL", ...this.dimensionConditions()].join(" AND ")}`;
-    const base = select();
+      FROM events WHERE ${["status IN ('success', 'failure')", "duplicate_of IS NULL", ...this.dimensionConditions()].join(" AND ")}`;
     const parts: string[] = [];
     const spanStart = () => params.add("spanStart", coverage.spanStart);
     const spanEnd = () => params.add("spanEnd", coverage.spanEnd);
     if (coverage.spanStart > scope.from) parts.push(`${base} AND occurred_at >= ${params.add("from", scope.from)} AND occurred_at < ${spanStart()}`);
     if (scope.to > coverage.spanEnd) parts.push(`${base} AND occurred_at >= ${spanEnd()} AND occurred_at < ${params.add("to", scope.to)}`);
-    // Events received after the watermark are few; without the hint the planner walks the whole span by occurred_at.
+    // Events received after the watermark are few: the unary + keeps the planner off the occurred_at index, so it seeks
+    // the receipt order (event_rows' primary key) instead of walking the whole span by occurred_at.
     if (this.hasRollups)
       parts.push(
-        `${select("INDEXED BY events_received")} AND received_at > ${params.add("watermark", coverage.watermark)} AND occurred_at >= ${spanStart()} AND occurred_at < ${spanEnd()}
+        `${base} AND received_at > ${params.add("watermark", coverage.watermark)} AND +occurred_at >= ${spanStart()} AND +occurred_at < ${spanEnd()}
          AND received_at > coalesce((SELECT rolled_through FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000), -1)`,
       );
     return `(${parts.join(" UNION ALL ")})`;

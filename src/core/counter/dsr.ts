@@ -130,8 +130,8 @@ export async function liveCounterRows(db: D1Database, config: Config, period: Ds
   const periodEnd = dayStart(period.lastDay + 1);
   const { results } = await preparedWithinLimits(
     db,
-    `SELECT occurred_at / 86400000 AS day FROM events INDEXED BY events_received
-     WHERE received_at > ?1 AND received_at <= ?4 AND occurred_at >= ?2 AND occurred_at < ?3
+    `SELECT occurred_at / 86400000 AS day FROM events
+     WHERE received_at > ?1 AND received_at <= ?4 AND +occurred_at >= ?2 AND +occurred_at < ?3
        AND received_at > coalesce((SELECT rolled_through FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000), -1)
        AND NOT EXISTS (SELECT 1 FROM rollup_days WHERE rollup_days.day = events.occurred_at / 86400000 AND purged_at IS NOT NULL)
      UNION SELECT candidate.day FROM (SELECT DISTINCT occurred_at / 86400000 AS day FROM events WHERE occurred_at >= ?5 AND occurred_at < ?3 AND received_at <= ?4) AS candidate

@@ -7,6 +7,7 @@ import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { accessMethodOf, countryOf, type AccessMethod } from "../counter/classify";
 import { SEALING_WATERMARK } from "../integrity/seals";
+import { DICTIONARY_COLUMNS, encodeSql, EVENT_COLUMNS, type EventColumn } from "../../db/event-storage";
 import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
@@ -162,35 +163,44 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
   return { row, actor };
 }
 
-const eventColumns = [
-  "id", "occurred_at", "received_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_key",
-  "user_key", "organisation", "ip_prefix", "ip_hash", "user_agent", "bytes", "message", "meta", "duplicate_of", "key_id",
-  "client_id", "content_hash", "denied_count", "access_method", "country", "file", "session_id",
-] as const satisfies readonly (keyof EventRow)[];
+const eventColumns = EVENT_COLUMNS satisfies readonly (keyof EventRow)[];
+
+/** Position of each column in a row's JSON array. */
+const position = Object.fromEntries(eventColumns.map((column, index) => [column, index])) as Record<EventColumn, number>;
 
 // Rows travel as one JSON parameter per statement (json_each), so a 1,000-row insert binds one parameter instead of
-// 23,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows.
-const insertSql = (value: (column: string, index: number) => string) => `INSERT INTO events (${eventColumns.join(", ")})
-SELECT ${eventColumns.map(value).join(", ")} FROM json_each(?1) WHERE true
-ON CONFLICT(id) DO NOTHING RETURNING id`;
+// 27,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows. The row goes
+// into `event_rows` in the compact form of src/db/event-storage.ts, its strings resolved against the dictionary that
+// the statement before it in the same batch filled.
+const insertSql = (value: (column: EventColumn) => string) => `INSERT INTO event_rows (${eventColumns.join(", ")})
+SELECT ${eventColumns.map((column) => encodeSql(column, value)).join(", ")} FROM json_each(?1) AS row WHERE true
+ON CONFLICT DO NOTHING RETURNING id`;
+
+const jsonValue = (column: EventColumn) => `json_extract(row.value, '$[${position[column]}]')`;
 
 // A row reaching D1 after its receipt window was sealed (a flush delayed past the seal margin) gets the sealing
 // watermark as its receipt time, in the same statement, so it lands in the next window and no seal ever changes.
-const insertEventsSql = insertSql((column, index) =>
+const insertEventsSql = insertSql((column) =>
   column === "received_at"
-    ? `max(json_extract(value, '$[${index}]'), coalesce((SELECT value FROM maintenance_state WHERE name = '${SEALING_WATERMARK}'), 0))`
-    : `json_extract(value, '$[${index}]')`,
+    ? `max(${jsonValue(column)}, coalesce((SELECT value FROM maintenance_state WHERE name = '${SEALING_WATERMARK}'), 0))`
+    : jsonValue(column),
 );
 
 /** For restoring archived rows into the windows they were sealed in. */
-const insertArchivedEventsSql = insertSql((_, index) => `json_extract(value, '$[${index}]')`);
+const insertArchivedEventsSql = insertSql(jsonValue);
 
+/** Adds the strings of a chunk (one JSON array parameter) that the dictionary lacks; a known string writes nothing. */
+const insertStringsSql = "INSERT INTO event_strings (value) SELECT value FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING";
+
+// An actor whose known details already hold every given one is left alone: no row is written for it.
 const upsertActorsSql = `INSERT INTO actors (actor_key, actor_id, email, name, updated_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]')
 FROM json_each(?1) WHERE true
 ON CONFLICT(actor_key) DO UPDATE SET actor_id = coalesce(excluded.actor_id, actors.actor_id),
   email = coalesce(excluded.email, actors.email), name = coalesce(excluded.name, actors.name),
-  updated_at = max(excluded.updated_at, actors.updated_at)`;
+  updated_at = max(excluded.updated_at, actors.updated_at)
+WHERE coalesce(excluded.actor_id, actors.actor_id) IS NOT actors.actor_id OR coalesce(excluded.email, actors.email) IS NOT actors.email
+  OR coalesce(excluded.name, actors.name) IS NOT actors.name`;
 
 /** Two details of the same actor in one chunk: later values win, a missing one never erases a known one (as the upsert). */
 function mergeActor(known: ActorRow | undefined, next: ActorRow): ActorRow {
@@ -211,7 +221,8 @@ export interface StoreResult {
 }
 
 /**
- * Stores prepared events: each chunk (≤ 1,000 rows, ≤ 1 MB) is one atomic D1 batch of an actor upsert and an event insert.
+ * Stores prepared events: each chunk (≤ 1,000 rows, ≤ 1 MB) is one atomic D1 batch of an actor upsert, the new
+ * dictionary strings and the event insert.
  * Existing ids are left untouched (idempotent replay); they are absent from `inserted`. `keepReceivedAt` is for archive
  * restores only: the rows go back into their sealed windows instead of after the sealing watermark.
  */
@@ -230,6 +241,9 @@ export async function storeEvents(db: D1Database, events: PreparedEvent[], optio
       const actorRows = [...actors.values()].map((a) => [a.actor_key, a.actor_id, a.email, a.name, a.updated_at]);
       for (const actorChunk of chunkForJsonParameter(actorRows)) batch.push(preparedWithinLimits(db, upsertActorsSql, [actorChunk.json]));
     }
+    const strings = new Set<string>();
+    for (const { row } of slice) for (const column of DICTIONARY_COLUMNS) if (row[column] !== null) strings.add(row[column]);
+    for (const stringChunk of chunkForJsonParameter([...strings])) batch.push(preparedWithinLimits(db, insertStringsSql, [stringChunk.json]));
     batch.push(preparedWithinLimits(db, options.keepReceivedAt ? insertArchivedEventsSql : insertEventsSql, [chunk.json]));
     const results = await db.batch<{ id: string }>(batch);
     statements += batch.length;

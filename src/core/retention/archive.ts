@@ -377,7 +377,7 @@ export async function deleteArchivedRows(db: D1Database, bucket: R2Bucket, manif
       batch.push(
         preparedWithinLimits(
           db,
-          `DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1)) AND received_at <= ?2 AND occurred_at >= ?3 AND occurred_at < ?4`,
+          `DELETE FROM event_rows WHERE id IN (SELECT value FROM json_each(?1)) AND received_at <= ?2 AND occurred_at >= ?3 AND occurred_at < ?4`,
           [chunk.json, rolledThrough, dayStart(manifest.day), dayStart(manifest.day) + DAY_MS],
         ),
       );

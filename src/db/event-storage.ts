@@ -1,0 +1,146 @@
+// How a ledger row is stored compactly in `event_rows` and read back through the `events` view, byte for byte as written.
+//
+// Readers only ever see the logical columns (the `events` view of migration 0012); this module is the one place that
+// knows the physical encoding. Every encoding is lossless and type-preserving, so the canonical bytes that seals cover
+// are the same before and after the migration:
+// - repeated strings (action, resource, organisation, user agent, key id) become ids into the `event_strings` dictionary;
+// - lowercase hex pseudonyms (HMACs: actor_key, user_key, ip_hash, session_id) and content hashes become BLOBs of half
+//   the size, lowercase canonical UUIDs in client_id become 16-byte BLOBs; any other value is kept as it is;
+// - status and access_method become small integers (SQLite stores 0 and 1 in no bytes); other text is kept;
+// - user_key equal to actor_key (every event with a known actor) is stored as integer 0.
+// `id` stays TEXT: seal leaves are ordered by (received_at, id) over the text, and legacy non-UUID ids sort among UUIDs.
+
+/** Columns of `events` that are ids into `event_strings`. */
+export const DICTIONARY_COLUMNS = ["action", "resource_type", "resource_id", "doi", "title", "organisation", "user_agent", "key_id", "file"] as const;
+
+type Encoding = "plain" | "dictionary" | "hex" | "uuid" | "status" | "access_method" | "user_key";
+
+/** The physical encoding of each logical column, in the view's (and canonical encoding's) column order. */
+export const COLUMN_ENCODINGS = {
+  id: "plain",
+  occurred_at: "plain",
+  received_at: "plain",
+  action: "dictionary",
+  status: "status",
+  resource_type: "dictionary",
+  resource_id: "dictionary",
+  doi: "dictionary",
+  title: "dictionary",
+  actor_key: "hex",
+  user_key: "user_key",
+  organisation: "dictionary",
+  ip_prefix: "plain",
+  ip_hash: "hex",
+  user_agent: "dictionary",
+  bytes: "plain",
+  message: "plain",
+  meta: "plain",
+  duplicate_of: "plain",
+  key_id: "dictionary",
+  client_id: "uuid",
+  content_hash: "hex",
+  denied_count: "plain",
+  access_method: "access_method",
+  country: "plain",
+  file: "dictionary",
+  session_id: "hex",
+} as const satisfies Record<string, Encoding>;
+
+export type EventColumn = keyof typeof COLUMN_ENCODINGS;
+export const EVENT_COLUMNS = Object.keys(COLUMN_ENCODINGS) as EventColumn[];
+
+const STATUS_CODES = { success: 1, failure: 0, denied: 2 } as const;
+const ACCESS_METHOD_CODES = { regular: 1, robot: 0, machine: 2 } as const;
+
+const codeCase = (input: string, codes: Record<string, number>) =>
+  `CASE ${input} ${Object.entries(codes).map(([text, code]) => `WHEN '${text}' THEN ${code}`).join(" ")} ELSE ${input} END`;
+const textCase = (stored: string, codes: Record<string, number>) =>
+  `CASE ${stored} ${Object.entries(codes).map(([text, code]) => `WHEN ${code} THEN '${text}'`).join(" ")} ELSE ${stored} END`;
+
+const hexToBlob = (input: string) =>
+  `CASE WHEN typeof(${input}) = 'text' AND length(${input}) IN (32, 64) AND NOT ${input} GLOB '*[^0-9a-f]*' THEN unhex(${input}) ELSE ${input} END`;
+const blobToHex = (stored: string) => `CASE WHEN typeof(${stored}) = 'blob' THEN lower(hex(${stored})) ELSE ${stored} END`;
+
+const uuidToBlob = (input: string) =>
+  `CASE WHEN typeof(${input}) = 'text' AND ${input} GLOB '????????-????-????-????-????????????' AND NOT replace(${input}, '-', '') GLOB '*[^0-9a-f]*' THEN unhex(replace(${input}, '-', '')) ELSE ${input} END`;
+const blobToUuid = (stored: string) =>
+  `CASE WHEN typeof(${stored}) = 'blob' THEN lower(substr(hex(${stored}), 1, 8) || '-' || substr(hex(${stored}), 9, 4) || '-' || substr(hex(${stored}), 13, 4) || '-' || substr(hex(${stored}), 17, 4) || '-' || substr(hex(${stored}), 21)) ELSE ${stored} END`;
+
+/**
+ * The SQL expression that stores logical column `column`, given the SQL expression of each logical input value.
+ * `coerceText` is for inputs of any type (SQL written by hand): the old table's TEXT affinity turned numbers into text,
+ * and the BLOB-affinity physical columns do the same with it. The service's inputs are already text.
+ */
+export function encodeSql(column: EventColumn, input: (column: EventColumn) => string, { coerceText = false } = {}): string {
+  const value = input(column);
+  const asText = coerceText ? `CASE WHEN typeof(${value}) IN ('integer', 'real') THEN CAST(${value} AS TEXT) ELSE ${value} END` : value;
+  switch (COLUMN_ENCODINGS[column]) {
+    case "plain":
+      return value;
+    case "dictionary":
+      return `(SELECT id FROM event_strings WHERE value = ${value})`;
+    case "hex":
+      return hexToBlob(asText);
+    case "uuid":
+      return uuidToBlob(asText);
+    case "status":
+      return codeCase(asText, STATUS_CODES);
+    case "access_method":
+      return codeCase(asText, ACCESS_METHOD_CODES);
+    case "user_key": {
+      const actorKey = input("actor_key");
+      return `CASE WHEN ${value} = ${actorKey} THEN 0 ELSE ${hexToBlob(asText)} END`;
+    }
+  }
+}
+
+/** The SQL expression of logical column `column` read from `event_rows` AS `r` (dictionary joins are named `s_<column>`). */
+export function decodeSql(column: EventColumn): string {
+  const stored = `r.${column}`;
+  switch (COLUMN_ENCODINGS[column]) {
+    case "plain":
+      return stored;
+    case "dictionary":
+      return `s_${column}.value`;
+    case "hex":
+      return blobToHex(stored);
+    case "uuid":
+      return blobToUuid(stored);
+    case "status":
+      return textCase(stored, STATUS_CODES);
+    case "access_method":
+      return textCase(stored, ACCESS_METHOD_CODES);
+    case "user_key":
+      return `CASE WHEN typeof(${stored}) = 'integer' THEN ${blobToHex("r.actor_key")} ELSE ${blobToHex(stored)} END`;
+  }
+}
+
+/** The `events` view: the 27 logical columns of every stored row. Left joins on the dictionary's key vanish when unused. */
+export function eventsViewSql(): string {
+  const columns = EVENT_COLUMNS.map((column) => `${decodeSql(column)} AS ${column}`).join(",\n  ");
+  const joins = DICTIONARY_COLUMNS.map((column) => `LEFT JOIN event_strings AS s_${column} ON s_${column}.id = r.${column}`).join("\n");
+  return `CREATE VIEW events AS SELECT\n  ${columns}\nFROM event_rows AS r\n${joins}`;
+}
+
+/** A statement adding the strings among `values` (SQL expressions) that the dictionary does not hold yet. */
+export function dictionaryInsertSql(values: string[]): string {
+  return `INSERT OR IGNORE INTO event_strings (value) SELECT value FROM json_each(json_array(${values.join(", ")})) WHERE value IS NOT NULL`;
+}
+
+/**
+ * Triggers that keep the `events` view writable for SQL run by hand (operators, tests): the service itself writes
+ * `event_rows` directly (src/core/ledger/ingest.ts) and deletes from it (src/core/retention/archive.ts).
+ */
+export function eventsViewTriggersSql(): string[] {
+  const newValue = (column: EventColumn) => (column === "key_id" ? "coalesce(NEW.key_id, 'legacy')" : `NEW.${column}`);
+  const dictionary = `${dictionaryInsertSql(DICTIONARY_COLUMNS.map(newValue))};`;
+  const physical = EVENT_COLUMNS.join(", ");
+  const encoded = EVENT_COLUMNS.map((column) => encodeSql(column, newValue, { coerceText: true })).join(", ");
+  const assignments = EVENT_COLUMNS.map((column) => `${column} = ${encodeSql(column, newValue, { coerceText: true })}`).join(", ");
+  const oldRow = "received_at = OLD.received_at AND id = OLD.id";
+  return [
+    `CREATE TRIGGER events_insert INSTEAD OF INSERT ON events BEGIN\n${dictionary}\nINSERT INTO event_rows (${physical}) VALUES (${encoded});\nEND`,
+    `CREATE TRIGGER events_update INSTEAD OF UPDATE ON events BEGIN\n${dictionary}\nUPDATE event_rows SET ${assignments} WHERE ${oldRow};\nEND`,
+    `CREATE TRIGGER events_delete INSTEAD OF DELETE ON events BEGIN\nDELETE FROM event_rows WHERE ${oldRow};\nEND`,
+  ];
+}
