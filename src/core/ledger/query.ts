@@ -1,5 +1,5 @@
 // Reads the ledger: filtered keyset pages, single events, recent events and the action / resource-type catalogues.
-import { and, count, desc, eq, gte, inArray, isNull, lt, max, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { drizzle } from "drizzle-orm/d1";
 import { actors, events } from "../../db/ledger-schema";
@@ -155,21 +155,24 @@ export async function getEvent(db: D1Database, id: string, callerKeyId: string):
   return toEvent(row);
 }
 
+// Both catalogues group the stored dictionary ids (no index holds them: a documented scan of the ledger) and look each
+// string up once, instead of decoding every row through the view.
 export async function listActions(db: D1Database): Promise<{ action: string; events: number; last_seen: string }[]> {
-  const rows = await drizzle(db)
-    .select({ action: events.action, events: count(), lastSeen: max(events.occurredAt) })
-    .from(events)
-    .groupBy(events.action)
-    .orderBy(events.action);
-  return rows.map((row) => ({ action: row.action, events: row.events, last_seen: new Date(row.lastSeen ?? 0).toISOString() }));
+  const { results } = await db
+    .prepare(
+      `SELECT strings.value AS action, grouped.events, grouped.last_seen FROM (SELECT action, count(*) AS events, max(occurred_at) AS last_seen FROM event_rows GROUP BY action) AS grouped
+       JOIN event_strings AS strings ON strings.id = grouped.action ORDER BY strings.value`,
+    )
+    .all<{ action: string; events: number; last_seen: number }>();
+  return results.map((row) => ({ action: row.action, events: row.events, last_seen: new Date(row.last_seen).toISOString() }));
 }
 
 export async function listResourceTypes(db: D1Database): Promise<{ resource_type: string; events: number }[]> {
-  const rows = await drizzle(db)
-    .select({ resourceType: events.resourceType, events: count() })
-    .from(events)
-    .where(sql`${events.resourceType} IS NOT NULL`)
-    .groupBy(events.resourceType)
-    .orderBy(events.resourceType);
-  return rows.map((row) => ({ resource_type: row.resourceType!, events: row.events }));
+  const { results } = await db
+    .prepare(
+      `SELECT strings.value AS resource_type, grouped.events FROM (SELECT resource_type, count(*) AS events FROM event_rows WHERE resource_type IS NOT NULL GROUP BY resource_type) AS grouped
+       JOIN event_strings AS strings ON strings.id = grouped.resource_type ORDER BY strings.value`,
+    )
+    .all<{ resource_type: string; events: number }>();
+  return results;
 }

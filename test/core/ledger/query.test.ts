@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EventFilterSchema, EventInputSchema } from "../../../src/core/ledger/event-schema";
 import { ingestEvents } from "../../../src/core/ledger/ingest";
-import { decodeCursor, encodeCursor, listActions, listEvents, listResourceTypes } from "../../../src/core/ledger/query";
+import { decodeCursor, encodeCursor, getEvent, listActions, listEvents, listResourceTypes } from "../../../src/core/ledger/query";
 import { getConfig } from "../../../src/lib/config";
 import { ApiError } from "../../../src/lib/errors";
 import { recordingD1 } from "../../d1-spy";
@@ -76,28 +76,42 @@ describe("query plans of GET /v1/events filters", () => {
     await ingestEvents(env.DB, config, inputs, { keyId: "test-key", receivedAt: Date.now() });
   });
 
-  const indexed: [string, Record<string, string>, RegExp][] = [
-    ["from/to", { from: "2025-01-02", to: "2025-01-05" }, /SEARCH events USING INDEX events_occurred \(occurred_at>\? AND occurred_at<\?\)/],
-    ["action", { action: "download" }, /SEARCH events USING INDEX events_action_occurred \(action=\?\)/],
-    ["status", { status: "failure" }, /SEARCH events USING INDEX events_status_occurred \(status=\?\)/],
-    ["resource_type", { resource_type: "dataset" }, /SEARCH events USING INDEX events_resource_type_occurred \(resource_type=\?\)/],
-    ["resource_type + resource_id", { resource_type: "dataset", resource_id: "ds-1" }, /SEARCH events USING INDEX events_resource_id_occurred \(resource_id=\?\)/],
-    ["resource_id", { resource_id: "ds-1" }, /SEARCH events USING INDEX events_resource_id_occurred \(resource_id=\?\)/],
-    ["doi", { doi: "10.1234/ds.1" }, /SEARCH events USING INDEX events_doi_occurred \(doi=\?\)/],
-    ["actor_id", { actor_id: "plan-user-1" }, /SEARCH events USING INDEX events_actor_occurred \(actor_key=\?\)/],
-    ["email", { email: "plan1@example.org" }, /SEARCH events USING INDEX events_actor_occurred \(actor_key=\?\)/],
-    ["organisation", { organisation: "Org 1" }, /SEARCH events USING INDEX events_organisation_occurred \(organisation=\?\)/],
-    ["action + from", { action: "download", from: "2025-01-02" }, /SEARCH events USING INDEX events_action_occurred \(action=\? AND occurred_at>\?\)/],
+  // Migration 0012 keeps two indexes on event_rows: the time filter seeks event_rows_occurred, every other filter rides it
+  // newest first (stopping after a page of matches), its dictionary string looked up once by event_strings_value.
+  it("seeks the time index for from/to", async () => {
+    const plan = await planFor({ from: "2025-01-02", to: "2025-01-05" });
+    expect(plan.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_occurred \(occurred_at>\? AND occurred_at<\?\)/);
+    expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
+
+  const riding: [string, Record<string, string>, string[]][] = [
+    ["action", { action: "download" }, ["action"]],
+    ["status", { status: "failure" }, []],
+    ["resource_type", { resource_type: "dataset" }, ["resource_type"]],
+    ["resource_type + resource_id", { resource_type: "dataset", resource_id: "ds-1" }, ["resource_type", "resource_id"]],
+    ["resource_id", { resource_id: "ds-1" }, ["resource_id"]],
+    ["doi", { doi: "10.1234/ds.1" }, ["doi"]],
+    ["actor_id", { actor_id: "plan-user-1" }, []],
+    ["email", { email: "plan1@example.org" }, []],
+    ["organisation", { organisation: "Org 1" }, ["organisation"]],
+    ["user_key", { user_key: "a".repeat(64) }, []],
   ];
 
-  for (const [name, query, expected] of indexed) {
-    it(`uses an index for ${name}, never a full scan of events`, async () => {
+  for (const [name, query, dictionary] of riding) {
+    it(`rides the time index newest first for ${name}, never sorting or scanning the table`, async () => {
       const plan = await planFor(query);
-      expect(plan.some((detail) => expected.test(detail)), plan.join("\n")).toBe(true);
-      expect(plan.filter((detail) => /^SCAN events\b/.test(detail))).toEqual([]);
-      if (!["actor_id", "email"].includes(name)) expect(plan).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+      expect(plan, plan.join("\n")).toContain("SCAN r USING INDEX event_rows_occurred");
+      expect(plan.filter((detail) => /^SCAN (r|event_rows)$/.test(detail))).toEqual([]);
+      expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/);
+      for (const column of dictionary) expect(plan, plan.join("\n")).toContain(`SEARCH s_${column} USING COVERING INDEX event_strings_value (value=?)`);
     });
   }
+
+  it("rides the time index for action + from, seeking the lower bound", async () => {
+    const plan = await planFor({ action: "download", from: "2025-01-02" });
+    expect(plan.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_occurred \(occurred_at>\?\)/);
+    expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
 
   it("looks up actors for actor_id and email through their indexes", async () => {
     expect((await planFor({ actor_id: "plan-user-1" })).join("\n")).toMatch(/SEARCH actors USING (COVERING )?INDEX actors_actor_id \(actor_id=\?\)/);
@@ -107,25 +121,31 @@ describe("query plans of GET /v1/events filters", () => {
   it("continues a page by index range, not by re-reading earlier rows", async () => {
     const cursor = encodeCursor({ occurredAt: Date.UTC(2025, 0, 10), id: "zzz" });
     const plain = await planFor({}, cursor);
-    expect(plain.join("\n")).toMatch(/SEARCH events USING INDEX events_occurred \(\(occurred_at,id\)<\(\?,\?\)\)/);
+    expect(plain.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_occurred \(\(occurred_at,id\)<\(\?,\?\)\)/);
     const byAction = await planFor({ action: "download" }, cursor);
-    expect(byAction.join("\n")).toMatch(/SEARCH events USING INDEX events_action_occurred \(action=\? AND \(occurred_at,id\)<\(\?,\?\)\)/);
+    expect(byAction.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_occurred \(\(occurred_at,id\)<\(\?,\?\)\)/);
   });
 
   it("walks the time index without sorting when there is no filter, and for q (a documented scan)", async () => {
     for (const query of [{}, { q: "Record 1" }] as Record<string, string>[]) {
       const plan = await planFor(query);
-      expect(plan.join("\n")).toMatch(/SCAN events USING INDEX events_occurred/);
+      expect(plan.join("\n")).toMatch(/SCAN r USING INDEX event_rows_occurred/);
       expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/);
     }
   });
 
-  it("reads /v1/actions and /v1/resource-types from covering indexes, without sorting", async () => {
-    const actions = await planOf(listActions);
-    expect(actions.join("\n")).toMatch(/SCAN events USING COVERING INDEX events_action_occurred/);
-    expect(actions.join("\n")).not.toMatch(/TEMP B-TREE/);
-    const types = await planOf(listResourceTypes);
-    expect(types.join("\n")).toMatch(/(SCAN|SEARCH) events USING COVERING INDEX events_resource_type_occurred/);
-    expect(types.join("\n")).not.toMatch(/TEMP B-TREE/);
+  it("finds one event and replays by the unique id index", async () => {
+    const plan = await planOf((db) => getEvent(db, "no-such-event", "test-key").catch(() => undefined));
+    expect(plan.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_id \(id=\?\)/);
   });
+
+  it("reads /v1/actions and /v1/resource-types by grouping the stored dictionary ids (a documented scan)", async () => {
+    const actions = await planOf(listActions);
+    expect(actions.join("\n")).toMatch(/SCAN event_rows/);
+    expect(actions.join("\n")).toMatch(/SEARCH strings USING INTEGER PRIMARY KEY/);
+    const types = await planOf(listResourceTypes);
+    expect(types.join("\n")).toMatch(/SCAN event_rows/);
+    expect(await listActions(env.DB)).toEqual(expect.arrayContaining([expect.objectContaining({ action: "auth.login" })]));
+    expect(await listResourceTypes(env.DB)).toEqual(expect.arrayContaining([expect.objectContaining({ resource_type: "dataset" })]));
+});
 });
