@@ -7,13 +7,14 @@
 // - lowercase hex pseudonyms (HMACs: actor_key, user_key, ip_hash, session_id) and content hashes become BLOBs of half
 //   the size, lowercase canonical UUIDs in client_id become 16-byte BLOBs; any other value is kept as it is;
 // - status and access_method become small integers (SQLite stores 0 and 1 in no bytes); other text is kept;
-// - user_key equal to actor_key (every event with a known actor) is stored as integer 0.
+// - user_key equal to actor_key (every event with a known actor) is stored as integer 0;
+// - an IPv4 /24 prefix written by the service ("a.b.c.0") is stored as the integer a·2^16 + b·2^8 + c (storedValue).
 // `id` stays TEXT: seal leaves are ordered by (received_at, id) over the text, and legacy non-UUID ids sort among UUIDs.
 
 /** Columns of `events` that are ids into `event_strings`. */
 export const DICTIONARY_COLUMNS = ["action", "resource_type", "resource_id", "doi", "title", "organisation", "user_agent", "key_id", "file"] as const;
 
-type Encoding = "plain" | "dictionary" | "hex" | "uuid" | "status" | "access_method" | "user_key";
+type Encoding = "plain" | "dictionary" | "hex" | "uuid" | "status" | "access_method" | "user_key" | "ipv4_prefix";
 
 /** The physical encoding of each logical column, in the view's (and canonical encoding's) column order. */
 export const COLUMN_ENCODINGS = {
@@ -29,7 +30,7 @@ export const COLUMN_ENCODINGS = {
   actor_key: "hex",
   user_key: "user_key",
   organisation: "dictionary",
-  ip_prefix: "plain",
+  ip_prefix: "ipv4_prefix",
   ip_hash: "hex",
   user_agent: "dictionary",
   bytes: "plain",
@@ -91,7 +92,23 @@ export function encodeSql(column: EventColumn, input: (column: EventColumn) => s
       const actorKey = input("actor_key");
       return `CASE WHEN ${value} = ${actorKey} THEN 0 ELSE ${hexToBlob(asText)} END`;
     }
+    case "ipv4_prefix":
+      // The integer form comes from storedValue (parsing dotted text is no job for SQL); text is kept as written.
+      return asText;
   }
+}
+
+const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+const IPV4_PREFIX = new RegExp(`^${IPV4_OCTET}\\.${IPV4_OCTET}\\.${IPV4_OCTET}\\.0$`);
+
+/**
+ * The value of `column` as the service hands it to the insert statement: the logical value, except an IPv4 /24 prefix
+ * in canonical dotted form, which becomes its integer (decodeSql spells it back, digit for digit).
+ */
+export function storedValue(column: EventColumn, value: string | number | null): string | number | null {
+  if (column !== "ip_prefix" || typeof value !== "string") return value;
+  const octets = IPV4_PREFIX.exec(value);
+  return octets ? Number(octets[1]) * 65_536 + Number(octets[2]) * 256 + Number(octets[3]) : value;
 }
 
 /** The SQL expression of logical column `column` read from `event_rows` AS `r` (dictionary joins are named `s_<column>`). */
@@ -112,6 +129,8 @@ export function decodeSql(column: EventColumn): string {
       return textCase(stored, ACCESS_METHOD_CODES);
     case "user_key":
       return `CASE WHEN typeof(${stored}) = 'integer' THEN ${blobToHex("r.actor_key")} ELSE ${blobToHex(stored)} END`;
+    case "ipv4_prefix":
+      return `CASE WHEN typeof(${stored}) = 'integer' THEN (${stored} >> 16) || '.' || ((${stored} >> 8) & 255) || '.' || (${stored} & 255) || '.0' ELSE ${stored} END`;
   }
 }
 

@@ -70,7 +70,7 @@ export const eventRows = sqliteTable(
     actorKey: blob("actor_key"),
     userKey: blob("user_key"),
     organisation: integer("organisation"),
-    ipPrefix: text("ip_prefix"),
+    ipPrefix: blob("ip_prefix"),
     ipHash: blob("ip_hash"),
     userAgent: integer("user_agent"),
     bytes: integer("bytes"),

@@ -82,9 +82,9 @@ describe("migration 0012", () => {
     expect(await problems()).toEqual([]);
 
     // The compact forms are taken only where they give the value back: hex and UUIDs as BLOBs, the rest as written.
-    const stored = await env.DB.prepare("SELECT id, typeof(actor_key) AS actor, typeof(user_key) AS user, typeof(client_id) AS client, typeof(content_hash) AS hash, typeof(status) AS status FROM event_rows").all<Record<string, string>>();
+    const stored = await env.DB.prepare("SELECT id, typeof(actor_key) AS actor, typeof(user_key) AS user, typeof(client_id) AS client, typeof(content_hash) AS hash, typeof(status) AS status, typeof(ip_prefix) AS ip FROM event_rows").all<Record<string, string>>();
     const byId = Object.fromEntries(stored.results.map((row) => [row.id, row]));
-    expect(byId["a-1"]).toMatchObject({ actor: "blob", user: "integer", status: "integer" });
+    expect(byId["a-1"]).toMatchObject({ actor: "blob", user: "integer", status: "integer", ip: "text" });
     expect(byId["0190a2b4-1c2d-7e8f-9a0b-1c2d3e4f5a6b"]).toMatchObject({ actor: "blob", user: "blob", client: "text", hash: "blob" });
     expect(byId["ABCDEF01-2345-4789-8ABC-DEF012345678"]).toMatchObject({ actor: "text", user: "integer", client: "text", hash: "text" });
     expect(byId["2f1e0d9c-8b7a-5c6d-9e0f-a1b2c3d4e5f6"]).toMatchObject({ client: "blob", hash: "blob" });
@@ -150,5 +150,8 @@ describe("event_rows and its dictionary", () => {
     await storeEvents(env.DB, [prepared]);
     const row = await env.DB.prepare(`SELECT ${SEALED_COLUMNS.join(", ")} FROM events WHERE id = ?1`).bind(prepared.row.id).first();
     expect(row).toEqual(Object.fromEntries(SEALED_COLUMNS.map((column) => [column, prepared.row[column]])));
+    expect(prepared.row.ip_prefix).toBe("198.51.100.0");
+    // 198·65536 + 51·256 + 100
+    expect(await env.DB.prepare("SELECT ip_prefix FROM event_rows WHERE id = ?1").bind(prepared.row.id).first()).toEqual({ ip_prefix: 12_989_284 });
   });
 });

@@ -7,7 +7,7 @@ import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { accessMethodOf, countryOf, type AccessMethod } from "../counter/classify";
 import { SEALING_WATERMARK } from "../integrity/seals";
-import { DICTIONARY_COLUMNS, encodeSql, EVENT_COLUMNS, type EventColumn } from "../../db/event-storage";
+import { DICTIONARY_COLUMNS, encodeSql, EVENT_COLUMNS, storedValue, type EventColumn } from "../../db/event-storage";
 import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
@@ -229,7 +229,7 @@ export interface StoreResult {
 export async function storeEvents(db: D1Database, events: PreparedEvent[], options: { keepReceivedAt?: boolean } = {}): Promise<StoreResult> {
   const inserted = new Set<string>();
   let statements = 0;
-  const chunks = chunkForJsonParameter(events.map((event) => eventColumns.map((column) => event.row[column])));
+  const chunks = chunkForJsonParameter(events.map((event) => eventColumns.map((column) => storedValue(column, event.row[column]))));
   let offset = 0;
   for (const chunk of chunks) {
     const slice = events.slice(offset, offset + chunk.items.length);
