@@ -124,7 +124,7 @@ describe("retention under R2 and D1 faults (issue 10)", { timeout: 60_000 }, () 
           };
         if (property === "prepare")
           return (query: string) => {
-            if (query.startsWith("DELETE FROM events")) deleting = true;
+            if (query.startsWith("DELETE FROM event_rows")) deleting = true;
             return target.prepare(query);
           };
         const member = Reflect.get(target, property);
