@@ -1,6 +1,7 @@
 -- The ledger's rows move into the compact `event_rows` (WITHOUT ROWID, in receipt order) with repeated strings in the
 -- `event_strings` dictionary; `events` becomes a view with the same 27 columns and values, so existing seals keep verifying.
 -- Encodings: src/db/event-storage.ts; test/db/event-storage.test.ts checks the view and triggers below against it.
+-- `actors` becomes WITHOUT ROWID (its key is the table's order): a new actor writes 3 rows instead of 4.
 CREATE TABLE `event_strings` (
 	`id` integer PRIMARY KEY NOT NULL,
 	`value` text NOT NULL
@@ -117,4 +118,16 @@ UPDATE event_rows SET id = NEW.id, occurred_at = NEW.occurred_at, received_at = 
 END;--> statement-breakpoint
 CREATE TRIGGER events_delete INSTEAD OF DELETE ON events BEGIN
 DELETE FROM event_rows WHERE received_at = OLD.received_at AND id = OLD.id;
-END;
+END;--> statement-breakpoint
+CREATE TABLE `actors_compact` (
+	`actor_key` text PRIMARY KEY NOT NULL,
+	`actor_id` text,
+	`email` text,
+	`name` text,
+	`updated_at` integer NOT NULL
+) WITHOUT ROWID;--> statement-breakpoint
+INSERT INTO `actors_compact` (`actor_key`, `actor_id`, `email`, `name`, `updated_at`) SELECT `actor_key`, `actor_id`, `email`, `name`, `updated_at` FROM `actors`;--> statement-breakpoint
+DROP TABLE `actors`;--> statement-breakpoint
+ALTER TABLE `actors_compact` RENAME TO `actors`;--> statement-breakpoint
+CREATE INDEX `actors_email` ON `actors` (`email`);--> statement-breakpoint
+CREATE INDEX `actors_actor_id` ON `actors` (`actor_id`);

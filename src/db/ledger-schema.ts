@@ -95,7 +95,7 @@ export const eventRows = sqliteTable(
   ],
 );
 
-/** Personal data of actors, erasable without touching event rows or counts. */
+/** Personal data of actors, erasable without touching event rows or counts. WITHOUT ROWID since migration 0012 (drizzle cannot say so). */
 export const actors = sqliteTable(
   "actors",
   {

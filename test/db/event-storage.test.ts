@@ -118,11 +118,6 @@ describe("event_rows and its dictionary", () => {
     // The event's nine strings; "download" and "dataset" may be known already.
     const strings = ["download", "dataset", "dict-ds-1", "10.5555/dict.1", "One title, stored once", "Dictionary Lab", request.userAgent, "dictionary-key", "a.csv"];
     const knownBefore = (await env.DB.prepare("SELECT count(*) AS n FROM event_strings WHERE value IN (SELECT value FROM json_each(?1))").bind(JSON.stringify(strings)).first<{ n: number }>())!.n;
-    const start = await count();
-    await storeEvents(env.DB, [await prepareEvent(input(1), config(), request)]);
-    const known = await count();
-    expect(known - start).toBe(9 - knownBefore);
-
     const written: number[] = [];
     const spy = {
       prepare: (sql: string) => env.DB.prepare(sql),
@@ -132,6 +127,14 @@ describe("event_rows and its dictionary", () => {
         return results;
       },
     } as unknown as D1Database;
+    const start = await count();
+    await storeEvents(spy, [await prepareEvent(input(1), config(), request)]);
+    const known = await count();
+    expect(known - start).toBe(9 - knownBefore);
+    // A new actor: its row and two index entries (actors is WITHOUT ROWID); each new string: its row and index entry.
+    expect(written).toEqual([3, 2 * (9 - knownBefore), 3]);
+    written.length = 0;
+
     await storeEvents(spy, [await prepareEvent(input(2), config(), { ...request, receivedAt: request.receivedAt + 1 })]);
     expect(await count()).toBe(known);
     // Actor upsert and dictionary insert write nothing; the event writes its row and two index entries.
