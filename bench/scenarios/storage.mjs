@@ -1,4 +1,4 @@
-// What one stored event costs D1: bytes in the ledger's tables (event_rows, its indexes and the event_strings dictionary)
+// What one stored event costs D1: bytes in the ledger's tables (event_rows, its indexes and the two dictionaries)
 // and rows written, for realistic events (real browser user agents, UUIDv7 ids, one fixed title per record, e-mails) and
 // for the bench's short ones. Steady state: a first batch from the same distributions warms the dictionary, then the
 // measured batch is posted. D1 has no dbstat, so sizes are read from a copy of the instance's SQLite file with Node's own
@@ -73,8 +73,8 @@ async function d1File(stateDir) {
 }
 
 /** The ledger's tables: the stored rows and the dictionary (before migration 0012, the events table itself). */
-const LEDGER_TABLES = ["event_rows", "event_strings", "events"];
-const DICTIONARY = "event_strings";
+const LEDGER_TABLES = ["event_rows", "event_strings", "event_resources", "events"];
+const DICTIONARIES = ["event_strings", "event_resources"];
 
 /** Bytes per table or index of the ledger's tables (dbstat page sizes of a checkpointed copy), keyed by name. */
 async function sizes(stateDir) {
@@ -91,7 +91,7 @@ async function sizes(stateDir) {
       )
       .all(...LEDGER_TABLES);
     const count = (table) => (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = ?").get(table).n > 0 ? Number(db.prepare(`SELECT count(*) AS n FROM ${table}`).get().n) : 0);
-    const counts = { strings: count(DICTIONARY), actors: count("actors") };
+    const counts = { strings: DICTIONARIES.reduce((sum, table) => sum + count(table), 0), actors: count("actors") };
     db.close();
     return { counts, ...Object.fromEntries(rows.map((row) => [row.name, { table: row.tbl, bytes: Number(row.bytes) }])) };
   } finally {
@@ -123,10 +123,10 @@ async function measure(ctx, label, makeEvent, resourceType, distributions) {
     const perName = Object.fromEntries(Object.keys(after).map((name) => [name, (after[name].bytes - (before[name]?.bytes ?? 0)) / stored]));
     const total = Object.values(perName).reduce((sum, bytes) => sum + bytes, 0);
     const tableOf = (name) => after[name].table;
-    const dictionary = Object.entries(perName).filter(([name]) => tableOf(name) === DICTIONARY).reduce((sum, [, bytes]) => sum + bytes, 0);
+    const dictionary = Object.entries(perName).filter(([name]) => DICTIONARIES.includes(tableOf(name))).reduce((sum, [, bytes]) => sum + bytes, 0);
     const rowsTable = perName.event_rows ?? perName.events ?? 0;
-    const indexes = Object.entries(perName).filter(([name]) => tableOf(name) !== DICTIONARY && name !== "event_rows" && name !== "events");
-    const dictionaryAfter = Object.entries(after).filter(([name]) => tableOf(name) === DICTIONARY).reduce((sum, [, { bytes }]) => sum + bytes, 0);
+    const indexes = Object.entries(perName).filter(([name]) => !DICTIONARIES.includes(tableOf(name)) && name !== "event_rows" && name !== "events");
+    const dictionaryAfter = Object.entries(after).filter(([name]) => DICTIONARIES.includes(tableOf(name))).reduce((sum, [, { bytes }]) => sum + bytes, 0);
     return {
       label: `storage: ${label}`,
       figures: { bytesPerEvent: Math.round(total), rowsWrittenPerEvent: Number(((end.rowsWritten - start.rowsWritten) / stored).toFixed(1)) },
@@ -134,7 +134,7 @@ async function measure(ctx, label, makeEvent, resourceType, distributions) {
         `${stored.toLocaleString("en-US")} events after ${warmStored.toLocaleString("en-US")} warm-up ones (${distributions}): rows table ${Math.round(rowsTable)} B/event, ${indexes.length} indexes ${Math.round(indexes.reduce((sum, [, bytes]) => sum + bytes, 0))} B/event (${indexes
           .map(([name, bytes]) => `${name} ${Math.round(bytes)}`)
           .join(", ")}), dictionary growth ${Math.round(dictionary)} B/event (dictionary ${(dictionaryAfter / 1024).toFixed(0)} KiB in all)`,
-        `rows written per event: the event's row and its 2 index entries 3, new dictionary strings ${newStrings.toFixed(2)} (2 rows each: string and its index), new actors ${newActors.toFixed(2)} (3 rows each: actor, e-mail and actor-id index; a known, unchanged actor writes none), the rest any auth or maintenance writes`,
+        `rows written per event: the event's row and its 2 index entries 3, new dictionary strings and resources ${newStrings.toFixed(2)} (2 rows each: entry and its index), new actors ${newActors.toFixed(2)} (3 rows each: actor, e-mail and actor-id index entries; a known, unchanged actor writes none), the rest any auth or maintenance writes`,
       ],
       targets: [
         { metric: "bytesPerEvent", op: "<=", value: 300, label: "≤ 300 B/event (≥ 33 M events per 10 GB)" },

@@ -3,7 +3,8 @@
 // Readers only ever see the logical columns (the `events` view of migration 0012); this module is the one place that
 // knows the physical encoding. Every encoding is lossless and type-preserving, so the canonical bytes that seals cover
 // are the same before and after the migration:
-// - repeated strings (action, resource, organisation, user agent, key id) become ids into the `event_strings` dictionary;
+// - a resource (type, id, DOI, title, file) becomes one id into the `event_resources` dictionary; other repeated strings
+//   (action, organisation, user agent, key id) become ids into the `event_strings` dictionary;
 // - lowercase hex pseudonyms (HMACs: actor_key, user_key, ip_hash, session_id) and content hashes become BLOBs of half
 //   the size, lowercase canonical UUIDs in client_id become 16-byte BLOBs; any other value is kept as it is;
 // - status and access_method become small integers (SQLite stores 0 and 1 in no bytes); other text is kept;
@@ -12,9 +13,13 @@
 // `id` stays TEXT: seal leaves are ordered by (received_at, id) over the text, and legacy non-UUID ids sort among UUIDs.
 
 /** Columns of `events` that are ids into `event_strings`. */
-export const DICTIONARY_COLUMNS = ["action", "resource_type", "resource_id", "doi", "title", "organisation", "user_agent", "key_id", "file"] as const;
+export const DICTIONARY_COLUMNS = ["action", "organisation", "user_agent", "key_id"] as const;
 
-type Encoding = "plain" | "dictionary" | "hex" | "uuid" | "status" | "access_method" | "user_key" | "ipv4_prefix";
+/** Columns of `events` that `event_resources` holds, as one tuple per distinct resource; `event_rows.resource` is its id. */
+export const RESOURCE_COLUMNS = ["resource_type", "resource_id", "doi", "title", "file"] as const;
+type ResourceColumn = (typeof RESOURCE_COLUMNS)[number];
+
+type Encoding = "plain" | "dictionary" | "resource" | "hex" | "uuid" | "status" | "access_method" | "user_key" | "ipv4_prefix";
 
 /** The physical encoding of each logical column, in the view's (and canonical encoding's) column order. */
 export const COLUMN_ENCODINGS = {
@@ -23,10 +28,10 @@ export const COLUMN_ENCODINGS = {
   received_at: "plain",
   action: "dictionary",
   status: "status",
-  resource_type: "dictionary",
-  resource_id: "dictionary",
-  doi: "dictionary",
-  title: "dictionary",
+  resource_type: "resource",
+  resource_id: "resource",
+  doi: "resource",
+  title: "resource",
   actor_key: "hex",
   user_key: "user_key",
   organisation: "dictionary",
@@ -43,12 +48,18 @@ export const COLUMN_ENCODINGS = {
   denied_count: "plain",
   access_method: "access_method",
   country: "plain",
-  file: "dictionary",
+  file: "resource",
   session_id: "hex",
 } as const satisfies Record<string, Encoding>;
 
 export type EventColumn = keyof typeof COLUMN_ENCODINGS;
 export const EVENT_COLUMNS = Object.keys(COLUMN_ENCODINGS) as EventColumn[];
+
+/** Columns of `event_rows`: the logical ones, with the five resource columns replaced by `resource`. */
+export type PhysicalColumn = Exclude<EventColumn, ResourceColumn> | "resource";
+export const PHYSICAL_COLUMNS = EVENT_COLUMNS.flatMap((column): PhysicalColumn[] =>
+  column === "resource_type" ? ["resource"] : (RESOURCE_COLUMNS as readonly string[]).includes(column) ? [] : [column as PhysicalColumn],
+);
 
 const STATUS_CODES = { success: 1, failure: 0, denied: 2 } as const;
 const ACCESS_METHOD_CODES = { regular: 1, robot: 0, machine: 2 } as const;
@@ -72,9 +83,11 @@ const blobToUuid = (stored: string) =>
  * `coerceText` is for inputs of any type (SQL written by hand): the old table's TEXT affinity turned numbers into text,
  * and the BLOB-affinity physical columns do the same with it. The service's inputs are already text.
  */
-export function encodeSql(column: EventColumn, input: (column: EventColumn) => string, { coerceText = false } = {}): string {
+export function encodeSql(column: PhysicalColumn, input: (column: EventColumn) => string, { coerceText = false } = {}): string {
+  const text = (value: string) => (coerceText ? `CASE WHEN typeof(${value}) IN ('integer', 'real') THEN CAST(${value} AS TEXT) ELSE ${value} END` : value);
+  if (column === "resource") return `(SELECT id FROM event_resources WHERE ${resourceMatch((resourceColumn) => text(input(resourceColumn)))})`;
   const value = input(column);
-  const asText = coerceText ? `CASE WHEN typeof(${value}) IN ('integer', 'real') THEN CAST(${value} AS TEXT) ELSE ${value} END` : value;
+  const asText = text(value);
   switch (COLUMN_ENCODINGS[column]) {
     case "plain":
       return value;
@@ -98,6 +111,13 @@ export function encodeSql(column: EventColumn, input: (column: EventColumn) => s
   }
 }
 
+/**
+ * The tuple of `event_resources` equal to the given values, NULL matching NULL: the expressions of its unique index
+ * `event_resources_key` (migration 0012), where NULL is integer 0, which no text value equals.
+ */
+const resourceMatch = (input: (column: ResourceColumn) => string) =>
+  RESOURCE_COLUMNS.map((column) => `coalesce(${column}, 0) = coalesce(${input(column)}, 0)`).join(" AND ");
+
 const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const IPV4_PREFIX = new RegExp(`^${IPV4_OCTET}\\.${IPV4_OCTET}\\.${IPV4_OCTET}\\.0$`);
 
@@ -119,6 +139,8 @@ export function decodeSql(column: EventColumn): string {
       return stored;
     case "dictionary":
       return `s_${column}.value`;
+    case "resource":
+      return `resources.${column}`;
     case "hex":
       return blobToHex(stored);
     case "uuid":
@@ -137,7 +159,10 @@ export function decodeSql(column: EventColumn): string {
 /** The `events` view: the 27 logical columns of every stored row. Left joins on the dictionary's key vanish when unused. */
 export function eventsViewSql(): string {
   const columns = EVENT_COLUMNS.map((column) => `${decodeSql(column)} AS ${column}`).join(",\n  ");
-  const joins = DICTIONARY_COLUMNS.map((column) => `LEFT JOIN event_strings AS s_${column} ON s_${column}.id = r.${column}`).join("\n");
+  const joins = [
+    ...DICTIONARY_COLUMNS.map((column) => `LEFT JOIN event_strings AS s_${column} ON s_${column}.id = r.${column}`),
+    "LEFT JOIN event_resources AS resources ON resources.id = r.resource",
+  ].join("\n");
   return `CREATE VIEW events AS SELECT\n  ${columns}\nFROM event_rows AS r\n${joins}`;
 }
 
@@ -146,16 +171,22 @@ export function dictionaryInsertSql(values: string[]): string {
   return `INSERT OR IGNORE INTO event_strings (value) SELECT value FROM json_each(json_array(${values.join(", ")})) WHERE value IS NOT NULL`;
 }
 
+/** A statement adding the resource of `values` (SQL expressions) unless known or all NULL. */
+export function resourceInsertSql(value: (column: ResourceColumn) => string): string {
+  return `INSERT OR IGNORE INTO event_resources (${RESOURCE_COLUMNS.join(", ")}) SELECT ${RESOURCE_COLUMNS.map(value).join(", ")} WHERE coalesce(${RESOURCE_COLUMNS.map(value).join(", ")}) IS NOT NULL`;
+}
+
 /**
  * Triggers that keep the `events` view writable for SQL run by hand (operators, tests): the service itself writes
  * `event_rows` directly (src/core/ledger/ingest.ts) and deletes from it (src/core/retention/archive.ts).
  */
 export function eventsViewTriggersSql(): string[] {
   const newValue = (column: EventColumn) => (column === "key_id" ? "coalesce(NEW.key_id, 'legacy')" : `NEW.${column}`);
-  const dictionary = `${dictionaryInsertSql(DICTIONARY_COLUMNS.map(newValue))};`;
-  const physical = EVENT_COLUMNS.join(", ");
-  const encoded = EVENT_COLUMNS.map((column) => encodeSql(column, newValue, { coerceText: true })).join(", ");
-  const assignments = EVENT_COLUMNS.map((column) => `${column} = ${encodeSql(column, newValue, { coerceText: true })}`).join(", ");
+  const newText = (column: EventColumn) => `CASE WHEN typeof(NEW.${column}) IN ('integer', 'real') THEN CAST(NEW.${column} AS TEXT) ELSE NEW.${column} END`;
+  const dictionary = `${dictionaryInsertSql(DICTIONARY_COLUMNS.map(newValue))};\n${resourceInsertSql(newText)};`;
+  const physical = PHYSICAL_COLUMNS.join(", ");
+  const encoded = PHYSICAL_COLUMNS.map((column) => encodeSql(column, newValue, { coerceText: true })).join(", ");
+  const assignments = PHYSICAL_COLUMNS.map((column) => `${column} = ${encodeSql(column, newValue, { coerceText: true })}`).join(", ");
   const oldRow = "received_at = OLD.received_at AND id = OLD.id";
   return [
     `CREATE TRIGGER events_insert INSTEAD OF INSERT ON events BEGIN\n${dictionary}\nINSERT INTO event_rows (${physical}) VALUES (${encoded});\nEND`,

@@ -45,10 +45,24 @@ export const events = sqliteView("events", {
   sessionId: text("session_id"),
 }).existing();
 
-/** Repeated strings of the ledger (actions, resources, titles, organisations, user agents, key ids, files), stored once. */
+/** Repeated strings of the ledger (actions, organisations, user agents, key ids), stored once. */
 export const eventStrings = sqliteTable("event_strings", { id: integer("id").primaryKey(), value: text("value").notNull() }, (table) => [
   uniqueIndex("event_strings_value").on(table.value),
 ]);
+
+/**
+ * Each distinct resource of the ledger (type, id, DOI, title, file), stored once. Migration 0012 gives it the unique
+ * index `event_resources_key` over coalesce(column, 0) of the five columns (NULL matching NULL), which drizzle cannot
+ * declare.
+ */
+export const eventResources = sqliteTable("event_resources", {
+  id: integer("id").primaryKey(),
+  resourceType: text("resource_type"),
+  resourceId: text("resource_id"),
+  doi: text("doi"),
+  title: text("title"),
+  file: text("file"),
+});
 
 /**
  * The stored ledger rows, in the compact encoding of src/db/event-storage.ts (read them through `events`). Migration 0012
@@ -63,10 +77,7 @@ export const eventRows = sqliteTable(
     receivedAt: integer("received_at").notNull(),
     action: integer("action").notNull(),
     status: blob("status").notNull(),
-    resourceType: integer("resource_type"),
-    resourceId: integer("resource_id"),
-    doi: integer("doi"),
-    title: integer("title"),
+    resource: integer("resource"),
     actorKey: blob("actor_key"),
     userKey: blob("user_key"),
     organisation: integer("organisation"),
@@ -83,7 +94,6 @@ export const eventRows = sqliteTable(
     deniedCount: integer("denied_count"),
     accessMethod: blob("access_method"),
     country: text("country"),
-    file: integer("file"),
     sessionId: blob("session_id"),
   },
   (table) => [

@@ -8,6 +8,7 @@ import { dayOf, dayStart } from "../../src/core/analytics/periods";
 import { archiveKey, restoreArchive } from "../../src/core/retention/archive";
 import { retireDay } from "../../src/core/retention/retention";
 import { clearAll, config, problems, sealUntil } from "../core/integrity/fixtures";
+import { recordingD1 } from "../d1-spy";
 import { DAY as ONE_DAY, random, randomInput, seedRows } from "../stats-fixtures";
 
 const DAY = 86_400_000;
@@ -63,7 +64,7 @@ describe("migration 0012", () => {
   it("reads rows stored before it back identically, in the same seal order, and their seals keep verifying", async () => {
     await clearAll();
     // Back to the schema of migration 0011: the `events` table.
-    await env.DB.batch(["DROP VIEW events", "DROP TABLE event_rows", "DROP TABLE event_strings", ...LEGACY_EVENTS].map((sql) => env.DB.prepare(sql)));
+    await env.DB.batch(["DROP VIEW events", "DROP TABLE event_rows", "DROP TABLE event_strings", "DROP TABLE event_resources", ...LEGACY_EVENTS].map((sql) => env.DB.prepare(sql)));
     for (const row of LEGACY_ROWS) {
       const columns = Object.keys(row);
       await env.DB.prepare(`INSERT INTO events (${columns.join(", ")}) VALUES (${columns.map((_, index) => `?${index + 1}`).join(", ")})`)
@@ -86,6 +87,9 @@ describe("migration 0012", () => {
     expect(await problems()).toEqual([]);
 
     // The compact forms are taken only where they give the value back: hex and UUIDs as BLOBs, the rest as written.
+    // One tuple per distinct resource, NULLs included: a-1's; é-ü's (no DOI); the file alone; the empty strings of 日本.
+    // Rows without any resource column have none.
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM event_resources").first()).toEqual({ n: 4 });
     const stored = await env.DB.prepare("SELECT id, typeof(actor_key) AS actor, typeof(user_key) AS user, typeof(client_id) AS client, typeof(content_hash) AS hash, typeof(status) AS status, typeof(ip_prefix) AS ip FROM event_rows").all<Record<string, string>>();
     const byId = Object.fromEntries(stored.results.map((row) => [row.id, row]));
     expect(byId["a-1"]).toMatchObject({ actor: "blob", user: "integer", status: "integer", ip: "text" });
@@ -115,8 +119,10 @@ describe("event_rows and its dictionary", () => {
 
   it("stores each repeated string once; known strings and an unchanged actor write no row", async () => {
     const count = async () => (await env.DB.prepare("SELECT count(*) AS n FROM event_strings").first<{ n: number }>())!.n;
-    // The event's nine strings; "download" and "dataset" may be known already.
-    const strings = ["download", "dataset", "dict-ds-1", "10.5555/dict.1", "One title, stored once", "Dictionary Lab", request.userAgent, "dictionary-key", "a.csv"];
+    // The event's four strings ("download" may be known already) and its resource (new).
+    const strings = ["download", "Dictionary Lab", request.userAgent, "dictionary-key"];
+    const resources = async () => (await env.DB.prepare("SELECT count(*) AS n FROM event_resources WHERE resource_id = 'dict-ds-1'").first<{ n: number }>())!.n;
+    expect(await resources()).toBe(0);
     const knownBefore = (await env.DB.prepare("SELECT count(*) AS n FROM event_strings WHERE value IN (SELECT value FROM json_each(?1))").bind(JSON.stringify(strings)).first<{ n: number }>())!.n;
     const written: number[] = [];
     const spy = {
@@ -130,20 +136,34 @@ describe("event_rows and its dictionary", () => {
     const start = await count();
     await storeEvents(spy, [await prepareEvent(input(1), config(), request)]);
     const known = await count();
-    expect(known - start).toBe(9 - knownBefore);
-    // A new actor: its row and two index entries (actors is WITHOUT ROWID); each new string: its row and index entry.
-    expect(written).toEqual([3, 2 * (9 - knownBefore), 3]);
+    expect(known - start).toBe(4 - knownBefore);
+    expect(await resources()).toBe(1);
+    // A new actor: its row and two index entries (actors is WITHOUT ROWID); each new string or resource: its row and
+    // index entry; the event: its row and two index entries.
+    expect(written).toEqual([3, 2 * (4 - knownBefore), 2, 3]);
     written.length = 0;
 
     await storeEvents(spy, [await prepareEvent(input(2), config(), { ...request, receivedAt: request.receivedAt + 1 })]);
     expect(await count()).toBe(known);
-    // Actor upsert and dictionary insert write nothing; the event writes its row and two index entries.
-    expect(written).toEqual([0, 0, 3]);
+    expect(await resources()).toBe(1);
+    // Actor upsert and dictionary inserts write nothing; the event writes its row and two index entries.
+    expect(written).toEqual([0, 0, 0, 3]);
     const rows = await env.DB.prepare("SELECT title, user_agent, organisation, key_id FROM events WHERE id IN (SELECT id FROM events WHERE client_id LIKE 'dictionary-%')").all();
     expect(rows.results).toEqual([
       { title: "One title, stored once", user_agent: request.userAgent, organisation: "Dictionary Lab", key_id: "dictionary-key" },
       { title: "One title, stored once", user_agent: request.userAgent, organisation: "Dictionary Lab", key_id: "dictionary-key" },
     ]);
+  });
+
+  it("resolves every string and the resource of a stored row through their unique indexes, never scanning a dictionary", async () => {
+    const spy = recordingD1(env.DB);
+    await storeEvents(spy.db, [await prepareEvent(input(5), config(), { ...request, receivedAt: request.receivedAt + 5 })]);
+    const insert = spy.statements.find((statement) => statement.sql.startsWith("INSERT INTO event_rows"))!;
+    const plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${insert.sql}`).bind(...insert.params).all<{ detail: string }>()).results.map((row) => row.detail);
+    // action, organisation, user_agent, key_id
+    expect(plan.filter((detail) => detail === "SEARCH event_strings USING COVERING INDEX event_strings_value (value=?)")).toHaveLength(4);
+    expect(plan.filter((detail) => detail.startsWith("SEARCH event_resources USING COVERING INDEX event_resources_key"))).toHaveLength(1);
+    expect(plan.filter((detail) => /^SCAN event_(strings|resources)/.test(detail))).toEqual([]);
   });
 
   it("writes an actor again only when a detail changes", async () => {

@@ -7,7 +7,7 @@ import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { accessMethodOf, countryOf, type AccessMethod } from "../counter/classify";
 import { SEALING_WATERMARK } from "../integrity/seals";
-import { DICTIONARY_COLUMNS, encodeSql, EVENT_COLUMNS, storedValue, type EventColumn } from "../../db/event-storage";
+import { DICTIONARY_COLUMNS, encodeSql, EVENT_COLUMNS, PHYSICAL_COLUMNS, RESOURCE_COLUMNS, storedValue, type EventColumn } from "../../db/event-storage";
 import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
@@ -170,10 +170,10 @@ const position = Object.fromEntries(eventColumns.map((column, index) => [column,
 
 // Rows travel as one JSON parameter per statement (json_each), so a 1,000-row insert binds one parameter instead of
 // 27,000: the only way to stay under D1's 100-parameter limit without one statement per handful of rows. The row goes
-// into `event_rows` in the compact form of src/db/event-storage.ts, its strings resolved against the dictionary that
-// the statement before it in the same batch filled.
-const insertSql = (value: (column: EventColumn) => string) => `INSERT INTO event_rows (${eventColumns.join(", ")})
-SELECT ${eventColumns.map((column) => encodeSql(column, value)).join(", ")} FROM json_each(?1) AS row WHERE true
+// into `event_rows` in the compact form of src/db/event-storage.ts, its strings and resource resolved against the
+// dictionaries that the statements before it in the same batch filled.
+const insertSql = (value: (column: EventColumn) => string) => `INSERT INTO event_rows (${PHYSICAL_COLUMNS.join(", ")})
+SELECT ${PHYSICAL_COLUMNS.map((column) => encodeSql(column, value)).join(", ")} FROM json_each(?1) AS row WHERE true
 ON CONFLICT DO NOTHING RETURNING id`;
 
 const jsonValue = (column: EventColumn) => `json_extract(row.value, '$[${position[column]}]')`;
@@ -191,6 +191,10 @@ const insertArchivedEventsSql = insertSql(jsonValue);
 
 /** Adds the strings of a chunk (one JSON array parameter) that the dictionary lacks; a known string writes nothing. */
 const insertStringsSql = "INSERT INTO event_strings (value) SELECT value FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING";
+
+/** Adds the resources of a chunk (one JSON array of tuples) that `event_resources` lacks; a known one writes nothing. */
+const insertResourcesSql = `INSERT INTO event_resources (${RESOURCE_COLUMNS.join(", ")})
+SELECT ${RESOURCE_COLUMNS.map((_, index) => `json_extract(value, '$[${index}]')`).join(", ")} FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING`;
 
 // An actor whose known details already hold every given one is left alone: no row is written for it.
 const upsertActorsSql = `INSERT INTO actors (actor_key, actor_id, email, name, updated_at)
@@ -222,7 +226,7 @@ export interface StoreResult {
 
 /**
  * Stores prepared events: each chunk (≤ 1,000 rows, ≤ 1 MB) is one atomic D1 batch of an actor upsert, the new
- * dictionary strings and the event insert.
+ * dictionary strings and resources, and the event insert.
  * Existing ids are left untouched (idempotent replay); they are absent from `inserted`. `keepReceivedAt` is for archive
  * restores only: the rows go back into their sealed windows instead of after the sealing watermark.
  */
@@ -244,6 +248,12 @@ export async function storeEvents(db: D1Database, events: PreparedEvent[], optio
     const strings = new Set<string>();
     for (const { row } of slice) for (const column of DICTIONARY_COLUMNS) if (row[column] !== null) strings.add(row[column]);
     for (const stringChunk of chunkForJsonParameter([...strings])) batch.push(preparedWithinLimits(db, insertStringsSql, [stringChunk.json]));
+    const resources = new Map<string, (string | null)[]>();
+    for (const { row } of slice) {
+      const tuple = RESOURCE_COLUMNS.map((column) => row[column]);
+      if (tuple.some((value) => value !== null)) resources.set(JSON.stringify(tuple), tuple);
+    }
+    for (const resourceChunk of chunkForJsonParameter([...resources.values()])) batch.push(preparedWithinLimits(db, insertResourcesSql, [resourceChunk.json]));
     batch.push(preparedWithinLimits(db, options.keepReceivedAt ? insertArchivedEventsSql : insertEventsSql, [chunk.json]));
     const results = await db.batch<{ id: string }>(batch);
     statements += batch.length;

@@ -156,7 +156,7 @@ export async function getEvent(db: D1Database, id: string, callerKeyId: string):
 }
 
 // Both catalogues group the stored dictionary ids (no index holds them: a documented scan of the ledger) and look each
-// string up once, instead of decoding every row through the view.
+// string or resource up once, instead of decoding every row through the view.
 export async function listActions(db: D1Database): Promise<{ action: string; events: number; last_seen: string }[]> {
   const { results } = await db
     .prepare(
@@ -170,8 +170,8 @@ export async function listActions(db: D1Database): Promise<{ action: string; eve
 export async function listResourceTypes(db: D1Database): Promise<{ resource_type: string; events: number }[]> {
   const { results } = await db
     .prepare(
-      `SELECT strings.value AS resource_type, grouped.events FROM (SELECT resource_type, count(*) AS events FROM event_rows WHERE resource_type IS NOT NULL GROUP BY resource_type) AS grouped
-       JOIN event_strings AS strings ON strings.id = grouped.resource_type ORDER BY strings.value`,
+      `SELECT resources.resource_type, sum(grouped.events) AS events FROM (SELECT resource, count(*) AS events FROM event_rows WHERE resource IS NOT NULL GROUP BY resource) AS grouped
+       JOIN event_resources AS resources ON resources.id = grouped.resource WHERE resources.resource_type IS NOT NULL GROUP BY resources.resource_type ORDER BY resources.resource_type`,
     )
     .all<{ resource_type: string; events: number }>();
   return results;

@@ -77,7 +77,8 @@ describe("query plans of GET /v1/events filters", () => {
   });
 
   // Migration 0012 keeps two indexes on event_rows: the time filter seeks event_rows_occurred, every other filter rides it
-  // newest first (stopping after a page of matches), its dictionary string looked up once by event_strings_value.
+  // newest first (stopping after a page of matches), a string filter's dictionary id looked up once by event_strings_value,
+  // a resource filter's tuple read by its id for each row walked.
   it("seeks the time index for from/to", async () => {
     const plan = await planFor({ from: "2025-01-02", to: "2025-01-05" });
     expect(plan.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_occurred \(occurred_at>\? AND occurred_at<\?\)/);
@@ -87,10 +88,10 @@ describe("query plans of GET /v1/events filters", () => {
   const riding: [string, Record<string, string>, string[]][] = [
     ["action", { action: "download" }, ["action"]],
     ["status", { status: "failure" }, []],
-    ["resource_type", { resource_type: "dataset" }, ["resource_type"]],
-    ["resource_type + resource_id", { resource_type: "dataset", resource_id: "ds-1" }, ["resource_type", "resource_id"]],
-    ["resource_id", { resource_id: "ds-1" }, ["resource_id"]],
-    ["doi", { doi: "10.1234/ds.1" }, ["doi"]],
+    ["resource_type", { resource_type: "dataset" }, []],
+    ["resource_type + resource_id", { resource_type: "dataset", resource_id: "ds-1" }, []],
+    ["resource_id", { resource_id: "ds-1" }, []],
+    ["doi", { doi: "10.1234/ds.1" }, []],
     ["actor_id", { actor_id: "plan-user-1" }, []],
     ["email", { email: "plan1@example.org" }, []],
     ["organisation", { organisation: "Org 1" }, ["organisation"]],
@@ -104,6 +105,8 @@ describe("query plans of GET /v1/events filters", () => {
       expect(plan.filter((detail) => /^SCAN (r|event_rows)$/.test(detail))).toEqual([]);
       expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/);
       for (const column of dictionary) expect(plan, plan.join("\n")).toContain(`SEARCH s_${column} USING COVERING INDEX event_strings_value (value=?)`);
+      if (Object.keys(query).some((filter) => ["resource_type", "resource_id", "doi"].includes(filter)))
+        expect(plan, plan.join("\n")).toContain("SEARCH resources USING INTEGER PRIMARY KEY (rowid=?)");
     });
   }
 
@@ -145,6 +148,7 @@ describe("query plans of GET /v1/events filters", () => {
     expect(actions.join("\n")).toMatch(/SEARCH strings USING INTEGER PRIMARY KEY/);
     const types = await planOf(listResourceTypes);
     expect(types.join("\n")).toMatch(/SCAN event_rows/);
+    expect(types.join("\n")).toMatch(/SEARCH resources USING INTEGER PRIMARY KEY/);
     expect(await listActions(env.DB)).toEqual(expect.arrayContaining([expect.objectContaining({ action: "auth.login" })]));
     expect(await listResourceTypes(env.DB)).toEqual(expect.arrayContaining([expect.objectContaining({ resource_type: "dataset" })]));
 });
