@@ -38,9 +38,12 @@ async function tableCounts(): Promise<Record<string, number>> {
   return (await env.DB.prepare(`SELECT ${columns.join(", ")}`).first<Record<string, number>>())!;
 }
 
-/** What a refused request may still have stored: a download's audit trail (a failed or denied event and its actor). */
+/**
+ * What a refused request may still have stored: a download's audit trail (a failed or denied event with its dictionary
+ * strings and resource, and its actor).
+ */
 function unexpectedWrites(operation: Operation, before: Record<string, number>, after: Record<string, number>): string[] {
-  const auditTrail = operation.tags.includes("Downloads") ? new Set(["events", "actors"]) : new Set<string>();
+  const auditTrail = operation.tags.includes("Downloads") ? new Set(["event_rows", "event_strings", "event_resources", "actors"]) : new Set<string>();
   return Object.keys(after).filter((table) => after[table] !== before[table] && !auditTrail.has(table));
 }
 
