@@ -177,10 +177,23 @@ const ctx = {
   log,
 };
 
+/**
+ * Per target and resource type, the receipt time from which rows are counted: an hour before the first count. The ledger
+ * has no resource index (docs/architecture.md, "Storage layout"), so counting reads only the recent receipt range of
+ * event_rows' primary key instead of the whole ledger on every poll; counts taken for one type stay comparable.
+ */
+const countedSince = new WeakMap();
+
 async function countStored(target, resourceType) {
   const db = await target.db();
+  if (!countedSince.has(target)) countedSince.set(target, new Map());
+  const since = countedSince.get(target);
+  if (!since.has(resourceType)) since.set(resourceType, Date.now() - 3_600_000);
   // Recorded attempts: a row stands for one, a counted refusal row for `denied_count`.
-  const row = await db.prepare("SELECT coalesce(sum(coalesce(denied_count, 1)), 0) AS n FROM events WHERE resource_type = ?1").bind(resourceType).first();
+  const row = await db
+    .prepare("SELECT coalesce(sum(coalesce(denied_count, 1)), 0) AS n FROM events WHERE received_at >= ?2 AND resource_type = ?1")
+    .bind(resourceType, since.get(resourceType))
+    .first();
   return Number(row?.n ?? 0);
 }
 
