@@ -77,7 +77,7 @@ CREATE VIEW events AS SELECT
   r.id AS id,
   r.occurred_at AS occurred_at,
   r.received_at AS received_at,
-  s_action.value AS action,
+  (SELECT value FROM event_strings WHERE id = r.action) AS action,
   CASE r.status WHEN 1 THEN 'success' WHEN 0 THEN 'failure' WHEN 2 THEN 'denied' ELSE r.status END AS status,
   resources.resource_type AS resource_type,
   resources.resource_id AS resource_id,
@@ -85,15 +85,15 @@ CREATE VIEW events AS SELECT
   resources.title AS title,
   CASE WHEN typeof(r.actor_key) = 'blob' THEN lower(hex(r.actor_key)) ELSE r.actor_key END AS actor_key,
   CASE WHEN typeof(r.user_key) = 'integer' THEN CASE WHEN typeof(r.actor_key) = 'blob' THEN lower(hex(r.actor_key)) ELSE r.actor_key END ELSE CASE WHEN typeof(r.user_key) = 'blob' THEN lower(hex(r.user_key)) ELSE r.user_key END END AS user_key,
-  s_organisation.value AS organisation,
+  (SELECT value FROM event_strings WHERE id = r.organisation) AS organisation,
   CASE WHEN typeof(r.ip_prefix) = 'integer' THEN (r.ip_prefix >> 16) || '.' || ((r.ip_prefix >> 8) & 255) || '.' || (r.ip_prefix & 255) || '.0' ELSE r.ip_prefix END AS ip_prefix,
   CASE WHEN typeof(r.ip_hash) = 'blob' THEN lower(hex(r.ip_hash)) ELSE r.ip_hash END AS ip_hash,
-  s_user_agent.value AS user_agent,
+  (SELECT value FROM event_strings WHERE id = r.user_agent) AS user_agent,
   r.bytes AS bytes,
   r.message AS message,
   r.meta AS meta,
   r.duplicate_of AS duplicate_of,
-  s_key_id.value AS key_id,
+  (SELECT value FROM event_strings WHERE id = r.key_id) AS key_id,
   CASE WHEN typeof(r.client_id) = 'blob' THEN lower(substr(hex(r.client_id), 1, 8) || '-' || substr(hex(r.client_id), 9, 4) || '-' || substr(hex(r.client_id), 13, 4) || '-' || substr(hex(r.client_id), 17, 4) || '-' || substr(hex(r.client_id), 21)) ELSE r.client_id END AS client_id,
   CASE WHEN typeof(r.content_hash) = 'blob' THEN lower(hex(r.content_hash)) ELSE r.content_hash END AS content_hash,
   r.denied_count AS denied_count,
@@ -102,10 +102,6 @@ CREATE VIEW events AS SELECT
   resources.file AS file,
   CASE WHEN typeof(r.session_id) = 'blob' THEN lower(hex(r.session_id)) ELSE r.session_id END AS session_id
 FROM event_rows AS r
-LEFT JOIN event_strings AS s_action ON s_action.id = r.action
-LEFT JOIN event_strings AS s_organisation ON s_organisation.id = r.organisation
-LEFT JOIN event_strings AS s_user_agent ON s_user_agent.id = r.user_agent
-LEFT JOIN event_strings AS s_key_id ON s_key_id.id = r.key_id
 LEFT JOIN event_resources AS resources ON resources.id = r.resource;--> statement-breakpoint
 CREATE TRIGGER events_insert INSTEAD OF INSERT ON events BEGIN
 INSERT OR IGNORE INTO event_strings (value) SELECT value FROM json_each(json_array(NEW.action, NEW.organisation, NEW.user_agent, coalesce(NEW.key_id, 'legacy'))) WHERE value IS NOT NULL;

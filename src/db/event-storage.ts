@@ -131,14 +131,17 @@ export function storedValue(column: EventColumn, value: string | number | null):
   return octets ? Number(octets[1]) * 65_536 + Number(octets[2]) * 256 + Number(octets[3]) : value;
 }
 
-/** The SQL expression of logical column `column` read from `event_rows` AS `r` (dictionary joins are named `s_<column>`). */
+/**
+ * The SQL expression of logical column `column` read from `event_rows` AS `r`. A string is a correlated sub-select, so a
+ * query that does not read it (a count, say) never looks it up; the resource is one left join for its five columns.
+ */
 export function decodeSql(column: EventColumn): string {
   const stored = `r.${column}`;
   switch (COLUMN_ENCODINGS[column]) {
     case "plain":
       return stored;
     case "dictionary":
-      return `s_${column}.value`;
+      return `(SELECT value FROM event_strings WHERE id = ${stored})`;
     case "resource":
       return `resources.${column}`;
     case "hex":
@@ -156,14 +159,10 @@ export function decodeSql(column: EventColumn): string {
   }
 }
 
-/** The `events` view: the 27 logical columns of every stored row. Left joins on the dictionary's key vanish when unused. */
+/** The `events` view: the 27 logical columns of every stored row. */
 export function eventsViewSql(): string {
   const columns = EVENT_COLUMNS.map((column) => `${decodeSql(column)} AS ${column}`).join(",\n  ");
-  const joins = [
-    ...DICTIONARY_COLUMNS.map((column) => `LEFT JOIN event_strings AS s_${column} ON s_${column}.id = r.${column}`),
-    "LEFT JOIN event_resources AS resources ON resources.id = r.resource",
-  ].join("\n");
-  return `CREATE VIEW events AS SELECT\n  ${columns}\nFROM event_rows AS r\n${joins}`;
+  return `CREATE VIEW events AS SELECT\n  ${columns}\nFROM event_rows AS r\nLEFT JOIN event_resources AS resources ON resources.id = r.resource`;
 }
 
 /** A statement adding the strings among `values` (SQL expressions) that the dictionary does not hold yet. */
