@@ -73,6 +73,9 @@ FROM events;--> statement-breakpoint
 DROP TABLE `events`;--> statement-breakpoint
 CREATE UNIQUE INDEX `event_rows_id` ON `event_rows` (`id`);--> statement-breakpoint
 CREATE INDEX `event_rows_occurred` ON `event_rows` (`occurred_at`, `id`);--> statement-breakpoint
+CREATE INDEX `event_rows_resource` ON `event_rows` (`resource`, `occurred_at`, `id`);--> statement-breakpoint
+CREATE INDEX `event_resources_resource_id` ON `event_resources` (`resource_id`);--> statement-breakpoint
+CREATE INDEX `event_resources_doi` ON `event_resources` (`doi`);--> statement-breakpoint
 CREATE VIEW events AS SELECT
   r.id AS id,
   r.occurred_at AS occurred_at,

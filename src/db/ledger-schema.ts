@@ -55,14 +55,19 @@ export const eventStrings = sqliteTable("event_strings", { id: integer("id").pri
  * index `event_resources_key` over coalesce(column, 0) of the five columns (NULL matching NULL), which drizzle cannot
  * declare.
  */
-export const eventResources = sqliteTable("event_resources", {
-  id: integer("id").primaryKey(),
-  resourceType: text("resource_type"),
-  resourceId: text("resource_id"),
-  doi: text("doi"),
-  title: text("title"),
-  file: text("file"),
-});
+export const eventResources = sqliteTable(
+  "event_resources",
+  {
+    id: integer("id").primaryKey(),
+    resourceType: text("resource_type"),
+    resourceId: text("resource_id"),
+    doi: text("doi"),
+    title: text("title"),
+    file: text("file"),
+  },
+  /** The resource_id and doi filters of GET /v1/events find their resources here, then their events by event_rows_resource. */
+  (table) => [index("event_resources_resource_id").on(table.resourceId), index("event_resources_doi").on(table.doi)],
+);
 
 /**
  * The stored ledger rows, in the compact encoding of src/db/event-storage.ts (read them through `events`). Migration 0012
@@ -102,6 +107,8 @@ export const eventRows = sqliteTable(
     uniqueIndex("event_rows_id").on(table.id),
     /** Listing, export, retention, rollup days and stats tails by time of occurrence. */
     index("event_rows_occurred").on(table.occurredAt, table.id),
+    /** The resource_id and doi filters of GET /v1/events: one record's events, newest first, without walking the ledger. */
+    index("event_rows_resource").on(table.resource, table.occurredAt, table.id),
   ],
 );
 

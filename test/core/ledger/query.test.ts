@@ -76,8 +76,10 @@ describe("query plans of GET /v1/events filters", () => {
     await ingestEvents(env.DB, config, inputs, { keyId: "test-key", receivedAt: Date.now() });
   });
 
-  // Migration 0012 keeps two indexes on event_rows: the time filter seeks event_rows_occurred, every other filter rides it
-  // newest first (stopping after a page of matches), reading a walked row's string or resource by its integer key.
+  // Migration 0012 keeps three indexes on event_rows: the time filter seeks event_rows_occurred; resource_id and doi find
+  // their resources by event_resources' indexes and the record's events by event_rows_resource (sorting only those); every
+  // other filter rides event_rows_occurred newest first (stopping after a page of matches), reading a walked row's string
+  // or resource by its integer key.
   it("seeks the time index for from/to", async () => {
     const plan = await planFor({ from: "2025-01-02", to: "2025-01-05" });
     expect(plan.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_occurred \(occurred_at>\? AND occurred_at<\?\)/);
@@ -89,9 +91,6 @@ describe("query plans of GET /v1/events filters", () => {
     ["action", { action: "download" }, ["action"]],
     ["status", { status: "failure" }, []],
     ["resource_type", { resource_type: "dataset" }, []],
-    ["resource_type + resource_id", { resource_type: "dataset", resource_id: "ds-1" }, []],
-    ["resource_id", { resource_id: "ds-1" }, []],
-    ["doi", { doi: "10.1234/ds.1" }, []],
     ["actor_id", { actor_id: "plan-user-1" }, []],
     ["email", { email: "plan1@example.org" }, []],
     ["organisation", { organisation: "Org 1" }, ["organisation"]],
@@ -109,6 +108,26 @@ describe("query plans of GET /v1/events filters", () => {
         expect(plan, plan.join("\n")).toContain("SEARCH resources USING INTEGER PRIMARY KEY (rowid=?)");
     });
   }
+
+  const byResource: [string, Record<string, string>, RegExp][] = [
+    ["resource_type + resource_id", { resource_type: "dataset", resource_id: "ds-1" }, /SEARCH resources USING INDEX event_resources_resource_id \(resource_id=\?\)/],
+    ["resource_id", { resource_id: "ds-1" }, /SEARCH resources USING INDEX event_resources_resource_id \(resource_id=\?\)/],
+    ["doi", { doi: "10.1234/ds.1" }, /SEARCH resources USING INDEX event_resources_doi \(doi=\?\)/],
+  ];
+
+  for (const [name, query, resources] of byResource) {
+    it(`finds the record's events by event_rows_resource for ${name}, never walking the ledger`, async () => {
+      const plan = await planFor(query);
+      expect(plan.join("\n")).toMatch(resources);
+      expect(plan).toContain("SEARCH r USING INDEX event_rows_resource (resource=?)");
+      expect(plan.filter((detail) => /^SCAN (r|event_rows|resources|event_resources)\b/.test(detail))).toEqual([]);
+    });
+  }
+
+  it("bounds a record's events by from/to in event_rows_resource", async () => {
+    const plan = await planFor({ doi: "10.1234/ds.1", from: "2025-01-02" });
+    expect(plan).toContain("SEARCH r USING INDEX event_rows_resource (resource=? AND occurred_at>?)");
+  });
 
   it("rides the time index for action + from, seeking the lower bound", async () => {
     const plan = await planFor({ action: "download", from: "2025-01-02" });
@@ -142,12 +161,12 @@ describe("query plans of GET /v1/events filters", () => {
     expect(plan.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_id \(id=\?\)/);
   });
 
-  it("reads /v1/actions and /v1/resource-types by grouping the stored dictionary ids (a documented scan)", async () => {
+  it("reads /v1/actions by grouping the stored string ids (a documented scan) and /v1/resource-types from event_rows_resource", async () => {
     const actions = await planOf(listActions);
     expect(actions.join("\n")).toMatch(/SCAN event_rows/);
     expect(actions.join("\n")).toMatch(/SEARCH strings USING INTEGER PRIMARY KEY/);
     const types = await planOf(listResourceTypes);
-    expect(types.join("\n")).toMatch(/SCAN event_rows/);
+    expect(types.join("\n")).toMatch(/(SCAN|SEARCH) event_rows USING COVERING INDEX event_rows_resource/);
     expect(types.join("\n")).toMatch(/SEARCH resources USING INTEGER PRIMARY KEY/);
     expect(await listActions(env.DB)).toEqual(expect.arrayContaining([expect.objectContaining({ action: "auth.login" })]));
     expect(await listResourceTypes(env.DB)).toEqual(expect.arrayContaining([expect.objectContaining({ resource_type: "dataset" })]));
