@@ -135,7 +135,7 @@ export function storedValue(column: EventColumn, value: string | number | null):
  * The SQL expression of logical column `column` read from `event_rows` AS `r`. A string is a correlated sub-select, so a
  * query that does not read it (a count, say) never looks it up; the resource is one left join for its five columns.
  */
-export function decodeSql(column: EventColumn): string {
+function decodeSql(column: EventColumn): string {
   const stored = `r.${column}`;
   switch (COLUMN_ENCODINGS[column]) {
     case "plain":
@@ -166,12 +166,12 @@ export function eventsViewSql(): string {
 }
 
 /** A statement adding the strings among `values` (SQL expressions) that the dictionary does not hold yet. */
-export function dictionaryInsertSql(values: string[]): string {
+function dictionaryInsertSql(values: string[]): string {
   return `INSERT OR IGNORE INTO event_strings (value) SELECT value FROM json_each(json_array(${values.join(", ")})) WHERE value IS NOT NULL`;
 }
 
 /** A statement adding the resource of `values` (SQL expressions) unless known or all NULL. */
-export function resourceInsertSql(value: (column: ResourceColumn) => string): string {
+function resourceInsertSql(value: (column: ResourceColumn) => string): string {
   return `INSERT OR IGNORE INTO event_resources (${RESOURCE_COLUMNS.join(", ")}) SELECT ${RESOURCE_COLUMNS.map(value).join(", ")} WHERE coalesce(${RESOURCE_COLUMNS.map(value).join(", ")}) IS NOT NULL`;
 }
 
