@@ -74,6 +74,7 @@ DROP TABLE `events`;--> statement-breakpoint
 CREATE UNIQUE INDEX `event_rows_id` ON `event_rows` (`id`);--> statement-breakpoint
 CREATE INDEX `event_rows_occurred` ON `event_rows` (`occurred_at`, `id`);--> statement-breakpoint
 CREATE INDEX `event_rows_resource` ON `event_rows` (`resource`, `occurred_at`, `id`);--> statement-breakpoint
+CREATE INDEX `event_rows_actor` ON `event_rows` (`actor_key`) WHERE `actor_key` IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `event_resources_resource_id` ON `event_resources` (`resource_id`);--> statement-breakpoint
 CREATE INDEX `event_resources_doi` ON `event_resources` (`doi`);--> statement-breakpoint
 CREATE VIEW events AS SELECT

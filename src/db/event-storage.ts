@@ -78,6 +78,9 @@ const uuidToBlob = (input: string) =>
 const blobToUuid = (stored: string) =>
   `CASE WHEN typeof(${stored}) = 'blob' THEN lower(substr(hex(${stored}), 1, 8) || '-' || substr(hex(${stored}), 9, 4) || '-' || substr(hex(${stored}), 13, 4) || '-' || substr(hex(${stored}), 17, 4) || '-' || substr(hex(${stored}), 21)) ELSE ${stored} END`;
 
+/** The stored form of the actor key in SQL expression `input`, to compare with `event_rows.actor_key` (its index). */
+export const storedActorKeySql = (input: string) => hexToBlob(input);
+
 /**
  * The SQL expression that stores logical column `column`, given the SQL expression of each logical input value.
  * `coerceText` is for inputs of any type (SQL written by hand): the old table's TEXT affinity turned numbers into text,

@@ -1,4 +1,5 @@
 // D1 tables as drizzle definitions; `npm run db:generate` turns changes into SQL migrations under migrations/.
+import { sql } from "drizzle-orm";
 import { blob, index, integer, primaryKey, sqliteTable, sqliteView, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -109,6 +110,8 @@ export const eventRows = sqliteTable(
     index("event_rows_occurred").on(table.occurredAt, table.id),
     /** The resource_id and doi filters of GET /v1/events: one record's events, newest first, without walking the ledger. */
     index("event_rows_resource").on(table.resource, table.occurredAt, table.id),
+    /** The actor_id and email filters: an actor's event ids. */
+    index("event_rows_actor").on(table.actorKey).where(sql`${table.actorKey} IS NOT NULL`),
   ],
 );
 

@@ -58,7 +58,7 @@ describe("migration 0012", () => {
     const triggers = Object.fromEntries(results.filter((row) => row.type === "trigger").map((row) => [row.name, row.sql]));
     expect(Object.values(triggers).sort()).toEqual(eventsViewTriggersSql().sort());
     const indexes = await env.DB.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'event_rows' ORDER BY name").all<{ name: string }>();
-    expect(indexes.results.map((row) => row.name)).toEqual(["event_rows_id", "event_rows_occurred", "event_rows_resource"]);
+    expect(indexes.results.map((row) => row.name)).toEqual(["event_rows_actor", "event_rows_id", "event_rows_occurred", "event_rows_resource"]);
   });
 
   it("reads rows stored before it back identically, in the same seal order, and their seals keep verifying", async () => {
@@ -139,15 +139,15 @@ describe("event_rows and its dictionary", () => {
     expect(known - start).toBe(4 - knownBefore);
     expect(await resources()).toBe(1);
     // A new actor: its row and two index entries (actors is WITHOUT ROWID); each new string: its row and index entry; the
-    // new resource: its row and three index entries (key, resource_id, doi); the event: its row and three index entries.
-    expect(written).toEqual([3, 2 * (4 - knownBefore), 4, 4]);
+    // new resource: its row and three index entries (key, resource_id, doi); the event: its row and four index entries.
+    expect(written).toEqual([3, 2 * (4 - knownBefore), 4, 5]);
     written.length = 0;
 
     await storeEvents(spy, [await prepareEvent(input(2), config(), { ...request, receivedAt: request.receivedAt + 1 })]);
     expect(await count()).toBe(known);
     expect(await resources()).toBe(1);
-    // Actor upsert and dictionary inserts write nothing; the event writes its row and three index entries.
-    expect(written).toEqual([0, 0, 0, 4]);
+    // Actor upsert and dictionary inserts write nothing; the event writes its row and four index entries.
+    expect(written).toEqual([0, 0, 0, 5]);
     const rows = await env.DB.prepare("SELECT title, user_agent, organisation, key_id FROM events WHERE id IN (SELECT id FROM events WHERE client_id LIKE 'dictionary-%')").all();
     expect(rows.results).toEqual([
       { title: "One title, stored once", user_agent: request.userAgent, organisation: "Dictionary Lab", key_id: "dictionary-key" },

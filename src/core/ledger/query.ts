@@ -2,6 +2,7 @@
 import { and, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { drizzle } from "drizzle-orm/d1";
+import { storedActorKeySql } from "../../db/event-storage";
 import { actors, events } from "../../db/ledger-schema";
 import { base64UrlToText, textToBase64Url } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors";
@@ -87,6 +88,16 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char
 /** Case-insensitive substring match; SQLite honours the backslash escapes only with an explicit ESCAPE clause. */
 const contains = (column: SQLiteColumn, text: string) => sql`${column} LIKE ${`%${escapeLike(text)}%`} ESCAPE '\\'`;
 
+/**
+ * Events of the actors matching `condition`: their stored keys found through the actors' indexes, their events' ids
+ * through event_rows_actor (the view's actor_key is decoded, so it cannot reach that index itself).
+ */
+const eventsOfActors = (condition: SQL) =>
+  inArray(
+    events.id,
+    sql`(SELECT id FROM event_rows WHERE actor_key IS NOT NULL AND actor_key IN (SELECT ${sql.raw(storedActorKeySql("actors.actor_key"))} FROM ${actors} WHERE ${condition}))`,
+  );
+
 export function filterConditions(filter: EventFilter): SQL[] {
   const conditions: (SQL | undefined)[] = [
     filter.from === undefined ? undefined : gte(events.occurredAt, filter.from),
@@ -99,12 +110,8 @@ export function filterConditions(filter: EventFilter): SQL[] {
     filter.organisation ? eq(events.organisation, filter.organisation) : undefined,
     filter.ip_prefix ? eq(events.ipPrefix, filter.ip_prefix) : undefined,
     filter.user_key ? eq(events.userKey, filter.user_key) : undefined,
-    filter.actor_id
-      ? inArray(events.actorKey, sql`(SELECT ${actors.actorKey} FROM ${actors} WHERE ${actors.actorId} = ${filter.actor_id})`)
-      : undefined,
-    filter.email
-      ? inArray(events.actorKey, sql`(SELECT ${actors.actorKey} FROM ${actors} WHERE ${actors.email} = ${normaliseEmail(filter.email)})`)
-      : undefined,
+    filter.actor_id ? eventsOfActors(sql`${actors.actorId} = ${filter.actor_id}`) : undefined,
+    filter.email ? eventsOfActors(sql`${actors.email} = ${normaliseEmail(filter.email)}`) : undefined,
     filter.q
       ? or(contains(events.message, filter.q), contains(events.title, filter.q), contains(events.organisation, filter.q))
       : undefined,

@@ -76,10 +76,10 @@ describe("query plans of GET /v1/events filters", () => {
     await ingestEvents(env.DB, config, inputs, { keyId: "test-key", receivedAt: Date.now() });
   });
 
-  // Migration 0012 keeps three indexes on event_rows: the time filter seeks event_rows_occurred; resource_id and doi find
-  // their resources by event_resources' indexes and the record's events by event_rows_resource (sorting only those); every
-  // other filter rides event_rows_occurred newest first (stopping after a page of matches), reading a walked row's string
-  // or resource by its integer key.
+  // Migration 0012 keeps four indexes on event_rows: the time filter seeks event_rows_occurred; resource_id and doi find
+  // their resources by event_resources' indexes and the record's events by event_rows_resource, actor_id and email the
+  // actor's events by event_rows_actor (sorting only those); every other filter rides event_rows_occurred newest first
+  // (stopping after a page of matches), reading a walked row's string or resource by its integer key.
   it("seeks the time index for from/to", async () => {
     const plan = await planFor({ from: "2025-01-02", to: "2025-01-05" });
     expect(plan.join("\n")).toMatch(/SEARCH r USING INDEX event_rows_occurred \(occurred_at>\? AND occurred_at<\?\)/);
@@ -91,8 +91,6 @@ describe("query plans of GET /v1/events filters", () => {
     ["action", { action: "download" }, ["action"]],
     ["status", { status: "failure" }, []],
     ["resource_type", { resource_type: "dataset" }, []],
-    ["actor_id", { actor_id: "plan-user-1" }, []],
-    ["email", { email: "plan1@example.org" }, []],
     ["organisation", { organisation: "Org 1" }, ["organisation"]],
     ["user_key", { user_key: "a".repeat(64) }, []],
   ];
@@ -121,6 +119,15 @@ describe("query plans of GET /v1/events filters", () => {
       expect(plan.join("\n")).toMatch(resources);
       expect(plan).toContain("SEARCH r USING INDEX event_rows_resource (resource=?)");
       expect(plan.filter((detail) => /^SCAN (r|event_rows|resources|event_resources)\b/.test(detail))).toEqual([]);
+    });
+  }
+
+  for (const [name, query] of [["actor_id", { actor_id: "plan-user-1" }], ["email", { email: "plan1@example.org" }]] as const) {
+    it(`finds the actor's events by event_rows_actor and the id index for ${name}, never walking the ledger`, async () => {
+      const plan = await planFor(query);
+      expect(plan).toContain("SEARCH event_rows USING COVERING INDEX event_rows_actor (actor_key=?)");
+      expect(plan).toContain("SEARCH r USING INDEX event_rows_id (id=?)");
+      expect(plan.filter((detail) => /^SCAN /.test(detail))).toEqual([]);
     });
   }
 
