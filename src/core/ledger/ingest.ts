@@ -12,7 +12,7 @@ import { MAX_USER_AGENT_CHARS, type EventInput } from "./event-schema";
 
 export type EventStatus = "success" | "failure" | "denied";
 
-/** A ledger row exactly as stored in `events`. */
+/** A ledger row exactly as the `events` view gives it back (its stored form: src/db/event-storage.ts). */
 export interface EventRow {
   id: string;
   occurred_at: number;
