@@ -82,6 +82,13 @@ const blobToUuid = (stored: string) =>
 export const storedActorKeySql = (input: string) => hexToBlob(input);
 
 /**
+ * The ids of the events whose actor key is among those `keysSql` (a SELECT of one text column) returns, found through
+ * event_rows_actor: the view's decoded `actor_key` cannot reach that index itself.
+ */
+export const eventIdsOfActorsSql = (keysSql: string) =>
+  `(SELECT id FROM event_rows WHERE actor_key IS NOT NULL AND actor_key IN (SELECT ${storedActorKeySql("keys.actor_key")} FROM (${keysSql}) AS keys))`;
+
+/**
  * The SQL expression that stores logical column `column`, given the SQL expression of each logical input value.
  * `coerceText` is for inputs of any type (SQL written by hand): the old table's TEXT affinity turned numbers into text,
  * and the BLOB-affinity physical columns do the same with it. The service's inputs are already text.

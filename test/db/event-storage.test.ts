@@ -9,6 +9,8 @@ import { archiveKey, restoreArchive } from "../../src/core/retention/archive";
 import { retireDay } from "../../src/core/retention/retention";
 import { clearAll, config, problems, sealUntil } from "../core/integrity/fixtures";
 import { recordingD1 } from "../d1-spy";
+import { computeUserStats } from "../../src/core/analytics/stats";
+import { subjectAccess } from "../../src/core/privacy/privacy";
 import { DAY as ONE_DAY, random, randomInput, seedRows } from "../stats-fixtures";
 
 const DAY = 86_400_000;
@@ -164,6 +166,20 @@ describe("event_rows and its dictionary", () => {
     expect(plan.filter((detail) => detail === "SEARCH event_strings USING COVERING INDEX event_strings_value (value=?)")).toHaveLength(4);
     expect(plan.filter((detail) => detail.startsWith("SEARCH event_resources USING COVERING INDEX event_resources_key"))).toHaveLength(1);
     expect(plan.filter((detail) => /^SCAN event_(strings|resources)/.test(detail))).toEqual([]);
+  });
+
+  it("finds a person's events for privacy and per-person stats through event_rows_actor, never scanning the ledger", async () => {
+    const spy = recordingD1(env.DB);
+    const access = await subjectAccess(spy.db, config(), { actor_id: "dict-user" });
+    const stats = await computeUserStats(spy.db, { actorId: "dict-user" }, null);
+    // The events the tests above stored for "dict-user": input(1), input(2) and input(5).
+    expect(access.events.map((event) => event.client_id).sort()).toEqual(["dictionary-1", "dictionary-2", "dictionary-5"]);
+    expect(stats.events).toBe(3);
+    for (const { sql, params } of spy.statements.filter((statement) => /\bevents\b/.test(statement.sql))) {
+      const plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>()).results.map((row) => row.detail);
+      expect(plan, sql).toContain("SEARCH event_rows USING COVERING INDEX event_rows_actor (actor_key=?)");
+      expect(plan.filter((detail) => /^SCAN (r|event_rows)\b/.test(detail)), sql).toEqual([]);
+    }
   });
 
   it("writes an actor again only when a detail changes", async () => {

@@ -1,6 +1,7 @@
 // Usage statistics over counted events (never duplicates or denials): whole closed days come from the rollups, everything
 // else (the open day, partial days at the edges, events received after a day was rolled up) from raw rows, combined inside
 // SQLite. Unique users are exact from user sets while raw rows exist and estimated from HyperLogLog sketches after.
+import { eventIdsOfActorsSql } from "../../db/event-storage";
 import { preparedWithinLimits } from "../../db/limits";
 import { HyperLogLog, parseUserHashes, UserCounter } from "./hll";
 import { normaliseEmail } from "../ledger/ingest";
@@ -461,7 +462,7 @@ export async function computeUserStats(
        count(DISTINCT CASE WHEN resource_id IS NOT NULL THEN coalesce(resource_type, '') || char(31) || resource_id END) AS resources,
        coalesce(sum(CASE WHEN status = 'success' THEN coalesce(bytes, 0) ELSE 0 END), 0) AS bytes, max(occurred_at) AS last_at
      FROM events
-     WHERE actor_key IN (SELECT actor_key FROM actors WHERE ${actor})
+     WHERE id IN ${eventIdsOfActorsSql(`SELECT actor_key FROM actors WHERE ${actor}`)}
        AND duplicate_of IS NULL AND status IN ('success', 'failure') ${actionCondition}`,
     params.values,
   ).first<{ events: number; resources: number; bytes: number; last_at: number | null }>();

@@ -1,7 +1,8 @@
 // Data-subject requests (GDPR Art. 15/17, POPIA s23/s24): everything held about a person, and erasure of their personal
 // data from every place it lives, keeping the pseudonymous keys so counts, COUNTER figures and seals stay as they were.
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { eventIdsOfActorsSql, storedActorKeySql } from "../../db/event-storage";
 import { actors, events } from "../../db/ledger-schema";
 import type { Config } from "../../lib/config";
 import { uuidv7 } from "../../lib/crypto";
@@ -40,7 +41,7 @@ export async function subjectAccess(db: D1Database, config: Config, subject: Sub
   const orm = drizzle(db);
   const actorRows = await orm.select().from(actors).where(inArray(actors.actorKey, keys));
   const total = await db
-    .prepare("SELECT count(*) AS n FROM events WHERE actor_key IN (SELECT value FROM json_each(?1))")
+    .prepare(`SELECT count(*) AS n FROM events WHERE id IN ${eventIdsOfActorsSql("SELECT value AS actor_key FROM json_each(?1)")}`)
     .bind(JSON.stringify(keys))
     .first<{ n: number }>();
   if (total!.n > MAX_SUBJECT_EVENTS)
@@ -49,7 +50,12 @@ export async function subjectAccess(db: D1Database, config: Config, subject: Sub
     .select(eventSelection)
     .from(events)
     .leftJoin(actors, eq(actors.actorKey, events.actorKey))
-    .where(inArray(events.actorKey, keys))
+    .where(
+      inArray(
+        events.id,
+        sql`(SELECT id FROM event_rows WHERE actor_key IS NOT NULL AND actor_key IN (SELECT ${sql.raw(storedActorKeySql("value"))} FROM json_each(${JSON.stringify(keys)})))`,
+      ),
+    )
     .orderBy(events.occurredAt, events.id);
   const erasure = await db
     .prepare("SELECT max(erased_at) AS at FROM privacy_erasures WHERE actor_key IN (SELECT value FROM json_each(?1))")
