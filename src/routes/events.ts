@@ -23,6 +23,7 @@ import { requireScope } from "./middleware/auth";
 import { acceptBody, jsonBody, MB } from "./middleware/body";
 import { ApiError, zodProblems } from "../lib/errors";
 import { clientIpFromHeaders, edgeCountry } from "../lib/ip";
+import { requestRegion } from "../lib/region";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -34,6 +35,7 @@ function requestContext(c: Context<AppEnv>): RequestContext {
     userAgent: c.req.header("user-agent") ?? undefined,
     country: edgeCountry(c.req.raw),
     receivedAt: Date.now(),
+    region: requestRegion(c.req.raw, c.var.config.d1PrimaryRegion),
   };
 }
 
