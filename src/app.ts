@@ -21,6 +21,7 @@ import { integrityRouter } from "./routes/integrity";
 import { jobsRouter } from "./routes/jobs";
 import { keys } from "./routes/keys";
 import { maintenance } from "./routes/maintenance";
+import { d1Session } from "./routes/middleware/d1-session";
 import { privacyRouter } from "./routes/privacy";
 import { router } from "./routes/openapi";
 import { recordsRouter } from "./routes/records";
@@ -44,14 +45,15 @@ base.use(async (c, next) => {
     if (origins.length === 0) return next();
     return cors({
       origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "X-API-Key", "Content-Type", "Range", "If-None-Match"],
+      allowHeaders: ["Authorization", "X-API-Key", "Content-Type", "Range", "If-None-Match", "X-D1-Bookmark"],
       exposeHeaders: [
         "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-        "Content-Disposition", "Content-Range", "Content-Length", "ETag",
+        "Content-Disposition", "Content-Range", "Content-Length", "ETag", "X-D1-Bookmark",
       ],
       maxAge: 600,
     })(c, next);
 });
+base.use(d1Session);
 
 export const app = base
   .route("/", home)
