@@ -71,8 +71,9 @@ const D1_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
  * Every event is written here (SQLite, durable before the request is acknowledged) and reaches D1 when the alarm
  * flushes up to 1,000 staged rows per D1 batch. A flush that dies after D1 committed leaves the rows staged; the next
  * flush inserts them again and D1's `ON CONFLICT(id) DO NOTHING` makes that harmless. Nothing is deleted from staging
- * before D1 has it. Events with a client-chosen id are routed here by their id, so this object alone decides whether
- * such an id is new, a replay or a conflict.
+ * before D1 has it. Events with a client-chosen id are routed to their id's shard (the same from every region), so that
+ * object alone decides whether such an id is new, a replay or a conflict. A regional shard also holds the download limits
+ * of the client IPs routed to it, so it limits and stages their downloads in one call.
  */
 export class LedgerShard extends DurableObject<Env> {
   private readonly sql: SqlStorage;

@@ -12,7 +12,7 @@ export class RateLimiter extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // Objects created before the per-IP limit moved to the ledger shards may hold a table of counters from older code.
+    // Objects created by the first release hold its fixed-window counters table, which nothing reads any more.
     ctx.storage.sql.exec("DROP TABLE IF EXISTS counters");
     this.log = new RateLog(ctx.storage.sql);
   }

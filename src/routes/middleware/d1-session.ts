@@ -11,16 +11,17 @@ export const BOOKMARK_HEADER = "X-D1-Bookmark";
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 
 /**
- * The session as the `D1Database` the core functions take. They only prepare and batch on a request's path (a session
- * has no `exec`, `dump` or nested sessions), so those three say so instead of reaching the primary behind the session's back.
+ * The session as the `D1Database` the core functions take, opened by `open` on its first query (a request that never
+ * touches D1 opens none). The core functions only prepare and batch on a request's path (a session has no `exec`, `dump`
+ * or nested sessions), so those three say so instead of reaching the primary behind the session's back.
  */
-function sessionDatabase(session: D1DatabaseSession): D1Database {
+function sessionDatabase(open: () => D1DatabaseSession): D1Database {
   const unsupported = (what: string) => () => {
     throw new Error(`${what} is not available on a request's D1 session; use prepare/batch`);
   };
   return {
-    prepare: (query: string) => session.prepare(query),
-    batch: <T>(statements: D1PreparedStatement[]) => session.batch<T>(statements),
+    prepare: (query: string) => open().prepare(query),
+    batch: <T>(statements: D1PreparedStatement[]) => open().batch<T>(statements),
     exec: unsupported("exec"),
     dump: unsupported("dump"),
     withSession: unsupported("withSession"),
@@ -39,10 +40,10 @@ export const d1Session = createMiddleware<AppEnv>(async (c, next) => {
       details: { header: BOOKMARK_HEADER },
     });
   const readOnly = c.req.method === "GET" || c.req.method === "HEAD";
-  const session = c.env.DB.withSession(bookmark ?? (readOnly ? "first-unconstrained" : "first-primary"));
-  c.set("db", sessionDatabase(session));
+  let session: D1DatabaseSession | undefined;
+  c.set("db", sessionDatabase(() => (session ??= c.env.DB.withSession(bookmark ?? (readOnly ? "first-unconstrained" : "first-primary")))));
   await next();
-  const latest = session.getBookmark();
+  const latest = session?.getBookmark();
   if (latest) c.res.headers.set(BOOKMARK_HEADER, latest);
 });
 

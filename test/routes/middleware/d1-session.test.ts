@@ -64,4 +64,20 @@ describe("D1 sessions: replica reads and X-D1-Bookmark", () => {
     const response = await callWithEnv({ CORS_ORIGINS: "https://portal.example" }, "GET", "/v1/events?limit=1", { headers: { origin: "https://portal.example" } });
     expect(response.headers.get("access-control-expose-headers")).toContain("X-D1-Bookmark");
   });
+
+  it("is documented in the OpenAPI document: a header parameter and a response header of every /v1 operation", async () => {
+    const document = (await callJson("GET", "/openapi.json", { headers: { accept: "application/json" } })).body;
+    expect(document.components.parameters.D1Bookmark).toMatchObject({ name: "X-D1-Bookmark", in: "header", required: false });
+    expect(document.components.headers.D1Bookmark.schema.pattern).toBe(BOOKMARK.source);
+    const operations = Object.entries(document.paths as Record<string, Record<string, any>>)
+      .filter(([path]) => path.startsWith("/v1/"))
+      .flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => ({ at: `${method} ${path}`, operation })));
+    expect(operations.length).toBeGreaterThan(40);
+    for (const { at, operation } of operations) {
+      expect(operation.parameters, at).toContainEqual({ $ref: "#/components/parameters/D1Bookmark" });
+      const success = Object.entries(operation.responses as Record<string, any>).filter(([status]) => status.startsWith("2"));
+      expect(success.length, at).toBeGreaterThan(0);
+      for (const [, response] of success) expect(response.headers?.["X-D1-Bookmark"], at).toEqual({ $ref: "#/components/headers/D1Bookmark" });
+    }
+  });
 });
