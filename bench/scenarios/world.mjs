@@ -43,6 +43,7 @@ const PATHS = {
   "ingest, download with a client id (guarded)": (region) => [
     ["IP's regional ledger shard (limit)", rtt(region, region)],
     ["id shard beside D1's primary (replay + staging)", rtt(region, D1_PRIMARY)],
+    ["→ D1 look-up of the new id, next door", rtt(D1_PRIMARY, D1_PRIMARY)],
     ["→ dedup shard in D1's region", rtt(D1_PRIMARY, D1_PRIMARY)],
   ],
 };
