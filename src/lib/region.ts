@@ -4,8 +4,6 @@
 export const REGIONS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const satisfies readonly DurableObjectLocationHint[];
 export type Region = (typeof REGIONS)[number];
 
-export const isRegion = (value: string): value is Region => (REGIONS as readonly string[]).includes(value);
-
 /** Countries Cloudflare files under continent AS that the `me` (Middle East) hint serves better than `apac`. */
 const MIDDLE_EAST = new Set(["AE", "BH", "IL", "IQ", "IR", "JO", "KW", "LB", "OM", "PS", "QA", "SA", "SY", "TR", "YE"]);
 
