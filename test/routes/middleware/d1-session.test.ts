@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { samples, uniqueId } from "../../catalog-helpers";
 import { call, callJson, callWithEnv, countRows, unique } from "../../helpers";
 
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
@@ -47,6 +48,17 @@ describe("D1 sessions: replica reads and X-D1-Bookmark", () => {
     expect(listed.body.data.map((key: { name: string }) => key.name)).toContain(name);
     // The read's session continues from the client's bookmark, so it answers one at least as recent (bookmarks sort as text).
     expect(listed.headers.get("x-d1-bookmark")! >= bookmark).toBe(true);
+  });
+
+  it("carries the session into core functions that take the whole environment: a catalog write answers its bookmark, and a read from it sees the record", async () => {
+    const id = uniqueId("session");
+    const created = await callJson("PUT", `/v1/records/${id}`, { body: { title: "Session record", schema: "datacite4", metadata: samples.datacite } });
+    expect(created.status).toBe(201);
+    const bookmark = created.headers.get("x-d1-bookmark");
+    expect(bookmark).toMatch(BOOKMARK);
+    const read = await callJson("GET", `/v1/records/${id}`, { headers: { "x-d1-bookmark": bookmark! } });
+    expect(read.status).toBe(200);
+    expect(read.body.title).toBe("Session record");
   });
 
   it("answers 400 invalid_request (not 500) for a bookmark that is not one, and stores nothing", async () => {
