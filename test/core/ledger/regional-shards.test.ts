@@ -6,6 +6,7 @@ import { allLedgerShards, idShard, ledgerStub, regionalShard } from "../../../sr
 import { clientEventId } from "../../../src/core/ledger/ingest";
 import { getConfig } from "../../../src/lib/config";
 import { hmacHex } from "../../../src/lib/crypto";
+import { bytesOf, createLink, createRecord, uniqueId, uploadFile } from "../../catalog-helpers";
 import { ADMIN_KEY, countRows, event, flushLedger } from "../../helpers";
 
 const config = getConfig(env);
@@ -107,6 +108,26 @@ describe("regional ledger shards: a guarded download costs one nearby Durable Ob
     const recording = recordingEnv({ DOWNLOAD_BYTES_LIMIT: "1000000" });
     expect((await postFrom(AFRICA, event({ client: { ip: randomIp(), user_agent: "region-test" } }), recording.env)).status).toBe(201);
     expect(recording.calls.map((call) => call.binding)).toEqual(["LEDGER_SHARD"]);
+  });
+
+  it("serves a signed download with the byte budget on: the user's budget shard, then the IP's shard, both in the client's region with its hint", async () => {
+    const id = uniqueId("regional");
+    await createRecord(id, { public: false });
+    await uploadFile(id, "obs.csv", bytesOf(100, 3));
+    const path = await createLink({ record_id: id, file: "obs.csv", user: { id: `u-${crypto.randomUUID()}` } });
+    const recording = recordingEnv({ DOWNLOAD_BYTES_LIMIT: "1000000" });
+    const ip = randomIp();
+    const ctx = createExecutionContext();
+    const response = await app.fetch(new Request(`http://localhost${path}`, { headers: { "cf-connecting-ip": ip }, cf: OCEANIA }), recording.env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    expect(recording.calls.map(({ binding, locationHint }) => [binding, locationHint])).toEqual([
+      ["RATE_LIMITER", "oc"],
+      ["LEDGER_SHARD", "oc"],
+    ]);
+    expect(recording.calls[0]!.name).toMatch(/^user:oc:\d+$/);
+    expect(recording.calls[1]!.name).toBe(regionalShard(config, "oc", await ipHash(ip)).name);
   });
 
   it("lists every shard an event can be staged in, so flushes and erasures reach them all", async () => {
