@@ -7,7 +7,7 @@ import { clientEventId } from "../../../src/core/ledger/ingest";
 import { getConfig } from "../../../src/lib/config";
 import { hmacHex } from "../../../src/lib/crypto";
 import { bytesOf, createLink, createRecord, uniqueId, uploadFile } from "../../catalog-helpers";
-import { ADMIN_KEY, countRows, event, flushLedger } from "../../helpers";
+import { ADMIN_KEY, countRows, event, flushLedger, unique } from "../../helpers";
 
 const config = getConfig(env);
 const AFRICA = { continent: "AF", country: "ZA", longitude: "28.04" };
@@ -137,6 +137,32 @@ describe("regional ledger shards: a guarded download costs one nearby Durable Ob
     expect(shards.map((shard) => shard.name)).toContain(idShard(config, "any").name);
     expect(new Set(shards.map((shard) => shard.name)).size).toBe(shards.length);
     expect(shards.every((shard) => shard.name.startsWith(`ledger:${shard.region}:`) || /^ledger:\d+$/.test(shard.name))).toBe(true);
+  });
+});
+
+describe("erasure reaches the regional shards", () => {
+  it("flushes an event still staged in a far region's shard before erasing, so its actor details never come back", async () => {
+    const email = `${unique("erase")}@example.org`;
+    const staged = await postFrom(AFRICA, event({ action: "view", actor: { email, name: "Staged In Africa" } }));
+    expect(staged.status).toBe(201);
+    // No flush in between: the event and its actor details are only in the Africa shard's staging.
+    const ctx = createExecutionContext();
+    const erased = await app.fetch(
+      new Request("http://localhost/v1/privacy/erasures", {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ email, reason: "regional staging test" }),
+      }),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(erased.status).toBe(200);
+    expect(((await erased.json()) as any).removed.actors).toBe(1);
+    // Whatever the shards flush later adds nothing back.
+    await flushLedger();
+    expect(await countRows("actors", `email = '${email}'`)).toBe(0);
+    expect(await countRows("events", `id = '${staged.body.id}'`)).toBe(1);
   });
 });
 
