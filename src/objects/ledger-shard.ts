@@ -120,9 +120,9 @@ export class LedgerShard extends DurableObject<Env> {
    * Applies the download limits of guarded items (before anything else, so a refused event opens no dedup window), then
    * decides replay, conflict, dedup and refusal counts for each item, stages the new ones, and schedules a flush.
    */
-  async stage(guardedItems: StageItem[], options: StageOptions): Promise<StageResult[]> {
-    const verdicts = guardedItems.map((item) => (item.guard ? verdictOf(this.rateLog.take(item.guard.request, item.guard.limit, item.guard.windowMs), item.guard.userBudget) : null));
-    const items = guardedItems.map((item, index) => {
+  async stage(received: StageItem[], options: StageOptions): Promise<StageResult[]> {
+    const verdicts = received.map((item) => (item.guard ? verdictOf(this.rateLog.take(item.guard.request, item.guard.limit, item.guard.windowMs), item.guard.userBudget) : null));
+    const items = received.map((item, index) => {
       const deniedBy = verdicts[index]?.deniedBy;
       if (!deniedBy) return item;
       const row = { ...item.row };
