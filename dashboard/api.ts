@@ -81,17 +81,27 @@ async function failureFrom(response: Response): Promise<ApiFailure> {
   );
 }
 
+/**
+ * The newest D1 bookmark an answer carried (`X-D1-Bookmark`), sent with every request so that the dashboard reads its own
+ * writes even when a read replica answers (docs/api.md). Bookmarks of one database sort as text, as D1's own sessions
+ * compare them.
+ */
+let newestBookmark: string | null = null;
+
 /** A request with the given key (default: the signed-in one); non-2xx answers throw ApiFailure. */
 export async function request(method: string, path: string, options: { body?: unknown; key?: string } = {}): Promise<Response> {
   const key = options.key ?? session.key();
   const headers = new Headers({ accept: "application/json" });
   if (key) headers.set("authorization", `Bearer ${key}`);
   if (options.body !== undefined) headers.set("content-type", "application/json");
+  if (newestBookmark) headers.set("x-d1-bookmark", newestBookmark);
   const response = await fetch(path, {
     method,
     headers,
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
   });
+  const bookmark = response.headers.get("x-d1-bookmark");
+  if (bookmark && (newestBookmark === null || bookmark > newestBookmark)) newestBookmark = bookmark;
   if (response.ok) return response;
   const failure = await failureFrom(response);
   if (response.status === 401 && options.key === undefined) unauthorizedListener?.(failure.message);

@@ -10,5 +10,7 @@ export interface AppEnv {
     apiKeyId: string;
     /** Scopes of that key (an `admin` key holds every scope). */
     apiKeyScopes: Scope[];
+    /** D1 through the request's session (src/routes/middleware/d1-session.ts): replica reads, bookmarks for read-your-writes. */
+    db: D1Database;
   };
 }

@@ -21,8 +21,9 @@ import { integrityRouter } from "./routes/integrity";
 import { jobsRouter } from "./routes/jobs";
 import { keys } from "./routes/keys";
 import { maintenance } from "./routes/maintenance";
+import { d1Session } from "./routes/middleware/d1-session";
 import { privacyRouter } from "./routes/privacy";
-import { router } from "./routes/openapi";
+import { D1_BOOKMARK_COMPONENT, router } from "./routes/openapi";
 import { recordsRouter } from "./routes/records";
 import { reports } from "./routes/reports";
 import { reproduceRouter } from "./routes/reproduce";
@@ -44,14 +45,15 @@ base.use(async (c, next) => {
     if (origins.length === 0) return next();
     return cors({
       origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "X-API-Key", "Content-Type", "Range", "If-None-Match"],
+      allowHeaders: ["Authorization", "X-API-Key", "Content-Type", "Range", "If-None-Match", "X-D1-Bookmark"],
       exposeHeaders: [
         "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-        "Content-Disposition", "Content-Range", "Content-Length", "ETag",
+        "Content-Disposition", "Content-Range", "Content-Length", "ETag", "X-D1-Bookmark",
       ],
       maxAge: 600,
     })(c, next);
 });
+base.use(d1Session);
 
 export const app = base
   .route("/", home)
@@ -80,6 +82,18 @@ export const app = base
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyHeader", { type: "apiKey", in: "header", name: "X-API-Key" });
+const bookmarkSchema = { type: "string", pattern: "^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$" } as const;
+app.openAPIRegistry.registerComponent("parameters", D1_BOOKMARK_COMPONENT, {
+  name: "X-D1-Bookmark",
+  in: "header",
+  required: false,
+  description: "The `X-D1-Bookmark` of an earlier answer: this request reads at least what that answer had written (read your writes). Without it, reads may come from a read replica a moment behind. Not a bookmark: 400.",
+  schema: bookmarkSchema,
+});
+app.openAPIRegistry.registerComponent("headers", D1_BOOKMARK_COMPONENT, {
+  description: "The D1 session's bookmark after this request (set when it read or wrote D1): send it back as `X-D1-Bookmark` to read this answer's writes.",
+  schema: bookmarkSchema,
+});
 
 const apiDescription = [
   "An audit ledger of research-data downloads: record every download, metadata download and bundle of catalogued records",

@@ -1,11 +1,17 @@
-// A simulated world: clients in six regions, D1's primary in one, Durable Objects where placement puts them. Each request
-// type is measured here (its local service time, every hop ~0 ms) and then given the network round trips its path makes
-// in production, from a table of inter-region round-trip times. Additive model: p50/p99 = local p50/p99 + Σ hop RTTs.
+// A simulated world: clients in six regions, D1's primary in one with read replicas in D1's regions, ledger shards placed
+// by location hints. Each request type is measured here (its local service time, every hop ~0 ms) and then given the
+// network round trips its path makes in production, from a table of inter-region round-trip times.
+// Additive model: p50/p99 = local p50/p99 + Σ hop RTTs.
 import { describeStatuses } from "../lib/load.mjs";
 
-/** Cloudflare location-hint regions used here; D1's primary (and thus every write and uncached read) is in `enam`. */
+/** Cloudflare location-hint regions used here; D1's primary (every D1 write, and reads that must see them) is in `enam`. */
 const REGIONS = ["enam", "wnam", "weur", "apac", "oc", "afr"];
 const D1_PRIMARY = "enam";
+/**
+ * Regions with a D1 read replica. D1 creates one in each of its regions (wnam, enam, weur, eeur, apac, oc); Africa has
+ * none, so a client there reads from the nearest of them (weur).
+ */
+const REPLICA_REGIONS = ["enam", "wnam", "weur", "apac", "oc"];
 
 /** Round-trip times (ms) between regions: typical public figures for the hubs (Ashburn, San Jose, Frankfurt, Singapore, Sydney, Johannesburg). */
 const RTT = {
@@ -17,21 +23,28 @@ const RTT = {
   afr: { afr: 8 },
 };
 const rtt = (a, b) => RTT[a]?.[b] ?? RTT[b][a];
-
-/** Where a hash-sharded Durable Object lives for a client: created by whichever client used it first, i.e. anywhere. */
-const anywhere = (region) => REGIONS.reduce((sum, other) => sum + rtt(region, other), 0) / REGIONS.length;
+const nearestReplica = (region) => Math.min(...REPLICA_REGIONS.map((replica) => rtt(region, replica)));
 
 /**
  * The production path of each request type, hop by hop (docs/architecture.md → Latency budget). Auth costs no hop: the key
- * comes from the isolate's cache and the per-key limit from a Rate Limiting binding in the same location.
+ * comes from the isolate's cache and the per-key limit from a Rate Limiting binding in the same location. A regional
+ * ledger shard is created with its region as location hint, so a call to it is a round trip within the region; the dedup
+ * window of a signed-in user lives in the user's shard of the same region (one object-to-object call there).
  */
 const PATHS = {
-  "read (GET /v1/events)": (region) => [["D1 query", rtt(region, D1_PRIMARY)]],
-  "stats (GET /v1/stats)": (region) => [["D1 batch", rtt(region, D1_PRIMARY)]],
-  "ingest, not a download": (region) => [["ledger shard", anywhere(region)]],
-  "ingest, download (guarded)": (region) => [
-    ["IP rate-limit shard", anywhere(region)],
-    ["ledger shard", anywhere(region)],
+  "read (GET /v1/events)": (region) => [["D1 replica query", nearestReplica(region)]],
+  "stats (GET /v1/stats)": (region) => [["D1 replica batch", nearestReplica(region)]],
+  "ingest, not a download": (region) => [["regional ledger shard", rtt(region, region)]],
+  "ingest, download, anonymous client (guarded)": (region) => [["IP's regional ledger shard (limit + dedup + staging)", rtt(region, region)]],
+  "ingest, download, signed-in user (guarded)": (region) => [
+    ["IP's regional ledger shard (limit + staging)", rtt(region, region)],
+    ["→ user's regional shard (dedup window)", rtt(region, region)],
+  ],
+  "ingest, download with a client id (guarded)": (region) => [
+    ["IP's regional ledger shard (limit)", rtt(region, region)],
+    ["id shard beside D1's primary (replay + staging)", rtt(region, D1_PRIMARY)],
+    ["→ D1 look-up of the new id, next door", rtt(D1_PRIMARY, D1_PRIMARY)],
+    ["→ dedup shard in D1's region", rtt(D1_PRIMARY, D1_PRIMARY)],
   ],
 };
 
@@ -43,26 +56,26 @@ export default {
     const events = ctx.events(95);
     const key = (n, kind) => ctx.keys[kind][n % ctx.keys[kind].length];
     const short = { duration: Math.min(ctx.options.duration, 5), connections: 4, warmupSeconds: 1 };
+    const ingest = (n, body) => ({
+      method: "POST",
+      path: "/v1/events",
+      headers: { authorization: `Bearer ${key(n, "ingest")}`, "content-type": "application/json", "cf-connecting-ip": events.ip() },
+      body: JSON.stringify(body),
+    });
+    const download = (extra = {}) => ({ ...events.event({ resourceType: "bench-world" }), action: "download", status: "success", ...extra });
+    const run = `${Date.now().toString(36)}`;
     const measured = {
       "read (GET /v1/events)": await ctx.load({ ...short, request: (n) => ({ method: "GET", path: "/v1/events?limit=20", headers: { authorization: `Bearer ${key(n, "read")}` } }) }),
       "stats (GET /v1/stats)": await ctx.load({ ...short, request: (n) => ({ method: "GET", path: "/v1/stats?interval=day", headers: { authorization: `Bearer ${key(n, "read")}` } }) }),
-      "ingest, not a download": await ctx.load({
+      "ingest, not a download": await ctx.load({ ...short, request: (n) => ingest(n, { ...events.event({ resourceType: "bench-world" }), action: "view" }) }),
+      "ingest, download, anonymous client (guarded)": await ctx.load({ ...short, request: (n) => ingest(n, download({ actor: undefined })) }),
+      "ingest, download, signed-in user (guarded)": await ctx.load({
         ...short,
-        request: (n) => ({
-          method: "POST",
-          path: "/v1/events",
-          headers: { authorization: `Bearer ${key(n, "ingest")}`, "content-type": "application/json", "cf-connecting-ip": events.ip() },
-          body: JSON.stringify({ ...events.event({ resourceType: "bench-world" }), action: "view" }),
-        }),
+        request: (n) => ingest(n, download({ actor: { id: `world-user-${n % 500}`, email: `world-${n % 500}@bench.example` } })),
       }),
-      "ingest, download (guarded)": await ctx.load({
+      "ingest, download with a client id (guarded)": await ctx.load({
         ...short,
-        request: (n) => ({
-          method: "POST",
-          path: "/v1/events",
-          headers: { authorization: `Bearer ${key(n, "ingest")}`, "content-type": "application/json", "cf-connecting-ip": events.ip() },
-          body: JSON.stringify(events.event({ resourceType: "bench-world" })),
-        }),
+        request: (n) => ingest(n, download({ id: `world-${run}-${n}-${Math.random().toString(36).slice(2, 10)}`, actor: { id: `world-user-${n % 500}` } })),
       }),
     };
     const rows = [];

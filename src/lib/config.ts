@@ -1,6 +1,7 @@
 // Parses the Worker's environment once into typed, named settings.
 import { z } from "zod";
 import { ApiError } from "./errors";
+import { REGIONS, type Region } from "./region";
 
 /** Which actions are COUNTER requests (each also an investigation) and investigations only. */
 export interface CounterRules {
@@ -42,6 +43,8 @@ const ConfigSchema = z.object({
   KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).default(3600),
   LEDGER_SHARDS: z.coerce.number().int().min(1).max(1024).default(32),
+  LEDGER_REGION_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
+  D1_PRIMARY_REGION: z.enum(REGIONS, `D1_PRIMARY_REGION must be one of ${REGIONS.join(", ")}`).default("enam"),
   RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(1024).default(64),
   LEDGER_FLUSH_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(250),
   LEDGER_STAGING_MAX_ROWS: z.coerce.number().int().min(1).default(2_500_000),
@@ -114,9 +117,13 @@ export type Config = {
   /** How long an isolate trusts a key lookup: the bound on how long a revoked key keeps working elsewhere. */
   keyCacheSeconds: number;
   dedupWindowSeconds: number;
-  /** Durable Objects that stage events and hold dedup windows; users are spread over them by their key. */
+  /** Ledger shards that stage events with a client-chosen id (spread by the id, placed in the D1 primary's region). */
   ledgerShards: number;
-  /** Durable Objects that hold per-IP download limits; IPs are spread over them by their hash. */
+  /** Ledger shards per region for every other event (spread by client IP or user), each holding its IPs' download limits. */
+  ledgerRegionShards: number;
+  /** The location hint D1's primary was created with: id shards live there, and it is the region of requests the edge cannot place. */
+  d1PrimaryRegion: Region;
+  /** Durable Objects per region that hold per-user byte budgets; user keys are spread over them by their hash. */
   rateLimitShards: number;
   /** How long a staged event may wait before its shard flushes to D1. */
   ledgerFlushDelayMs: number;
@@ -223,6 +230,8 @@ export function getConfig(env: Env): Config {
     keyCacheSeconds: value.KEY_CACHE_SECONDS,
     dedupWindowSeconds: value.DEDUP_WINDOW_SECONDS,
     ledgerShards: value.LEDGER_SHARDS,
+    ledgerRegionShards: value.LEDGER_REGION_SHARDS,
+    d1PrimaryRegion: value.D1_PRIMARY_REGION,
     rateLimitShards: value.RATE_LIMIT_SHARDS,
     ledgerFlushDelayMs: value.LEDGER_FLUSH_DELAY_MS,
     ledgerStagingMaxRows: value.LEDGER_STAGING_MAX_ROWS,

@@ -1,17 +1,37 @@
-// Durable Object for a shard of the ledger: replay and conflict checks, dedup windows, refusal counts and durable staging of
-// events, flushed to D1 in batches.
+// Durable Object for a shard of the ledger: the download limits of its client IPs, replay and conflict checks, dedup
+// windows, refusal counts and durable staging of events, flushed to D1 in batches.
 import { DurableObject } from "cloudflare:workers";
+import { markRefused, verdictOf, type GuardVerdict } from "../core/ledger/guards";
 import { findStored, replayOutcome, storeEvents, type ActorRow, type EventRow, type IngestOutcome, type StoredSummary } from "../core/ledger/ingest";
 import { D1_LIMITS } from "../db/limits";
+import type { Region } from "../lib/region";
+import { RateLog, type ByteDecision, type RateDecision, type RateRequest } from "./rate-log";
 
 export interface StageItem {
   row: EventRow;
   actor: ActorRow | null;
-  /** Set for successful downloads: the user's dedup window and the shard that holds it. */
-  dedup: { key: string; shard: string } | null;
+  /** Set for successful downloads: the user's dedup window, the shard that holds it and that shard's region. */
+  dedup: { key: string; shard: string; region?: Region } | null;
   /** Set for refusals without a client id: after the first in a window, one client's refusals become a count on one row. */
   denialKey: string | null;
+  /** Set for a download staged in its client IP's shard: the download limits are applied here, in the same call. */
+  guard?: StageGuard;
 }
+
+/** The download limits of an event whose client IP this shard holds. */
+export interface StageGuard {
+  /** The client IP's attempt (count, and its byte budget when the service serves the bytes). */
+  request: RateRequest;
+  limit: number;
+  windowMs: number;
+  /** The user's byte budget, decided before this call by the user's own budget shard. */
+  userBudget: ByteDecision | null;
+  /** The event's refusal key should the limits refuse it (its repeats become a count). */
+  denialKey: string | null;
+}
+
+/** An outcome, with the limits' verdict for an event that carried a guard. */
+export type StageResult = StageOutcome & { verdict?: GuardVerdict };
 
 /** An event that could not be staged now (staging full, or D1 needed and unreachable): nothing was stored. */
 export interface Unavailable {
@@ -51,8 +71,9 @@ const D1_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
  * Every event is written here (SQLite, durable before the request is acknowledged) and reaches D1 when the alarm
  * flushes up to 1,000 staged rows per D1 batch. A flush that dies after D1 committed leaves the rows staged; the next
  * flush inserts them again and D1's `ON CONFLICT(id) DO NOTHING` makes that harmless. Nothing is deleted from staging
- * before D1 has it. Events with a client-chosen id are routed here by their id, so this object alone decides whether
- * such an id is new, a replay or a conflict.
+ * before D1 has it. Events with a client-chosen id are routed to their id's shard (the same from every region), so that
+ * object alone decides whether such an id is new, a replay or a conflict. A regional shard also holds the download limits
+ * of the client IPs routed to it, so it limits and stages their downloads in one call.
  */
 export class LedgerShard extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -64,10 +85,13 @@ export class LedgerShard extends DurableObject<Env> {
    * them, an id flushed during that wait would be in neither place that call looks and be taken for a new one.
    */
   private readonly flushWatchers = new Set<Map<string, StoredSummary>>();
+  /** Download counts and byte budgets of the client IPs routed to this shard. */
+  private readonly rateLog: RateLog;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.rateLog = new RateLog(this.sql);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS staged (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
         received_at INTEGER NOT NULL, duplicate_of TEXT, row TEXT NOT NULL, actor TEXT);
       CREATE TABLE IF NOT EXISTS windows (dedup_key TEXT PRIMARY KEY, event_id TEXT NOT NULL, opened_at INTEGER NOT NULL,
@@ -84,8 +108,27 @@ export class LedgerShard extends DurableObject<Env> {
     this.stagedBytes = size.bytes;
   }
 
-  /** Decides replay, conflict, dedup and refusal counts for each item, stages the new ones, and schedules a flush. */
-  async stage(items: StageItem[], options: StageOptions): Promise<StageOutcome[]> {
+  /** The download limits alone, for downloads staged elsewhere (events with a client id live in their id's shard). */
+  async guard(requests: RateRequest[], limit: number, windowMs: number): Promise<RateDecision[]> {
+    const decisions = requests.map((request) => this.rateLog.take(request, limit, windowMs));
+    const sweep = this.rateLog.nextSweep(Date.now());
+    if (sweep !== null) await this.scheduleAlarm(sweep);
+    return decisions;
+  }
+
+  /**
+   * Applies the download limits of guarded items (before anything else, so a refused event opens no dedup window), then
+   * decides replay, conflict, dedup and refusal counts for each item, stages the new ones, and schedules a flush.
+   */
+  async stage(received: StageItem[], options: StageOptions): Promise<StageResult[]> {
+    const verdicts = received.map((item) => (item.guard ? verdictOf(this.rateLog.take(item.guard.request, item.guard.limit, item.guard.windowMs), item.guard.userBudget) : null));
+    const items = received.map((item, index) => {
+      const deniedBy = verdicts[index]?.deniedBy;
+      if (!deniedBy) return item;
+      const row = { ...item.row };
+      markRefused(row, deniedBy);
+      return { ...item, row, dedup: null, denialKey: item.guard!.denialKey };
+    });
     const flushedMeanwhile = new Map<string, StoredSummary>();
     this.flushWatchers.add(flushedMeanwhile);
     let stored = new Map<string, StoredSummary>();
@@ -147,7 +190,7 @@ export class LedgerShard extends DurableObject<Env> {
       return { status: "stored", id: row.id, client_id: row.client_id, received_at: row.received_at, duplicate_of: duplicateOf };
     });
     await this.scheduleAlarm(now + options.flushDelayMs);
-    return outcomes;
+    return outcomes.map((outcome, index) => (verdicts[index] ? { ...outcome, verdict: verdicts[index] } : outcome));
   }
 
   /** Dedup decisions for events staged in other shards (the user's windows live here). */
@@ -164,7 +207,8 @@ export class LedgerShard extends DurableObject<Env> {
     await Promise.all(
       [...byShard].map(async ([shard, members]) => {
         try {
-          const decisions = await this.env.LEDGER_SHARD.getByName(shard).decideDuplicates(
+          const region = members[0]!.item.dedup!.region;
+          const decisions = await this.env.LEDGER_SHARD.getByName(shard, region ? { locationHint: region } : {}).decideDuplicates(
             members.map(({ item }) => ({ key: item.dedup!.key, id: item.row.id, occurredAt: item.row.occurred_at })),
             options.dedupWindowMs,
           );
@@ -299,6 +343,7 @@ export class LedgerShard extends DurableObject<Env> {
     const now = Date.now();
     this.sql.exec("DELETE FROM windows WHERE expires_at <= ?", now);
     this.sql.exec("DELETE FROM denials WHERE window_end <= ?", now);
+    this.rateLog.sweep(now);
     const next = this.sql
       .exec<{ held: number | null; window_expiry: number | null; denial_expiry: number | null }>(
         `SELECT (SELECT min(hold_until) FROM staged WHERE hold_until IS NOT NULL) AS held,
@@ -306,14 +351,15 @@ export class LedgerShard extends DurableObject<Env> {
       )
       .one();
     // Sweeps run at most once a minute; a held refusal count is flushed as soon as its window ends.
-    const sweep = Math.min(next.window_expiry ?? Infinity, next.denial_expiry ?? Infinity);
+    const sweep = Math.min(next.window_expiry ?? Infinity, next.denial_expiry ?? Infinity, this.rateLog.nextSweep(now) ?? Infinity);
     const at = Math.min(next.held ?? Infinity, sweep === Infinity ? Infinity : Math.max(sweep, now + 60_000));
     if (at !== Infinity) await this.scheduleAlarm(at);
   }
 
-  /** Staged rows (and bytes of them), open windows and refusal windows, for tests and diagnostics. */
-  async stateSize(): Promise<{ staged: number; stagedBytes: number; windows: number; denials: number }> {
+  /** Staged rows (and bytes of them), open windows, refusal windows and download-limit rows, for tests and diagnostics. */
+  async stateSize(): Promise<{ staged: number; stagedBytes: number; windows: number; denials: number; hits: number; byteCharges: number }> {
     return {
+      ...this.rateLog.size(),
       staged: this.stagedRows,
       stagedBytes: this.stagedBytes,
       windows: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM windows").one().n,

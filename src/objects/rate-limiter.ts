@@ -1,153 +1,44 @@
-// Durable Object holding the per-IP download limit for a shard of client IPs in its SQLite storage.
+// Durable Object holding the per-user byte budgets of a shard of user keys (one set of shards per region).
 import { DurableObject } from "cloudflare:workers";
-
-export interface RateDecision {
-  allowed: boolean;
-  limit: number;
-  remaining: number;
-  /** Seconds until a slot frees up (the Retry-After of a refusal). */
-  resetSeconds: number;
-  /** The byte budget's verdict when the request carried `bytes`; `allowed` is false when either limit refused. */
-  bytes?: ByteDecision;
-}
-
-export interface RateRequest {
-  subject: string;
-  /** Epoch ms of the attempt; passed in so tests can drive time through the object. */
-  at: number;
-  /** Bytes this attempt would send, charged to the subject's byte budget in the same call (downloads the service serves). */
-  bytes?: ByteCharge;
-}
-
-/** A byte budget: at most `limit` bytes per subject in any window of `windowMs`. */
-export interface ByteCharge {
-  amount: number;
-  limit: number;
-  windowMs: number;
-}
-
-/** The byte budget's verdict on one attempt; `remaining` is after this attempt when allowed. */
-export interface ByteDecision {
-  allowed: boolean;
-  limit: number;
-  remaining: number;
-  resetSeconds: number;
-}
-
-/** Expired rows are swept at most this often, so a busy shard is not woken by an alarm per expiring row. */
-const CLEANUP_INTERVAL_MS = 60_000;
+import { RateLog, type ByteCharge, type ByteDecision, type RateRequest } from "./rate-log";
 
 /**
- * Downloads per IP use a sliding-window log (one row per allowed download, ≤ limit rows per IP): exact "N per window" with
- * an exact Retry-After, which a token bucket cannot state; cheap because limits are small (100/hour). Bytes per IP or user
- * key use a sliding-window log of charges (one row per allowed download with its bytes): exact "N bytes in any window",
- * checked together with the count so that a refused attempt consumes neither. (Requests per API key are limited by the
- * API_KEY_LIMITER Workers Rate Limiting binding, without a round trip to this object.)
- * Rows carry their expiry; the alarm deletes expired rows so quiet subjects leave no state behind.
+ * Byte budgets of user keys: a sliding-window log of charges per user (src/objects/rate-log.ts). The per-IP download
+ * count and byte budget live in the IP's ledger shard instead (one call stages the download and applies them), and
+ * requests per API key are limited by the API_KEY_LIMITER Workers Rate Limiting binding. The alarm deletes expired rows.
  */
 export class RateLimiter extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly log: RateLog;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS hits (subject TEXT NOT NULL, at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS hits_subject_at ON hits (subject, at);
-      CREATE INDEX IF NOT EXISTS hits_expiry ON hits (expires_at);
-      DROP TABLE IF EXISTS counters;
-      CREATE TABLE IF NOT EXISTS byte_charges (subject TEXT NOT NULL, at INTEGER NOT NULL, bytes INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS byte_charges_subject_at ON byte_charges (subject, at);
-      CREATE INDEX IF NOT EXISTS byte_charges_expiry ON byte_charges (expires_at);`);
+    // Objects created by the first release hold its fixed-window counters table, which nothing reads any more.
+    ctx.storage.sql.exec("DROP TABLE IF EXISTS counters");
+    this.log = new RateLog(ctx.storage.sql);
   }
 
-  /**
-   * Sliding-window log: each attempt is allowed when fewer than `limit` allowed attempts of its subject fall in the window
-   * and, when it carries `bytes`, its subject's byte budget still has room for them. Nothing is charged to either when
-   * one of them refuses.
-   */
-  async takeLog(requests: RateRequest[], limit: number, windowMs: number): Promise<RateDecision[]> {
-    const decisions = requests.map(({ subject, at, bytes }): RateDecision => {
-      const since = at - windowMs;
-      const { used, oldest } = this.sql
-        .exec<{ used: number; oldest: number | null }>("SELECT count(*) AS used, min(at) AS oldest FROM hits WHERE subject = ? AND at > ?", subject, since)
-        .one();
-      const resetSeconds = Math.max(1, Math.ceil(((oldest ?? at) + windowMs - at) / 1000));
-      const byteDecision = bytes ? this.judgeBytes(subject, at, bytes) : undefined;
-      const withBytes = byteDecision ? { bytes: byteDecision } : {};
-      if (used >= limit) return { allowed: false, limit, remaining: 0, resetSeconds, ...withBytes };
-      if (byteDecision && !byteDecision.allowed) return { allowed: false, limit, remaining: limit - used, resetSeconds, ...withBytes };
-      this.sql.exec("INSERT INTO hits (subject, at, expires_at) VALUES (?, ?, ?)", subject, at, at + windowMs);
-      if (bytes) this.chargeBytes(subject, at, bytes);
-      return { allowed: true, limit, remaining: limit - used - 1, resetSeconds, ...withBytes };
-    });
-    await this.scheduleCleanup();
-    return decisions;
-  }
-
-  /** Byte budgets alone, for subjects whose count limit lives elsewhere (user keys): each is charged when it fits. */
+  /** Byte budgets alone (user keys): each is charged when it fits. */
   async takeBytes(requests: (RateRequest & { bytes: ByteCharge })[]): Promise<ByteDecision[]> {
-    const decisions = requests.map(({ subject, at, bytes }) => {
-      const decision = this.judgeBytes(subject, at, bytes);
-      if (decision.allowed) this.chargeBytes(subject, at, bytes);
-      return decision;
-    });
-    await this.scheduleCleanup();
+    const decisions = requests.map((request) => this.log.takeBytes(request));
+    await this.scheduleSweep();
     return decisions;
   }
 
-  /** Whether `charge.amount` more bytes fit the subject's window; Retry-After is when enough old charges leave it. */
-  private judgeBytes(subject: string, at: number, charge: ByteCharge): ByteDecision {
-    const rows = this.sql
-      .exec<{ at: number; bytes: number }>("SELECT at, bytes FROM byte_charges WHERE subject = ? AND at > ? ORDER BY at", subject, at - charge.windowMs)
-      .toArray();
-    const used = rows.reduce((sum, row) => sum + row.bytes, 0);
-    if (used + charge.amount <= charge.limit) {
-      const resetAt = (rows[0]?.at ?? at) + charge.windowMs;
-      return { allowed: true, limit: charge.limit, remaining: charge.limit - used - charge.amount, resetSeconds: Math.max(1, Math.ceil((resetAt - at) / 1000)) };
-    }
-    // Walk the oldest charges out of the window until the attempt would fit; one larger than the whole budget never does,
-    // so it is told to wait a full window (by then no earlier charge of the subject is left to blame).
-    let freed = 0;
-    let fitsAt = at + charge.windowMs;
-    if (charge.amount <= charge.limit) {
-      for (const row of rows) {
-        freed += row.bytes;
-        if (used - freed + charge.amount <= charge.limit) {
-          fitsAt = row.at + charge.windowMs;
-          break;
-        }
-      }
-    }
-    return { allowed: false, limit: charge.limit, remaining: Math.max(0, charge.limit - used), resetSeconds: Math.max(1, Math.ceil((fitsAt - at) / 1000)) };
-  }
-
-  private chargeBytes(subject: string, at: number, charge: ByteCharge): void {
-    this.sql.exec("INSERT INTO byte_charges (subject, at, bytes, expires_at) VALUES (?, ?, ?, ?)", subject, at, charge.amount, at + charge.windowMs);
-  }
-
-  private async scheduleCleanup(): Promise<void> {
-    const earliest = this.sql
-      .exec<{ next: number | null }>("SELECT min(expires_at) AS next FROM (SELECT min(expires_at) AS expires_at FROM hits UNION ALL SELECT min(expires_at) FROM byte_charges)")
-      .one().next;
-    if (earliest === null) return;
-    const next = Math.max(earliest, Date.now() + CLEANUP_INTERVAL_MS);
+  private async scheduleSweep(): Promise<void> {
+    const next = this.log.nextSweep(Date.now());
+    if (next === null) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 
   /** Deletes expired state; reschedules itself while any state remains. */
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    this.sql.exec("DELETE FROM hits WHERE expires_at <= ?", now);
-    this.sql.exec("DELETE FROM byte_charges WHERE expires_at <= ?", now);
-    await this.scheduleCleanup();
+    this.log.sweep(Date.now());
+    await this.scheduleSweep();
   }
 
   /** Number of rows held, for tests and diagnostics. */
   async stateSize(): Promise<{ hits: number; byteCharges: number }> {
-    return {
-      hits: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits").one().n,
-      byteCharges: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM byte_charges").one().n,
-    };
+    return this.log.size();
   }
 }

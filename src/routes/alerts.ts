@@ -5,6 +5,7 @@ import { evaluateAlerts } from "../core/alerts/rules";
 import { InstantSchema } from "../core/ledger/event-schema";
 import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const alertsRouter = router();
 
@@ -33,7 +34,7 @@ const listRoute = createRoute({
   },
 });
 
-alertsRouter.openapi(listRoute, async (c) => c.json(await listAlerts(c.env.DB, c.req.valid("query")), 200));
+alertsRouter.openapi(listRoute, async (c) => c.json(await listAlerts(c.var.db, c.req.valid("query")), 200));
 
 const acknowledgeRoute = createRoute({
   method: "post",
@@ -47,7 +48,7 @@ const acknowledgeRoute = createRoute({
   responses: { 200: json(AlertSchema, "The acknowledged alert"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-alertsRouter.openapi(acknowledgeRoute, async (c) => c.json(await acknowledgeAlert(c.env, c.req.valid("param").id, c.var.apiKeyId), 200));
+alertsRouter.openapi(acknowledgeRoute, async (c) => c.json(await acknowledgeAlert(sessionEnv(c), c.req.valid("param").id, c.var.apiKeyId), 200));
 
 const evaluateRoute = createRoute({
   method: "post",
@@ -63,4 +64,4 @@ const evaluateRoute = createRoute({
   },
 });
 
-alertsRouter.openapi(evaluateRoute, async (c) => c.json(await evaluateAlerts(c.env, c.var.config), 200));
+alertsRouter.openapi(evaluateRoute, async (c) => c.json(await evaluateAlerts(sessionEnv(c), c.var.config), 200));

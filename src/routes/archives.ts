@@ -88,7 +88,7 @@ const restoreRoute = createRoute({
 });
 
 archives.openapi(restoreRoute, async (c) => {
-  const result = await restoreArchive(c.env.BUCKET, c.env.DB, c.req.valid("json").key);
+  const result = await restoreArchive(c.env.BUCKET, c.var.db, c.req.valid("json").key);
   await recordAdminAction(c.env, c.var.config, { action: "archive.restore", apiKeyId: c.var.apiKeyId, resource: { type: "archive", id: result.key }, meta: result });
   return c.json(result, 200);
 });

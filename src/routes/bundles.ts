@@ -5,6 +5,7 @@ import { JobSchema } from "../core/bundles/jobs";
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { authErrors, errorResponses, router, security } from "./openapi";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const bundlesRouter = router();
 
@@ -38,7 +39,7 @@ const createBundleRoute = createRoute({
 
 bundlesRouter.openapi(createBundleRoute, async (c) => {
   const origin = linkOrigin(c.var.config.publicBaseUrl, c.req.url);
-  const { bundleId, job } = await createBundle(c.env, c.var.config, c.req.valid("json"), origin, c.var.apiKeyId);
+  const { bundleId, job } = await createBundle(sessionEnv(c), c.var.config, c.req.valid("json"), origin, c.var.apiKeyId);
   return c.json(
     { bundle_id: bundleId, job: { id: job.id, status: job.status, progress: job.progress }, status_url: `${origin}/v1/jobs/${job.id}` },
     202,

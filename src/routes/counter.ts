@@ -7,6 +7,7 @@ import { buildMonthlyDsr, CounterReportSchema, listCounterReports, submitMonthly
 import { ApiError } from "../lib/errors";
 import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const counter = router();
 
@@ -25,7 +26,7 @@ const dsrResponses = {
 /** Streams the DSR; as gzip (the form DataCite receives) when the client accepts `application/gzip`. */
 function respondDsr(c: Context<AppEnv>, query: DsrQuery): Response {
   dsrPeriod(query); // refuses a bad period with 400 before the stream starts
-  const stream = dsrStream(c.env.DB, c.var.config, query);
+  const stream = dsrStream(c.var.db, c.var.config, query);
   if (/\bapplication\/gzip\b/i.test(c.req.header("accept") ?? ""))
     return c.body(stream.pipeThrough(new CompressionStream("gzip")), 200, { "Content-Type": "application/gzip", "Cache-Control": "no-store" });
   return c.body(stream, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
@@ -151,7 +152,7 @@ const listRoute = createRoute({
   },
 });
 
-counter.openapi(listRoute, async (c) => c.json({ data: await listCounterReports(c.env.DB) }, 200));
+counter.openapi(listRoute, async (c) => c.json({ data: await listCounterReports(c.var.db) }, 200));
 
 const buildRoute = createRoute({
   method: "post",
@@ -175,6 +176,6 @@ counter.openapi(buildRoute, async (c) => {
   // An open month's report would be partial, and the cron never rebuilds a month it finds stored.
   if (Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 1) > Date.now())
     throw new ApiError("invalid_request", `${month} has not ended yet`, { details: [{ path: "month", message: "must be a month that has ended" }] });
-  await buildMonthlyDsr(c.env, c.var.config, month);
-  return c.json(await submitMonthlyDsr(c.env, c.var.config, month), 200);
+  await buildMonthlyDsr(sessionEnv(c), c.var.config, month);
+  return c.json(await submitMonthlyDsr(sessionEnv(c), c.var.config, month), 200);
 });

@@ -51,7 +51,7 @@ const createLinkRoute = createRoute({
 downloadsRouter.openapi(createLinkRoute, async (c) => {
   const secret = tokenSecret(c);
   const request = c.req.valid("json");
-  const record = await recordForDownload(c.env.DB, request.record_id);
+  const record = await recordForDownload(c.var.db, request.record_id);
   if (!record) throw new ApiError("not_found", `No record with id ${request.record_id}`);
   if (request.file && !record.files.some((file) => file.name === request.file))
     throw new ApiError("not_found", `Record ${request.record_id} has no file named ${request.file}`);
@@ -75,7 +75,7 @@ function auditFor(claims: TokenClaims, user: DownloadUser | null): DownloadAudit
 }
 
 async function serveRecordTarget(c: Context<AppEnv>, target: Exclude<DownloadTarget, { kind: "bundle" }>, audit: DownloadAudit): Promise<Response> {
-  const record = await recordForDownload(c.env.DB, target.recordId);
+  const record = await recordForDownload(c.var.db, target.recordId);
   if (!record) return failDownload(c, audit, "not_found", `Record ${target.recordId} no longer exists`);
   const recordAudit = { ...audit, resource: { ...datasetResource(record), file: audit.resource?.file } };
   if (target.kind === "metadata") return serveObject(c, await ensureMetadataPdf(c.env.BUCKET, record), metadataPdfName(record.id), recordAudit);
@@ -86,7 +86,7 @@ async function serveRecordTarget(c: Context<AppEnv>, target: Exclude<DownloadTar
 
 async function serveBundle(c: Context<AppEnv>, target: Extract<DownloadTarget, { kind: "bundle" }>, audit: DownloadAudit): Promise<Response> {
   const { bundleId } = target;
-  const bundle = await getBundle(c.env.DB, bundleId);
+  const bundle = await getBundle(c.var.db, bundleId);
   if (!bundle || bundle.zipSize === null) return failDownload(c, audit, "not_found", `Bundle ${bundleId} does not exist or is not ready`);
   if (bundle.ownerKeyId !== target.ownerKeyId) return failDownload(c, audit, "forbidden", "This download link is not valid");
   const bundleAudit: DownloadAudit = {

@@ -14,7 +14,7 @@ const mediaTypes: Record<ExportFormat, string> = { csv: "text/csv; charset=utf-8
 
 async function respond(c: Context<AppEnv>, filter: EventFilter, format: ExportFormat): Promise<Response> {
   const config = c.var.config;
-  const stream = await exportStream(c.env.DB, filter, format, { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
+  const stream = await exportStream(c.var.db, filter, format, { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
   return c.body(stream, 200, {
     "Content-Type": mediaTypes[format],
     "Content-Disposition": `attachment; filename="${exportFilename(filter, format)}"`,
@@ -69,7 +69,7 @@ const xlsxRoute = createRoute({
 eventsExport.openapi(xlsxRoute, async (c) => {
   const filter = c.req.valid("query");
   const config = c.var.config;
-  const stream = await exportXlsxStream(c.env.DB, filter, { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
+  const stream = await exportXlsxStream(c.var.db, filter, { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
   return c.body(stream, 200, {
     "Content-Type": XLSX_TYPE,
     "Content-Disposition": `attachment; filename="${exportFilename(filter, "xlsx")}"`,

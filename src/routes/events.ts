@@ -23,6 +23,7 @@ import { requireScope } from "./middleware/auth";
 import { acceptBody, jsonBody, MB } from "./middleware/body";
 import { ApiError, zodProblems } from "../lib/errors";
 import { clientIpFromHeaders, edgeCountry } from "../lib/ip";
+import { requestRegion } from "../lib/region";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -34,6 +35,7 @@ function requestContext(c: Context<AppEnv>): RequestContext {
     userAgent: c.req.header("user-agent") ?? undefined,
     country: edgeCountry(c.req.raw),
     receivedAt: Date.now(),
+    region: requestRegion(c.req.raw, c.var.config.d1PrimaryRegion),
   };
 }
 
@@ -142,7 +144,7 @@ const importRoute = createRoute({
 const importHistory: RouteHandler<typeof importRoute, AppEnv> = async (c) => {
   const format = c.req.header("content-type")!.toLowerCase().startsWith("text/csv") ? "csv" : "ndjson";
   const dryRun = c.req.valid("query").dry_run === "true";
-  const result = await importEvents(c.env.DB, c.var.config, await c.req.text(), format, { dryRun, receivedAt: Date.now(), keyId: c.var.apiKeyId });
+  const result = await importEvents(c.var.db, c.var.config, await c.req.text(), format, { dryRun, receivedAt: Date.now(), keyId: c.var.apiKeyId });
   if (!dryRun)
     await recordAdminAction(c.env, c.var.config, {
       action: "events.import",
@@ -166,7 +168,7 @@ const listRoute = createRoute({
 
 const findEvents: RouteHandler<typeof listRoute, AppEnv> = async (c) => {
   const { limit, cursor, ...filter } = c.req.valid("query");
-  return c.json(await listEvents(c.env.DB, filter, limit, cursor), 200);
+  return c.json(await listEvents(c.var.db, filter, limit, cursor), 200);
 };
 
 const recentRoute = createRoute({
@@ -190,7 +192,7 @@ const recentRoute = createRoute({
 
 const recentEvents: RouteHandler<typeof recentRoute, AppEnv> = async (c) => {
   const { minutes, limit, action, include_duplicates } = c.req.valid("query");
-  const page = await listEvents(c.env.DB, { from: Date.now() - minutes * 60_000, action, include_duplicates }, limit);
+  const page = await listEvents(c.var.db, { from: Date.now() - minutes * 60_000, action, include_duplicates }, limit);
   return c.json({ data: page.data }, 200);
 };
 
@@ -206,7 +208,7 @@ const getRoute = createRoute({
   responses: { 200: json(EventSchema, "The event"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-const oneEvent: RouteHandler<typeof getRoute, AppEnv> = async (c) => c.json(await getEvent(c.env.DB, c.req.valid("param").id, c.var.apiKeyId), 200);
+const oneEvent: RouteHandler<typeof getRoute, AppEnv> = async (c) => c.json(await getEvent(c.var.db, c.req.valid("param").id, c.var.apiKeyId), 200);
 
 /** Chained, so that the app's type (AppType) carries these routes for hono/client. */
 export const events = router()

@@ -22,7 +22,7 @@ const actionsRoute = createRoute({
   },
 });
 
-const actionCounts: RouteHandler<typeof actionsRoute, AppEnv> = async (c) => c.json(await listActions(c.env.DB), 200);
+const actionCounts: RouteHandler<typeof actionsRoute, AppEnv> = async (c) => c.json(await listActions(c.var.db), 200);
 
 const resourceTypesRoute = createRoute({
   method: "get",
@@ -41,7 +41,7 @@ const resourceTypesRoute = createRoute({
   },
 });
 
-const resourceTypeCounts: RouteHandler<typeof resourceTypesRoute, AppEnv> = async (c) => c.json(await listResourceTypes(c.env.DB), 200);
+const resourceTypeCounts: RouteHandler<typeof resourceTypesRoute, AppEnv> = async (c) => c.json(await listResourceTypes(c.var.db), 200);
 
 /** Chained, so that the app's type (AppType) carries these routes for hono/client. */
 export const facets = router()

@@ -9,6 +9,7 @@ import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const integrityRouter = router();
 
@@ -118,7 +119,7 @@ const sealsRoute = createRoute({
 integrityRouter.openapi(sealsRoute, async (c) => {
   const { from = 0, to = Date.now(), limit } = c.req.valid("query");
   if (to <= from) throw new ApiError("invalid_request", "`to` must be after `from`", { details: [{ path: "to", message: "must be after from" }] });
-  const seals = await sealsBetween(c.env.DB, from, to, limit + 1);
+  const seals = await sealsBetween(c.var.db, from, to, limit + 1);
   const page = seals.slice(0, limit);
   return c.json({ data: page.map(publishedSeal), next_from: seals.length > limit ? new Date(page.at(-1)!.to).toISOString() : null }, 200);
 });
@@ -140,7 +141,7 @@ const sealRoute = createRoute({
   },
 });
 
-integrityRouter.openapi(sealRoute, async (c) => c.json(await sealPending(c.env, c.var.config), 200));
+integrityRouter.openapi(sealRoute, async (c) => c.json(await sealPending(sessionEnv(c), c.var.config), 200));
 
 const proofRoute = createRoute({
   method: "get",
@@ -172,7 +173,7 @@ const proofRoute = createRoute({
   },
 });
 
-integrityRouter.openapi(proofRoute, async (c) => c.json(await inclusionProof(c.env.DB, c.req.valid("param").event_id), 200));
+integrityRouter.openapi(proofRoute, async (c) => c.json(await inclusionProof(c.var.db, c.req.valid("param").event_id), 200));
 
 const verifyRoute = createRoute({
   method: "post",
@@ -199,7 +200,7 @@ const verifyRoute = createRoute({
 
 integrityRouter.openapi(verifyRoute, async (c) => {
   const { from, to } = c.req.valid("json");
-  const verification = await startVerification(c.env, c.var.config, { from, to, requestedBy: c.var.apiKeyId });
+  const verification = await startVerification(sessionEnv(c), c.var.config, { from, to, requestedBy: c.var.apiKeyId });
   if (verification.status === "done") return c.json(verification, 200);
   c.executionCtx.waitUntil(continueVerification(c.env, c.var.config, verification.id));
   return c.json(verification, 202);
@@ -217,7 +218,7 @@ const verificationRoute = createRoute({
   responses: { 200: json(VerificationSchema, "The verification"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-integrityRouter.openapi(verificationRoute, async (c) => c.json(await getVerification(c.env.DB, c.req.valid("param").id), 200));
+integrityRouter.openapi(verificationRoute, async (c) => c.json(await getVerification(c.var.db, c.req.valid("param").id), 200));
 
 const statusRoute = createRoute({
   method: "get",
@@ -237,7 +238,7 @@ const statusRoute = createRoute({
 });
 
 integrityRouter.openapi(statusRoute, async (c) => {
-  const [seal, verification] = await Promise.all([latestSeal(c.env.DB), latestVerification(c.env.DB)]);
+  const [seal, verification] = await Promise.all([latestSeal(c.var.db), latestVerification(c.var.db)]);
   return c.json({ last_seal: seal ? publishedSeal(seal) : null, last_verification: verification }, 200);
 });
 
@@ -262,6 +263,6 @@ const rowsRoute = createRoute({
 integrityRouter.openapi(rowsRoute, async (c) => {
   const { from, to } = c.req.valid("query");
   if (to <= from) throw new ApiError("invalid_request", "`to` must be after `from`", { details: [{ path: "to", message: "must be after from" }] });
-  return c.body(await sealedRowsNdjson(c.env.DB, from, to), 200, { "Content-Type": "application/x-ndjson; charset=utf-8", "Cache-Control": "no-store" });
+  return c.body(await sealedRowsNdjson(c.var.db, from, to), 200, { "Content-Type": "application/x-ndjson; charset=utf-8", "Cache-Control": "no-store" });
 });
 

@@ -28,7 +28,7 @@ const getJobRoute = createRoute({
   responses: { 200: json(JobSchema, "The job"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.env.DB, c.req.valid("param").id, viewerOf(c)), 200));
+jobsRouter.openapi(getJobRoute, async (c) => c.json(await requireJob(c.var.db, c.req.valid("param").id, viewerOf(c)), 200));
 
 const listJobsRoute = createRoute({
   method: "get",
@@ -48,7 +48,7 @@ const listJobsRoute = createRoute({
   responses: { 200: json(JobListSchema, "A page of jobs"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.env.DB, viewerOf(c), c.req.valid("query")), 200));
+jobsRouter.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.var.db, viewerOf(c), c.req.valid("query")), 200));
 
 const cancelJobRoute = createRoute({
   method: "delete",
@@ -69,9 +69,9 @@ const cancelJobRoute = createRoute({
 jobsRouter.openapi(cancelJobRoute, async (c) => {
   const { id } = c.req.valid("param");
   const viewer = viewerOf(c);
-  const job = await requireJob(c.env.DB, id, viewer);
+  const job = await requireJob(c.var.db, id, viewer);
   if (!activeStatuses.includes(job.status)) throw new ApiError("conflict", `The job is already ${job.status}`);
   const status = await c.env.BUNDLE_JOBS.getByName(id).cancel();
   if (status !== "cancelled") throw new ApiError("conflict", `The job is already ${status}`);
-  return c.json(await requireJob(c.env.DB, id, viewer), 200);
+  return c.json(await requireJob(c.var.db, id, viewer), 200);
 });

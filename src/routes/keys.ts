@@ -42,7 +42,7 @@ const createRouteDef = createRoute({
 
 const createApiKey: RouteHandler<typeof createRouteDef, AppEnv> = async (c) => {
   const { name, scopes: keyScopes } = c.req.valid("json");
-  const created = await createKey(c.env.DB, name, keyScopes);
+  const created = await createKey(c.var.db, name, keyScopes);
   await recordAdminAction(c.env, c.var.config, {
     action: "key.create",
     apiKeyId: c.var.apiKeyId,
@@ -67,7 +67,7 @@ const listRouteDef = createRoute({
   },
 });
 
-const listApiKeys: RouteHandler<typeof listRouteDef, AppEnv> = async (c) => c.json({ data: await listKeys(c.env.DB) }, 200);
+const listApiKeys: RouteHandler<typeof listRouteDef, AppEnv> = async (c) => c.json({ data: await listKeys(c.var.db) }, 200);
 
 const revokeRouteDef = createRoute({
   method: "delete",
@@ -85,7 +85,7 @@ const revokeRouteDef = createRoute({
 });
 
 const revokeApiKey: RouteHandler<typeof revokeRouteDef, AppEnv> = async (c) => {
-  const revoked = await revokeKey(c.env.DB, c.req.valid("param").id);
+  const revoked = await revokeKey(c.var.db, c.req.valid("param").id);
   await recordAdminAction(c.env, c.var.config, {
     action: "key.revoke",
     apiKeyId: c.var.apiKeyId,

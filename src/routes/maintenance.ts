@@ -8,6 +8,7 @@ import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const maintenance = router();
 
@@ -57,7 +58,7 @@ maintenance.openapi(rollupRoute, async (c) => {
   const body = c.req.valid("json");
   const settleMs = c.var.config.rollupSettleSeconds * 1000;
   if (body.from === undefined || body.to === undefined) {
-    const run = await runRollup(c.env.DB, { settleMs, counter: c.var.config.counterRules });
+    const run = await runRollup(c.var.db, { settleMs, counter: c.var.config.counterRules });
     await recordAdminAction(c.env, c.var.config, { action: "rollup.run", apiKeyId: c.var.apiKeyId, meta: { mode: "incremental", days: run.days, rebuilt: run.rebuilt, folded: run.folded } });
     return c.json({ mode: "incremental" as const, snapshot: new Date(run.watermark).toISOString(), days: run.days, rebuilt: run.rebuilt, folded: run.folded }, 200);
   }
@@ -65,7 +66,7 @@ maintenance.openapi(rollupRoute, async (c) => {
   const toDay = dayOf(body.to);
   if (toDay <= fromDay || toDay - fromDay > MAX_REBUILD_DAYS)
     throw new ApiError("invalid_request", `\`to\` must be after \`from\`, at most ${MAX_REBUILD_DAYS} days`, { details: [{ path: "to", message: "out of range" }] });
-  const run = await rebuildDays(c.env.DB, fromDay, toDay, { settleMs, counter: c.var.config.counterRules });
+  const run = await rebuildDays(c.var.db, fromDay, toDay, { settleMs, counter: c.var.config.counterRules });
   await recordAdminAction(c.env, c.var.config, {
     action: "rollup.run",
     apiKeyId: c.var.apiKeyId,
@@ -98,7 +99,7 @@ const retentionRoute = createRoute({
 
 maintenance.openapi(retentionRoute, async (c) => {
   const body = c.req.valid("json");
-  const result = await runRetention(c.env, c.var.config, { olderThanDays: body.older_than_days, dryRun: body.dry_run });
+  const result = await runRetention(sessionEnv(c), c.var.config, { olderThanDays: body.older_than_days, dryRun: body.dry_run });
   if (!result.dry_run)
     await recordAdminAction(c.env, c.var.config, {
       action: "retention.run",

@@ -18,6 +18,31 @@ function withDocumentedScope<R extends RouteConfig>(route: R): R {
   return { ...route, security: withRole(route.security, scope) };
 }
 
+/** The `X-D1-Bookmark` request header and response header (src/routes/middleware/d1-session.ts), registered by the app. */
+export const D1_BOOKMARK_COMPONENT = "D1Bookmark";
+
+/**
+ * Every /v1 operation takes and answers `X-D1-Bookmark`: the d1Session middleware serves them all, so the document says
+ * so in one place instead of in each route.
+ */
+function withBookmark<R extends RouteConfig>(route: R): R {
+  if (!route.path.startsWith("/v1/")) return route;
+  const header = { "X-D1-Bookmark": { $ref: `#/components/headers/${D1_BOOKMARK_COMPONENT}` } };
+  const responses = Object.fromEntries(
+    Object.entries(route.responses).map(([status, response]) =>
+      status.startsWith("2") && !("$ref" in response) && !(response.headers instanceof Object && "shape" in response.headers)
+        ? [status, { ...response, headers: { ...(response.headers as Record<string, unknown> | undefined), ...header } }]
+        : [status, response],
+    ),
+  );
+  // A bookmark that is not one is a 400 on every operation.
+  return {
+    ...route,
+    parameters: [...(route.parameters ?? []), { $ref: `#/components/parameters/${D1_BOOKMARK_COMPONENT}` }],
+    responses: { ...errorResponses("invalid_request"), ...responses },
+  };
+}
+
 /** A router whose validation failures become `invalid_request` errors with per-field details. */
 export function router() {
   const app = new OpenAPIHono<AppEnv>({
@@ -26,7 +51,7 @@ export function router() {
     },
   });
   const register = app.openapi;
-  app.openapi = ((route, handler, hook) => register(withDocumentedScope(route), handler, hook)) as typeof app.openapi;
+  app.openapi = ((route, handler, hook) => register(withBookmark(withDocumentedScope(route)), handler, hook)) as typeof app.openapi;
   return app;
 }
 

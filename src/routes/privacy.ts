@@ -6,6 +6,7 @@ import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const privacyRouter = router();
 
@@ -53,7 +54,7 @@ const subjectRoute = createRoute({
 
 privacyRouter.openapi(subjectRoute, async (c) => {
   const { format, ...query } = c.req.valid("query");
-  const access = await subjectAccess(c.env.DB, c.var.config, subjectOf(query));
+  const access = await subjectAccess(c.var.db, c.var.config, subjectOf(query));
   if (format === "csv")
     return c.body(subjectAccessCsv(access), 200, {
       "Content-Type": "text/csv; charset=utf-8",
@@ -94,5 +95,5 @@ const erasureRoute = createRoute({
 
 privacyRouter.openapi(erasureRoute, async (c) => {
   const { reason, ...subject } = c.req.valid("json");
-  return c.json(await eraseSubject(c.env, c.var.config, subjectOf(subject), { reason, apiKeyId: c.var.apiKeyId }), 200);
+  return c.json(await eraseSubject(sessionEnv(c), c.var.config, subjectOf(subject), { reason, apiKeyId: c.var.apiKeyId }), 200);
 });

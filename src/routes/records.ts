@@ -26,6 +26,7 @@ import { jsonBody, MB } from "./middleware/body";
 import { ApiError } from "../lib/errors";
 import { authErrors, errorResponses, router, security, securityWithScope } from "./openapi";
 import { failDownload, serveObject } from "./serve-download";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const recordsRouter = router();
 
@@ -60,7 +61,7 @@ const putRecordRoute = createRoute({
 });
 
 recordsRouter.openapi(putRecordRoute, async (c) => {
-  const { record, created } = await putRecord(c.env, c.req.valid("param").id, c.req.valid("json"));
+  const { record, created } = await putRecord(sessionEnv(c), c.req.valid("param").id, c.req.valid("json"));
   return c.json(record, created ? 201 : 200);
 });
 
@@ -76,7 +77,7 @@ const getRecordRoute = createRoute({
   responses: { 200: json(RecordSchema, "The record"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-recordsRouter.openapi(getRecordRoute, async (c) => c.json(await requireRecord(c.env.DB, c.req.valid("param").id), 200));
+recordsRouter.openapi(getRecordRoute, async (c) => c.json(await requireRecord(c.var.db, c.req.valid("param").id), 200));
 
 const listRecordsRoute = createRoute({
   method: "get",
@@ -96,7 +97,7 @@ const listRecordsRoute = createRoute({
   responses: { 200: json(RecordListSchema, "A page of records"), ...errorResponses("invalid_request", ...authErrors) },
 });
 
-recordsRouter.openapi(listRecordsRoute, async (c) => c.json(await listRecords(c.env.DB, c.req.valid("query")), 200));
+recordsRouter.openapi(listRecordsRoute, async (c) => c.json(await listRecords(c.var.db, c.req.valid("query")), 200));
 
 const deleteRecordRoute = createRoute({
   method: "delete",
@@ -111,7 +112,7 @@ const deleteRecordRoute = createRoute({
 });
 
 recordsRouter.openapi(deleteRecordRoute, async (c) => {
-  await deleteRecord(c.env, c.req.valid("param").id);
+  await deleteRecord(sessionEnv(c), c.req.valid("param").id);
   return c.body(null, 204);
 });
 
@@ -141,7 +142,7 @@ recordsRouter.openapi(putFileRoute, async (c) => {
   if (length > MAX_FILE_BYTES) throw new ApiError("payload_too_large", `Files are limited to ${MAX_FILE_BYTES} bytes`);
   const body = c.req.raw.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
   const contentType = uploadContentType(c.req.header("content-type"));
-  const { file, created } = await putFile(c.env, id, name, body, length, contentType);
+  const { file, created } = await putFile(sessionEnv(c), id, name, body, length, contentType);
   return c.json(file, created ? 201 : 200);
 });
 
@@ -157,7 +158,7 @@ const listFilesRoute = createRoute({
   responses: { 200: json(z.object({ data: z.array(FileSchema) }), "The files"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-recordsRouter.openapi(listFilesRoute, async (c) => c.json({ data: await listFiles(c.env.DB, c.req.valid("param").id) }, 200));
+recordsRouter.openapi(listFilesRoute, async (c) => c.json({ data: await listFiles(c.var.db, c.req.valid("param").id) }, 200));
 
 /**
  * A public record is open to anyone. A private record and a missing one answer alike, so no caller learns that a
@@ -165,7 +166,7 @@ recordsRouter.openapi(listFilesRoute, async (c) => c.json({ data: await listFile
  * key sees the private record.
  */
 async function downloadableRecord(c: Context<AppEnv>, id: string): Promise<RecordForDownload> {
-  const record = await recordForDownload(c.env.DB, id);
+  const record = await recordForDownload(c.var.db, id);
   if (record?.public) return record;
   const keyPresented = presentedKey(c.req.raw.headers) !== undefined;
   if (keyPresented) await requireScope("catalog")(c, async () => {});

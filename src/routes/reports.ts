@@ -30,10 +30,10 @@ const responses = {
 };
 
 async function respond(c: Context<AppEnv>, period: ReportPeriod, as: ReportFormat): Promise<Response> {
-  const report = await buildReport(c.env.DB, period, [...c.var.config.downloadActions]);
+  const report = await buildReport(c.var.db, period, [...c.var.config.downloadActions]);
   if (as === "json") return c.json(report, 200);
   if (as === "pdf")
-    return c.body(await renderUsageReportPdf(reportDocument(report), await reportPdfExtras(c.env.DB, c.var.config, { from: Date.parse(report.period.from), to: Date.parse(report.period.to) })), 200, {
+    return c.body(await renderUsageReportPdf(reportDocument(report), await reportPdfExtras(c.var.db, c.var.config, { from: Date.parse(report.period.from), to: Date.parse(report.period.to) })), 200, {
       "Content-Type": "application/pdf",
       "Content-Disposition": `attachment; filename="download-audit_${period.kind}_${period.label}.pdf"`,
       "Cache-Control": "no-store",

@@ -65,7 +65,7 @@ async function holdsScope(c: Context<AppEnv>, scope: Scope): Promise<boolean> {
 type ReproduceQuery = z.infer<typeof ReproduceQuerySchema>;
 
 async function respond(c: Context<AppEnv>, query: ReproduceQuery): Promise<Response> {
-  const manifest = await buildReproduction(c.env.DB, {
+  const manifest = await buildReproduction(c.var.db, {
     person: { actorId: query.actor_id, email: query.email },
     from: query.from,
     to: query.to,
@@ -77,8 +77,8 @@ async function respond(c: Context<AppEnv>, query: ReproduceQuery): Promise<Respo
   const attachment = (type: string, name: string, body: string) =>
     c.body(body, 200, { "Content-Type": `${type}; charset=utf-8`, "Content-Disposition": `attachment; filename="${name}"`, "Cache-Control": "no-store" });
   if (query.format === "json") return c.json(manifest, 200, { "Cache-Control": "no-store" });
-  if (query.format === "bibtex") return attachment("application/x-bibtex", "datasets.bib", await reproduceBibtex(c.env.DB, manifest));
-  if (query.format === "ris") return attachment("application/x-research-info-systems", "datasets.ris", await reproduceRis(c.env.DB, manifest));
+  if (query.format === "bibtex") return attachment("application/x-bibtex", "datasets.bib", await reproduceBibtex(c.var.db, manifest));
+  if (query.format === "ris") return attachment("application/x-research-info-systems", "datasets.ris", await reproduceRis(c.var.db, manifest));
   return attachment("text/x-shellscript", "reproduce.sh", reproduceScript(manifest));
 }
 

@@ -7,6 +7,7 @@ import { rateLimitHeaders, recordEvents, storedOrThrow, type StoredEvent } from 
 import type { DownloadUser } from "../core/catalog/tokens";
 import { ApiError, type ErrorCode } from "../lib/errors";
 import { clientIpFromHeaders, edgeCountry } from "../lib/ip";
+import { requestRegion } from "../lib/region";
 
 export type DownloadAction = "download" | "metadata.download" | "bundle.download";
 
@@ -39,6 +40,7 @@ async function record(c: Context<AppEnv>, input: EventInput): Promise<StoredEven
     country: edgeCountry(c.req.raw),
     receivedAt: Date.now(),
     servedByService: true,
+    region: requestRegion(c.req.raw, c.var.config.d1PrimaryRegion),
   });
   const stored = storedOrThrow(outcome!);
   const { rateLimit, byteBudget, denied, deniedBy, id } = stored;

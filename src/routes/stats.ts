@@ -154,7 +154,7 @@ async function statsOf(db: D1Database, config: Config, query: StatsQuery) {
   return { ...result, counted: { actions, access_methods: accessMethods as (typeof ACCESS_METHODS)[number][], note } };
 }
 
-stats.openapi(statsRoute, async (c) => c.json(await statsOf(c.env.DB, c.var.config, c.req.valid("query")), 200));
+stats.openapi(statsRoute, async (c) => c.json(await statsOf(c.var.db, c.var.config, c.req.valid("query")), 200));
 
 const pdfResponses = {
   200: { description: "The report, as an attachment", content: { "application/pdf": { schema: z.string().openapi({ format: "binary" }) } } },
@@ -178,9 +178,9 @@ const statsReportRoute = createRoute({
 
 stats.openapi(statsReportRoute, async (c) => {
   const query = c.req.valid("query");
-  const result = await statsOf(c.env.DB, c.var.config, query);
+  const result = await statsOf(c.var.db, c.var.config, query);
   const range = rangeOf(query);
-  const extras = await reportPdfExtras(c.env.DB, c.var.config, range);
+  const extras = await reportPdfExtras(c.var.db, c.var.config, range);
   return c.body(await renderUsageReportPdf(statsReportDocument(result), extras), 200, pdfHeaders(`download-audit_${dateOf(range.from)}_${dateOf(range.to)}.pdf`));
 });
 
@@ -219,7 +219,7 @@ stats.openapi(resourceRoute, async (c) => {
   const to = query.to ?? Number.MAX_SAFE_INTEGER;
   if (from >= to) throw new ApiError("invalid_request", "`from` must be before `to`", { details: [{ path: "from", message: "must be before to" }] });
   return c.json(
-    await computeResourceStats(c.env.DB, { from, to, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id }),
+    await computeResourceStats(c.var.db, { from, to, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id }),
     200,
   );
 });
@@ -246,12 +246,12 @@ stats.openapi(resourceReportRoute, async (c) => {
   const range = rangeOf(query);
   const scope = { ...range, actions: actionsOf(query.action, c.var.config), resourceType: type, resourceId: id };
   const [resource, series] = await Promise.all([
-    computeResourceStats(c.env.DB, scope),
-    computeStats(c.env.DB, { ...scope, interval: reportInterval(range.from, range.to), topOrganisations: 20, topResources: 1 }),
+    computeResourceStats(c.var.db, scope),
+    computeStats(c.var.db, { ...scope, interval: reportInterval(range.from, range.to), topOrganisations: 20, topResources: 1 }),
   ]);
   const label = series.top_resources[0] ?? { doi: null, title: null };
   const safeName = `${type}-${id}`.replace(/[^A-Za-z0-9._-]/g, "_");
-  const extras = await reportPdfExtras(c.env.DB, c.var.config, range, { datasetId: label.doi ?? `${type}:${id}` });
+  const extras = await reportPdfExtras(c.var.db, c.var.config, range, { datasetId: label.doi ?? `${type}:${id}` });
   return c.body(
     await renderUsageReportPdf(resourceReportDocument(resource, series, label), extras),
     200,
@@ -287,7 +287,7 @@ const usersRoute = createRoute({
 stats.openapi(usersRoute, async (c) => {
   const query = c.req.valid("query");
   return c.json(
-    await computeUserStats(c.env.DB, { email: query.email, actorId: query.actor_id }, actionsOf(query.action, c.var.config)),
+    await computeUserStats(c.var.db, { email: query.email, actorId: query.actor_id }, actionsOf(query.action, c.var.config)),
     200,
   );
 });

@@ -4,6 +4,7 @@ import { CreatedWebhookSchema, createWebhook, DeliverySchema, deleteWebhook, lis
 import { requireScope } from "./middleware/auth";
 import { jsonBody } from "./middleware/body";
 import { authErrors, errorResponses, jsonRequestBody, router, security } from "./openapi";
+import { sessionEnv } from "./middleware/d1-session";
 
 export const webhooksRouter = router();
 
@@ -34,7 +35,7 @@ const createRouteDef = createRoute({
   },
 });
 
-webhooksRouter.openapi(createRouteDef, async (c) => c.json(await createWebhook(c.env, c.var.config, c.req.valid("json")), 201));
+webhooksRouter.openapi(createRouteDef, async (c) => c.json(await createWebhook(sessionEnv(c), c.var.config, c.req.valid("json")), 201));
 
 const listRoute = createRoute({
   method: "get",
@@ -47,7 +48,7 @@ const listRoute = createRoute({
   responses: { 200: json(z.object({ data: z.array(WebhookSchema) }), "Endpoints, newest first"), ...errorResponses(...authErrors) },
 });
 
-webhooksRouter.openapi(listRoute, async (c) => c.json({ data: await listWebhooks(c.env.DB) }, 200));
+webhooksRouter.openapi(listRoute, async (c) => c.json({ data: await listWebhooks(c.var.db) }, 200));
 
 const deleteRoute = createRoute({
   method: "delete",
@@ -61,7 +62,7 @@ const deleteRoute = createRoute({
   responses: { 200: json(WebhookSchema, "The deleted endpoint"), ...errorResponses("invalid_request", "not_found", ...authErrors) },
 });
 
-webhooksRouter.openapi(deleteRoute, async (c) => c.json(await deleteWebhook(c.env, c.req.valid("param").id), 200));
+webhooksRouter.openapi(deleteRoute, async (c) => c.json(await deleteWebhook(sessionEnv(c), c.req.valid("param").id), 200));
 
 const deliveriesRoute = createRoute({
   method: "get",
@@ -79,5 +80,5 @@ const deliveriesRoute = createRoute({
 });
 
 webhooksRouter.openapi(deliveriesRoute, async (c) =>
-  c.json({ data: await listDeliveries(c.env, c.req.valid("param").id, c.req.valid("query").limit) }, 200),
+  c.json({ data: await listDeliveries(sessionEnv(c), c.req.valid("param").id, c.req.valid("query").limit) }, 200),
 );

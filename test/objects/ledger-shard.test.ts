@@ -352,6 +352,48 @@ describe("LedgerShard", () => {
   });
 });
 
+describe("LedgerShard download limits in the staging call (regional shards)", () => {
+  const guarded = async (shard: string, denialKey: string, limit: number, user = "guarded-user") => {
+    const base = await item(shard, { user });
+    const { row } = base;
+    return { ...base, guard: { request: { subject: "ip-hash-guarded", at: row.received_at }, limit, windowMs: 3_600_000, userBudget: null, denialKey } };
+  };
+
+  it("stages an allowed download with the limit's verdict, and a refused one as denied: no dedup window, its repeats a count", async () => {
+    const { stub, options } = shardNamed("test-guarded");
+    const denialKey = "key-test|download|denied|ip-hash-guarded|dataset:ds-9";
+    const [allowed, refused, again] = await stub.stage(
+      [await guarded("test-guarded", denialKey, 1), await guarded("test-guarded", denialKey, 1, "other-user"), await guarded("test-guarded", denialKey, 1, "third-user")],
+      options,
+    );
+    expect(allowed).toMatchObject({ status: "stored", duplicate_of: null, verdict: { deniedBy: null, rate: { allowed: true, limit: 1, remaining: 0 } } });
+    // Over the limit of 1: refused by the count, with the Retry-After of the allowed attempt leaving the hour.
+    expect(refused).toMatchObject({ status: "stored", verdict: { deniedBy: "count", rate: { allowed: false, remaining: 0, resetSeconds: 3600 } } });
+    // The second refusal of the same client in the window is the held row that counts the rest.
+    expect(again).toMatchObject({ status: "stored", verdict: { deniedBy: "count" } });
+    // Two refusals: the first row, then the held one (the count waits for the window's end); one window, the allowed one's.
+    expect(await stub.stateSize()).toMatchObject({ staged: 3, windows: 1, denials: 1, hits: 1 });
+    await stub.flush(env.DB, Date.now() + options.denialWindowMs);
+    const rows = await env.DB.prepare("SELECT id, status, denied_count FROM events WHERE id IN (?, ?, ?) ORDER BY received_at, status DESC")
+      .bind(held(allowed).id, held(refused).id, held(again).id)
+      .all<{ id: string; status: string; denied_count: number | null }>();
+    expect(rows.results.map((row) => [row.status, row.denied_count])).toEqual([["success", null], ["denied", null], ["denied", 1]]);
+  });
+
+  it("refuses by the user's byte budget decided before the call, without charging the IP's count", async () => {
+    const { stub, options } = shardNamed("test-guarded-bytes");
+    const base = await guarded("test-guarded-bytes", "k|download|denied|ip-hash-guarded|dataset:ds-9", 5);
+    const userBudget = { allowed: false, limit: 1000, remaining: 0, resetSeconds: 60 };
+    const [outcome] = await stub.stage([{ ...base, guard: { ...base.guard, userBudget } }], options);
+    expect(outcome).toMatchObject({ status: "stored", verdict: { deniedBy: "bytes", budget: userBudget } });
+    // The IP's count was charged (as a parallel check would have), and nothing opened a dedup window.
+    expect(await stub.stateSize()).toMatchObject({ windows: 0, hits: 1 });
+    await stub.flush();
+    const stored = await env.DB.prepare("SELECT status, message FROM events WHERE id = ?").bind(held(outcome).id).first();
+    expect(stored).toEqual({ status: "denied", message: "byte budget exceeded (DOWNLOAD_BYTES_LIMIT)" });
+  });
+});
+
 function runInShard<R>(stub: DurableObjectStub<LedgerShard>, callback: (shard: LedgerShard) => Promise<R>): Promise<R> {
   return runInDurableObject(stub, (instance: LedgerShard) => callback(instance));
 }

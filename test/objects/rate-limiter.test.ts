@@ -1,63 +1,66 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { RateLimiter } from "../../src/objects/rate-limiter";
+import type { LedgerShard } from "../../src/objects/ledger-shard";
 
 const HOUR = 3_600_000;
+/** Byte budgets of user keys live in RateLimiter objects. */
 const limiter = (name: string) => env.RATE_LIMITER.getByName(name);
+/** Download counts (and byte budgets) of client IPs live in the IP's ledger shard (`guard`, and `stage` for guarded items). */
+const ipShard = (name: string) => env.LEDGER_SHARD.getByName(name);
 
-describe("RateLimiter sliding-window log", () => {
+describe("download limit of client IPs (sliding-window log in the ledger shard)", () => {
   it("allows `limit` attempts in the window, refuses the next with an exact Retry-After, and frees up after the window", async () => {
-    const stub = limiter("test-log-1");
+    const stub = ipShard("test-log-1");
     const start = 1_700_000_000_000;
     const attempts = Array.from({ length: 101 }, (_, i) => ({ subject: "ip-a", at: start + i * 1000 }));
-    const decisions = await stub.takeLog(attempts, 100, HOUR);
+    const decisions = await stub.guard(attempts, 100, HOUR);
     expect(decisions.slice(0, 100).every((decision) => decision.allowed)).toBe(true);
     expect(decisions[0]).toMatchObject({ limit: 100, remaining: 99 });
     expect(decisions[99]).toMatchObject({ remaining: 0 });
     // The 101st comes 100 s after the first; the first leaves the window 3,600 s after it was made.
     expect(decisions[100]).toEqual({ allowed: false, limit: 100, remaining: 0, resetSeconds: 3500 });
 
-    const [otherIp] = await stub.takeLog([{ subject: "ip-b", at: start + 100_000 }], 100, HOUR);
+    const [otherIp] = await stub.guard([{ subject: "ip-b", at: start + 100_000 }], 100, HOUR);
     expect(otherIp).toMatchObject({ allowed: true, remaining: 99 });
 
-    const [afterFirstExpired] = await stub.takeLog([{ subject: "ip-a", at: start + HOUR + 1 }], 100, HOUR);
+    const [afterFirstExpired] = await stub.guard([{ subject: "ip-a", at: start + HOUR + 1 }], 100, HOUR);
     expect(afterFirstExpired!.allowed).toBe(true);
-    const [stillFull] = await stub.takeLog([{ subject: "ip-a", at: start + HOUR + 2 }], 100, HOUR);
+    const [stillFull] = await stub.guard([{ subject: "ip-a", at: start + HOUR + 2 }], 100, HOUR);
     expect(stillFull!.allowed).toBe(false);
-    const [afterWholeWindow] = await stub.takeLog([{ subject: "ip-a", at: start + 2 * HOUR + 200_000 }], 100, HOUR);
+    const [afterWholeWindow] = await stub.guard([{ subject: "ip-a", at: start + 2 * HOUR + 200_000 }], 100, HOUR);
     expect(afterWholeWindow).toMatchObject({ allowed: true, remaining: 99 });
   });
 
   it("keeps its state across eviction (SQLite storage, not memory)", async () => {
-    const stub = limiter("test-log-evict");
+    const stub = ipShard("test-log-evict");
     const at = Date.now();
-    await stub.takeLog([{ subject: "ip", at }, { subject: "ip", at: at + 1 }], 2, HOUR);
+    await stub.guard([{ subject: "ip", at }, { subject: "ip", at: at + 1 }], 2, HOUR);
     await evictDurableObject(stub);
-    const [decision] = await stub.takeLog([{ subject: "ip", at: at + 2 }], 2, HOUR);
+    const [decision] = await stub.guard([{ subject: "ip", at: at + 2 }], 2, HOUR);
     expect(decision!.allowed).toBe(false);
   });
 
   it("purges expired state with its alarm and keeps live state", async () => {
-    const stub = limiter("test-log-purge");
+    const stub = ipShard("test-log-purge");
     const now = Date.now();
-    await stub.takeLog([{ subject: "quiet-ip", at: now - 2 * HOUR }], 100, HOUR);
-    await stub.takeLog([{ subject: "busy-ip", at: now }], 100, HOUR);
-    expect(await stub.stateSize()).toEqual({ hits: 2, byteCharges: 0 });
+    await stub.guard([{ subject: "quiet-ip", at: now - 2 * HOUR }], 100, HOUR);
+    await stub.guard([{ subject: "busy-ip", at: now }], 100, HOUR);
+    expect(await stub.stateSize()).toMatchObject({ hits: 2, byteCharges: 0 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await stub.stateSize()).toEqual({ hits: 1, byteCharges: 0 });
-    const alarm = await runInDurableObject(stub, (_: RateLimiter, state) => state.storage.getAlarm());
+    expect(await stub.stateSize()).toMatchObject({ hits: 1, byteCharges: 0 });
+    const alarm = await runInDurableObject(stub, (_: LedgerShard, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
   });
 });
 
-describe("RateLimiter byte budget", () => {
+describe("byte budgets (of client IPs in ledger shards, of user keys in RateLimiter objects)", () => {
   const budget = (amount: number) => ({ amount, limit: 1000, windowMs: HOUR });
 
   it("charges bytes with the count in one call, refuses what would pass the budget with the Retry-After of enough room", async () => {
-    const stub = limiter("test-bytes-log");
+    const stub = ipShard("test-bytes-log");
     const start = 1_700_000_000_000;
-    const decisions = await stub.takeLog(
+    const decisions = await stub.guard(
       [
         { subject: "ip-a", at: start, bytes: budget(400) },
         { subject: "ip-a", at: start + 10_000, bytes: budget(500) },
@@ -77,9 +80,9 @@ describe("RateLimiter byte budget", () => {
     expect(decisions[2]).toEqual({ allowed: false, limit: 100, remaining: 98, resetSeconds: 3580, bytes: { allowed: false, limit: 1000, remaining: 100, resetSeconds: 3580 } });
     expect(decisions[3]).toMatchObject({ allowed: true, remaining: 97, bytes: { allowed: true, remaining: 0 } });
     expect(decisions[4]).toMatchObject({ allowed: false, remaining: 100, bytes: { allowed: false, remaining: 1000, resetSeconds: 3600 } });
-    expect(await stub.stateSize()).toEqual({ hits: 3, byteCharges: 3 });
+    expect(await stub.stateSize()).toMatchObject({ hits: 3, byteCharges: 3 });
 
-    const [afterFirstLeft] = await stub.takeLog([{ subject: "ip-a", at: start + HOUR + 1, bytes: budget(400) }], 100, HOUR);
+    const [afterFirstLeft] = await stub.guard([{ subject: "ip-a", at: start + HOUR + 1, bytes: budget(400) }], 100, HOUR);
     expect(afterFirstLeft).toMatchObject({ allowed: true, bytes: { allowed: true, remaining: 0 } });
   });
 
@@ -93,13 +96,13 @@ describe("RateLimiter byte budget", () => {
   });
 
   it("charges no bytes to an attempt the count limit refuses", async () => {
-    const stub = limiter("test-bytes-count-first");
+    const stub = ipShard("test-bytes-count-first");
     const at = 1_700_000_000_000;
-    const decisions = await stub.takeLog([{ subject: "ip", at, bytes: budget(10) }, { subject: "ip", at: at + 1, bytes: budget(10) }], 1, HOUR);
+    const decisions = await stub.guard([{ subject: "ip", at, bytes: budget(10) }, { subject: "ip", at: at + 1, bytes: budget(10) }], 1, HOUR);
     expect(decisions.map((decision) => decision.allowed)).toEqual([true, false]);
     // The budget's own verdict would have let it through (980 left after it), but nothing was charged: one charge stored.
     expect(decisions[1]).toMatchObject({ remaining: 0, bytes: { allowed: true, remaining: 980 } });
-    expect(await stub.stateSize()).toEqual({ hits: 1, byteCharges: 1 });
+    expect(await stub.stateSize()).toMatchObject({ hits: 1, byteCharges: 1 });
   });
 
   it("keeps byte budgets of user keys apart (takeBytes) and purges them with the alarm", async () => {

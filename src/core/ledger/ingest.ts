@@ -4,6 +4,7 @@ import { v5 as uuidv5 } from "uuid";
 import type { Config } from "../../lib/config";
 import { hmacHex, sha256Hex, uuidv7 } from "../../lib/crypto";
 import { canonicalIp, clientNetwork, truncateIp } from "../../lib/ip";
+import type { Region } from "../../lib/region";
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { accessMethodOf, countryOf, type AccessMethod } from "../counter/classify";
 import { SEALING_WATERMARK } from "../integrity/seals";
@@ -74,6 +75,8 @@ export interface RequestContext {
   receivedAt: number;
   /** The service itself sends these events' bytes (signed links, public files, bundles): they count against the byte budgets. */
   servedByService?: boolean;
+  /** The region of the request's client (`request.cf`): its events without a client id are staged in that region's shards. */
+  region?: Region;
 }
 
 /** Namespace of the name-based (RFC 9562 v5) ids of events whose id the client chose. */

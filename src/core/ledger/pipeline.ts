@@ -1,10 +1,15 @@
-// The one path every recorded event takes: the per-IP rate limit, then the ledger shard (replay, dedup, durable staging).
+// The one path every recorded event takes: the download limits, replay, dedup and durable staging, in the nearest ledger
+// shard where the semantics allow it (docs/architecture.md → Regional shards).
 import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
-import type { StageItem, StageOutcome } from "../../objects/ledger-shard";
-import type { ByteCharge, ByteDecision, RateDecision } from "../../objects/rate-limiter";
+import { REGIONS, type Region } from "../../lib/region";
+import type { StageItem, StageOutcome, StageResult } from "../../objects/ledger-shard";
+import type { ByteCharge, ByteDecision, RateDecision } from "../../objects/rate-log";
 import type { EventInput } from "./event-schema";
+import { markRefused, verdictOf, type GuardVerdict } from "./guards";
 import { prepareEvent, type IngestOutcome, type PreparedEvent, type RequestContext } from "./ingest";
+
+export { BYTE_BUDGET_DENIAL } from "./guards";
 
 /** Rate-limit state of the client after this event, for `RateLimit-*` headers. */
 export type RateLimitState = Omit<RateDecision, "allowed">;
@@ -19,15 +24,6 @@ export type RecordedEvent = StageOutcome & {
   byteBudget: ByteDecision | null;
 };
 
-/** The `message` of an event refused by a byte budget: the reason stays in the ledger. */
-export const BYTE_BUDGET_DENIAL = "byte budget exceeded (DOWNLOAD_BYTES_LIMIT)";
-
-interface Guarded {
-  rate: RateDecision | null;
-  /** Byte-budget verdicts: the IP's (from the rate-limit call) and the user key's. */
-  bytes: ByteDecision[];
-}
-
 /** FNV-1a: a fast, stable spread of keys over shards (not a security boundary; keys are already HMACs). */
 export function shardOf(key: string, shards: number): number {
   let hash = 0x811c9dc5;
@@ -35,15 +31,40 @@ export function shardOf(key: string, shards: number): number {
   return (hash >>> 0) % shards;
 }
 
-export const ledgerShardName = (index: number) => `ledger:${index}`;
-export const rateLimitShardName = (index: number) => `ip:${index}`;
-export const userBudgetShardName = (index: number) => `user:${index}`;
+/** A Durable Object by name, with the region it is created in (its location hint). */
+export interface ShardRef {
+  name: string;
+  region: Region;
+}
 
-function groupBy<T>(items: T[], keyOf: (item: T) => number): Map<number, T[]> {
-  const groups = new Map<number, T[]>();
+/** The shard of an event with a client-chosen id: chosen by the id alone, in every region, and placed beside D1's primary. */
+export const idShard = (config: Config, id: string): ShardRef => ({ name: `ledger:${shardOf(id, config.ledgerShards)}`, region: config.d1PrimaryRegion });
+/** A ledger shard of a region's own set: every event without a client id, and the download limits of the region's IPs. */
+export const regionalShard = (config: Config, region: Region, key: string): ShardRef => ({
+  name: `ledger:${region}:${shardOf(key, config.ledgerRegionShards)}`,
+  region,
+});
+const userBudgetShard = (config: Config, region: Region, userKey: string): ShardRef => ({
+  name: `user:${region}:${shardOf(userKey, config.rateLimitShards)}`,
+  region,
+});
+
+export const ledgerStub = (env: Env, shard: ShardRef) => env.LEDGER_SHARD.getByName(shard.name, { locationHint: shard.region });
+
+/** Every ledger shard there can be (the id shards and each region's set), for work that must reach all staged events. */
+export function allLedgerShards(config: Config): ShardRef[] {
+  const ids = Array.from({ length: config.ledgerShards }, (_, index) => ({ name: `ledger:${index}`, region: config.d1PrimaryRegion }));
+  const regional = REGIONS.flatMap((region) => Array.from({ length: config.ledgerRegionShards }, (_, index) => ({ name: `ledger:${region}:${index}`, region })));
+  return [...ids, ...regional];
+}
+
+function groupBy<T>(items: T[], keyOf: (item: T) => ShardRef): Map<string, { shard: ShardRef; members: T[] }> {
+  const groups = new Map<string, { shard: ShardRef; members: T[] }>();
   for (const item of items) {
-    const key = keyOf(item);
-    groups.set(key, [...(groups.get(key) ?? []), item]);
+    const shard = keyOf(item);
+    const group = groups.get(shard.name) ?? { shard, members: [] };
+    group.members.push(item);
+    groups.set(shard.name, group);
   }
   return groups;
 }
@@ -56,49 +77,7 @@ function byteChargeOf(config: Config, event: PreparedEvent, request: RequestCont
   return { amount: row.bytes, limit: config.downloadBytesLimit, windowMs: config.downloadBytesWindowSeconds * 1000 };
 }
 
-/**
- * Applies the per-IP download limit and, for bytes the service serves, the per-IP byte budget in the same call to the
- * IP's shard. The user key's byte budget lives in the user's own shard and is asked in parallel, so it adds no round
- * trip; a download refused by one budget may still have been charged to the other (only clients already at a limit).
- */
-async function applyRateLimit(env: Env, config: Config, events: PreparedEvent[], request: RequestContext): Promise<Guarded[]> {
-  const guarded: Guarded[] = events.map(() => ({ rate: null, bytes: [] }));
-  const indexed = events.map((event, index) => ({ event, index, charge: byteChargeOf(config, event, request) }));
-  const limited = indexed.filter(({ event }) => config.downloadActions.has(event.row.action) && event.row.ip_hash !== null);
-  const ipShards = groupBy(limited, ({ event }) => shardOf(event.row.ip_hash!, config.rateLimitShards));
-  const budgeted = indexed.filter(({ event, charge }) => charge && event.row.user_key !== null);
-  const userShards = groupBy(budgeted, ({ event }) => shardOf(event.row.user_key!, config.rateLimitShards));
-  await Promise.all([
-    ...[...ipShards].map(async ([shard, members]) => {
-      const stub = env.RATE_LIMITER.getByName(rateLimitShardName(shard));
-      const results = await stub.takeLog(
-        members.map(({ event, charge }) => ({ subject: event.row.ip_hash!, at: event.row.received_at, ...(charge ? { bytes: charge } : {}) })),
-        config.downloadRateLimit,
-        config.downloadRateWindowSeconds * 1000,
-      );
-      members.forEach(({ index }, position) => {
-        const decision = results[position]!;
-        guarded[index]!.rate = decision;
-        if (decision.bytes) guarded[index]!.bytes.push(decision.bytes);
-      });
-    }),
-    ...[...userShards].map(async ([shard, members]) => {
-      const stub = env.RATE_LIMITER.getByName(userBudgetShardName(shard));
-      const results = await stub.takeBytes(members.map(({ event, charge }) => ({ subject: event.row.user_key!, at: event.row.received_at, bytes: charge! })));
-      members.forEach(({ index }, position) => guarded[index]!.bytes.push(results[position]!));
-    }),
-  ]);
-  return guarded;
-}
-
-/** The verdict to report: a refusing budget if any, else the one with the fewest bytes left. */
-function tighterBudget(decisions: ByteDecision[]): ByteDecision | null {
-  const refused = decisions.filter((decision) => !decision.allowed).sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
-  return refused ?? [...decisions].sort((a, b) => a.remaining - b.remaining)[0] ?? null;
-}
-
-function dedupKeyOf(config: Config, event: PreparedEvent): string | null {
-  const { row } = event;
+function dedupKeyOf(config: Config, row: PreparedEvent["row"]): string | null {
   if (!config.downloadActions.has(row.action) || row.status !== "success" || !row.user_key || !row.resource_type) return null;
   return `${row.action}|${row.user_key}|${row.resource_type}:${row.resource_id}`;
 }
@@ -108,34 +87,73 @@ function dedupKeyOf(config: Config, event: PreparedEvent): string | null {
  * first in a window they become a count on one row. Events with a client id are always stored one by one (a retry must
  * find its own row).
  */
-function denialKeyOf(config: Config, event: PreparedEvent): string | null {
-  const { row } = event;
+function denialKeyOf(config: Config, row: PreparedEvent["row"]): string | null {
   if (!config.downloadActions.has(row.action) || row.status === "success" || row.client_id !== null || !row.ip_hash) return null;
   return `${row.key_id}|${row.action}|${row.status}|${row.ip_hash}|${row.resource_type}:${row.resource_id}`;
 }
 
+/** Downloads whose client IP is known are counted against the IP's limit, held by the IP's shard in the request's region. */
+const isLimited = (config: Config, row: PreparedEvent["row"]) => config.downloadActions.has(row.action) && row.ip_hash !== null;
+
 /**
- * The shard that stages an event. A client-chosen id decides it (so one object sees every use of that id); a refusal goes
- * by its client IP (so its repeats meet); anything else by its user (so the user's dedup window is local).
+ * The shard that stages an event. A client-chosen id decides it (so one object sees every use of that id, whatever region
+ * a retry comes from); a limited download goes to its client IP's shard in the request's region (which holds the IP's
+ * limit, so limit and staging are one call); anything else to its user's shard in the region.
  */
-function shardFor(config: Config, item: StageItem): number {
-  if (item.row.client_id !== null) return shardOf(item.row.id, config.ledgerShards);
-  if (item.denialKey) return shardOf(item.row.ip_hash!, config.ledgerShards);
-  return shardOf(item.row.user_key ?? item.row.id, config.ledgerShards);
+function stagingShard(config: Config, region: Region, row: PreparedEvent["row"]): ShardRef {
+  if (row.client_id !== null) return idShard(config, row.id);
+  if (isLimited(config, row)) return regionalShard(config, region, row.ip_hash!);
+  return regionalShard(config, region, row.user_key ?? row.id);
+}
+
+/**
+ * Where a download's dedup window lives: in the region its event is staged in (the request's, or the D1 primary's for
+ * events with a client id), in the shard of the client IP when the user is known only by IP and user agent (so the
+ * window is where the download is staged), else in the shard of the user.
+ */
+function dedupShard(config: Config, region: Region, row: PreparedEvent["row"]): ShardRef {
+  const stagedIn = row.client_id !== null ? config.d1PrimaryRegion : region;
+  return regionalShard(config, stagedIn, row.actor_key === null && row.ip_hash !== null ? row.ip_hash : row.user_key!);
+}
+
+/**
+ * Asks, in parallel, what must be known before staging: the user's byte budget (downloads the service serves, budget on)
+ * and, for downloads with a client id (staged in their id's shard), the client IP's limit from its regional shard.
+ */
+async function guardsBeforeStaging(env: Env, config: Config, region: Region, events: PreparedEvent[], request: RequestContext) {
+  const rates: (RateDecision | null)[] = events.map(() => null);
+  const userBudgets: (ByteDecision | null)[] = events.map(() => null);
+  const indexed = events.map((event, index) => ({ event, index, charge: byteChargeOf(config, event, request) }));
+  const budgeted = indexed.filter(({ event, charge }) => charge && event.row.user_key !== null);
+  const limitedElsewhere = indexed.filter(({ event }) => isLimited(config, event.row) && event.row.client_id !== null);
+  await Promise.all([
+    ...[...groupBy(budgeted, ({ event }) => userBudgetShard(config, region, event.row.user_key!)).values()].map(async ({ shard, members }) => {
+      const stub = env.RATE_LIMITER.getByName(shard.name, { locationHint: shard.region });
+      const results = await stub.takeBytes(members.map(({ event, charge }) => ({ subject: event.row.user_key!, at: event.row.received_at, bytes: charge! })));
+      members.forEach(({ index }, position) => (userBudgets[index] = results[position]!));
+    }),
+    ...[...groupBy(limitedElsewhere, ({ event }) => regionalShard(config, region, event.row.ip_hash!)).values()].map(async ({ shard, members }) => {
+      const results = await ledgerStub(env, shard).guard(
+        members.map(({ event, charge }) => ({ subject: event.row.ip_hash!, at: event.row.received_at, ...(charge ? { bytes: charge } : {}) })),
+        config.downloadRateLimit,
+        config.downloadRateWindowSeconds * 1000,
+      );
+      members.forEach(({ index }, position) => (rates[index] = results[position]!));
+    }),
+  ]);
+  return { rates, userBudgets, charges: indexed.map(({ charge }) => charge) };
 }
 
 /** Stages events in their ledger shards (grouped, one call per shard, in parallel). */
-async function stage(env: Env, config: Config, items: StageItem[]): Promise<StageOutcome[]> {
-  const outcomes: StageOutcome[] = new Array(items.length);
+async function stage(env: Env, config: Config, region: Region, items: StageItem[]): Promise<StageResult[]> {
+  const outcomes: StageResult[] = new Array(items.length);
   const indexed = items.map((item, index) => ({ item, index }));
-  const shards = groupBy(indexed, ({ item }) => shardFor(config, item));
   await Promise.all(
-    [...shards].map(async ([shard, members]) => {
-      const stub = env.LEDGER_SHARD.getByName(ledgerShardName(shard));
-      const results = await stub.stage(
+    [...groupBy(indexed, ({ item }) => stagingShard(config, region, item.row)).values()].map(async ({ shard, members }) => {
+      const results = await ledgerStub(env, shard).stage(
         members.map(({ item }) => item),
         {
-          shard: ledgerShardName(shard),
+          shard: shard.name,
           dedupWindowMs: config.dedupWindowSeconds * 1000,
           denialWindowMs: config.denialWindowSeconds * 1000,
           flushDelayMs: config.ledgerFlushDelayMs,
@@ -150,40 +168,52 @@ async function stage(env: Env, config: Config, items: StageItem[]): Promise<Stag
 }
 
 /**
- * Records events through the guards into the ledger. Usually two Durable Object round trips per call: the IP's
- * rate-limit shard (download-class events only), then the ledger shard, which also holds dedup windows (a download with a
- * client id whose user's window lives in another shard costs that shard one more call).
+ * Records events through the guards into the ledger. An event without a client id costs one call to a shard in the
+ * request's region, which applies the download limit and stages it; an event with a client id costs a call to its id's
+ * shard beside D1's primary (a download with one first asks its IP's regional shard for the limit). The user's byte
+ * budget, when on, is one more regional call before staging.
  */
 export async function recordEvents(env: Env, config: Config, inputs: EventInput[], request: RequestContext): Promise<RecordedEvent[]> {
+  const region = request.region ?? config.d1PrimaryRegion;
   const prepared = await Promise.all(inputs.map((input) => prepareEvent(input, config, request)));
-  const guarded = await applyRateLimit(env, config, prepared, request);
-  const verdicts = guarded.map(({ rate, bytes }) => {
-    const budget = tighterBudget(bytes);
-    // The count refused when no attempt is left; otherwise a refusal came from a byte budget.
-    const countRefused = rate !== null && !rate.allowed && rate.remaining === 0;
-    const deniedBy = countRefused ? ("count" as const) : budget && !budget.allowed ? ("bytes" as const) : null;
-    return { rate, budget, deniedBy };
+  const { rates, userBudgets, charges } = await guardsBeforeStaging(env, config, region, prepared, request);
+  // Verdicts known before staging (client-id downloads, and any download refused by its user's budget alone).
+  const early: (GuardVerdict | null)[] = prepared.map((event, index) => {
+    if (rates[index]) return verdictOf(rates[index], userBudgets[index] ?? null);
+    return userBudgets[index] && !isLimited(config, event.row) ? verdictOf(null, userBudgets[index]) : null;
   });
-  verdicts.forEach(({ deniedBy }, index) => {
-    if (!deniedBy) return;
-    prepared[index]!.row.status = "denied";
-    if (deniedBy === "bytes") prepared[index]!.row.message = BYTE_BUDGET_DENIAL;
+  early.forEach((verdict, index) => {
+    if (verdict?.deniedBy) markRefused(prepared[index]!.row, verdict.deniedBy);
   });
   const outcomes = await stage(
     env,
     config,
-    prepared.map((event) => {
-      const dedupKey = dedupKeyOf(config, event);
+    region,
+    prepared.map((event, index): StageItem => {
+      const dedupKey = dedupKeyOf(config, event.row);
+      const guarded = isLimited(config, event.row) && event.row.client_id === null;
+      const dedupAt = dedupKey ? dedupShard(config, region, event.row) : null;
       return {
         row: event.row,
         actor: event.actor,
-        dedup: dedupKey ? { key: dedupKey, shard: ledgerShardName(shardOf(event.row.user_key!, config.ledgerShards)) } : null,
-        denialKey: denialKeyOf(config, event),
+        dedup: dedupKey ? { key: dedupKey, shard: dedupAt!.name, region: dedupAt!.region } : null,
+        denialKey: denialKeyOf(config, event.row),
+        ...(guarded
+          ? {
+              guard: {
+                request: { subject: event.row.ip_hash!, at: event.row.received_at, ...(charges[index] ? { bytes: charges[index] } : {}) },
+                limit: config.downloadRateLimit,
+                windowMs: config.downloadRateWindowSeconds * 1000,
+                userBudget: userBudgets[index] ?? null,
+                denialKey: denialKeyOf(config, { ...event.row, status: "denied" }),
+              },
+            }
+          : {}),
       };
     }),
   );
-  return outcomes.map((outcome, index) => {
-    const { rate, budget, deniedBy } = verdicts[index]!;
+  return outcomes.map(({ verdict: staged, ...outcome }, index) => {
+    const { rate, budget, deniedBy } = staged ?? early[index] ?? { rate: null, budget: null, deniedBy: null };
     return {
       ...outcome,
       denied: deniedBy !== null && outcome.status === "stored",

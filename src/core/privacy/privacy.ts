@@ -12,7 +12,7 @@ import { recordAdminAction } from "../ledger/admin-audit";
 import type { Event } from "../ledger/event-schema";
 import { csvLines } from "../ledger/export";
 import { actorKeyFor, normaliseEmail } from "../ledger/ingest";
-import { ledgerShardName } from "../ledger/pipeline";
+import { allLedgerShards, ledgerStub } from "../ledger/pipeline";
 import { eventSelection, toEvent } from "../ledger/query";
 
 export type Subject = { email: string; actor_id?: undefined } | { actor_id: string; email?: undefined };
@@ -114,7 +114,7 @@ async function bundlesOf(db: D1Database, secret: string | undefined, subject: Su
  * Records `admin.privacy.erase` without the erased values. A repeat finds nothing left and answers the first erasure's id.
  */
 export async function eraseSubject(env: Env, config: Config, subject: Subject, request: { reason: string; apiKeyId: string }): Promise<ErasureResult> {
-  await Promise.all(Array.from({ length: config.ledgerShards }, (_, index) => env.LEDGER_SHARD.getByName(ledgerShardName(index)).flush()));
+  await Promise.all(allLedgerShards(config).map((shard) => ledgerStub(env, shard).flush()));
   const keys = await subjectKeys(env.DB, config.piiKey, subject);
   const bundles = await bundlesOf(env.DB, config.downloadTokenSecret, subject);
   const keysJson = JSON.stringify(keys);

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../../src/app";
 import { actorKeyFor } from "../../../src/core/ledger/ingest";
-import { ledgerShardName, shardOf } from "../../../src/core/ledger/pipeline";
+import { ledgerStub, regionalShard, shardOf } from "../../../src/core/ledger/pipeline";
 import { getConfig } from "../../../src/lib/config";
 import { hmacHex } from "../../../src/lib/crypto";
 import type { LedgerShard } from "../../../src/objects/ledger-shard";
@@ -174,7 +174,9 @@ describe("back-pressure (issue 10)", () => {
     await flushLedger();
     const actorId = `u-${crypto.randomUUID()}`;
     const userKey = (await actorKeyFor(getConfig(env).piiKey, { id: actorId }))!;
-    const stub = env.LEDGER_SHARD.getByName(ledgerShardName(shardOf(userKey, getConfig(env).ledgerShards)));
+    // No `request.cf` here: the request's region is the fallback, D1's primary region.
+    const config = getConfig(env);
+    const stub = ledgerStub(env, regionalShard(config, config.d1PrimaryRegion, userKey));
     const down = new Proxy(env.DB, {
       get: (target, property) => (property === "batch" || property === "prepare" ? () => { throw new Error("D1 is down"); } : Reflect.get(target, property)),
     });
