@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { Gunzip } from "fflate";
 import { jsonPage } from "../../db/json-pages";
 import { chunkForJsonParameter, D1_LIMITS, preparedWithinLimits } from "../../db/limits";
+import { toHex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 import { accessMethodOf } from "../counter/classify";
 import { storeEvents, type EventRow } from "../ledger/ingest";
@@ -185,8 +186,6 @@ async function* mergeRows(first: AsyncIterator<EventRow>, second: AsyncIterator<
 export function archiveLine(row: EventRow): string {
   return `${JSON.stringify(Object.fromEntries(eventColumns.map((column) => [column, row[column]])))}\n`;
 }
-
-const toHex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 
 /** Serialises rows to NDJSON, hashing the plain text and gzipping it as it goes; only the compressed bytes are kept. */
 async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uint8Array; rows: number; sha256: string; received: [number, number] }> {

@@ -5,6 +5,7 @@
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { z } from "@hono/zod-openapi";
+import { toHex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 import { accessMethodOf } from "../counter/classify";
 import type { EventRow } from "../ledger/ingest";
@@ -156,8 +157,7 @@ async function digestOfRows(rows: AsyncIterable<Record<string, unknown>>): Promi
   }
   await write();
   await writer.close();
-  const hex = [...new Uint8Array(await digest.digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return { sha256: hex, rows: count };
+  return { sha256: toHex(await digest.digest), rows: count };
 }
 
 /**
