@@ -135,6 +135,8 @@ function miniflareOptions({ workerOptions, bindings, build, stateDir, traced, st
   const runtime = { compatibilityDate: workerOptions.compatibilityDate, compatibilityFlags: workerOptions.compatibilityFlags };
   return convertV4MiniflareOptions({
     resourcePersistencePath: stateDir,
+    // BENCH_INSPECT=<port> opens workerd's inspector for CPU profiles (bench/lib/cpu-profile.mjs); never on traced runs.
+    ...(process.env.BENCH_INSPECT && !traced ? { inspectorPort: Number(process.env.BENCH_INSPECT) } : {}),
     handleStructuredLogs: (log) => {
       if (log.level === "error" && structuredErrors.length < 20) structuredErrors.push(log.message);
     },

@@ -28,7 +28,11 @@ export default {
       compareTo: "post",
       figures: { ...loadFigures(load), eventsPerSecond: (load.statusCounts["201"] ?? 0) / load.durationSeconds },
       notes: [describeStatuses(load), drain.note],
-      targets: [{ metric: "ratio", op: ">=", value: 0.5, label: "≥ 0.5× bare-Hono rps" }],
+      targets: [
+        { metric: "ratio", op: ">=", value: 0.1, label: "≥ 0.10× bare-Hono rps" },
+        // FastAPI + PostgreSQL, rebuilt from its description, answered ≈ 450 rps under the same load tool (issue 12).
+        { metric: "rps", op: ">=", value: 900, label: "≥ 2× FastAPI + PostgreSQL (≈ 450 rps)" },
+      ],
       details: { load, drain },
     };
   },

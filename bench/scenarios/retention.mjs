@@ -8,6 +8,9 @@ export default {
   order: 95,
   async run(ctx) {
     const seeded = await ctx.ensureSeeded(ctx.options.events);
+    // A day's rows are deleted only once its rollup holds them, and the rollup leaves events received within
+    // ROLLUP_SETTLE_SECONDS (60 s by default) to a later run: wait until every seeded event is older than that.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, seeded.finishedAt + 61_000 - Date.now())));
     const dry = await ctx.api.call("/v1/maintenance/retention", { method: "POST", body: { older_than_days: 1, dry_run: true } });
     const sampler = sampleProcess(ctx.server.workerdPid);
     const started = performance.now();

@@ -9,15 +9,21 @@ export const D1_LIMITS = {
 } as const;
 
 const encoder = new TextEncoder();
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** UTF-8 size of `text`; ASCII (nearly every JSON row) is measured without encoding it. */
+function utf8Bytes(text: string): number {
+  return NON_ASCII.test(text) ? encoder.encode(text).length : text.length;
+}
 
 /** Prepares a statement after checking it against D1's production limits; a violation is a programming error. */
 export function preparedWithinLimits(db: D1Database, sql: string, params: unknown[] = []): D1PreparedStatement {
   if (params.length > D1_LIMITS.maxBoundParameters)
     throw new Error(`D1 limit: ${params.length} bound parameters (max ${D1_LIMITS.maxBoundParameters})`);
-  const sqlBytes = encoder.encode(sql).length;
+  const sqlBytes = utf8Bytes(sql);
   if (sqlBytes > D1_LIMITS.maxStatementBytes) throw new Error(`D1 limit: statement of ${sqlBytes} bytes (max ${D1_LIMITS.maxStatementBytes})`);
   for (const param of params) {
-    if (typeof param === "string" && param.length > D1_LIMITS.maxParameterBytes / 4 && encoder.encode(param).length > D1_LIMITS.maxParameterBytes)
+    if (typeof param === "string" && param.length > D1_LIMITS.maxParameterBytes / 4 && utf8Bytes(param) > D1_LIMITS.maxParameterBytes)
       throw new Error(`D1 limit: parameter over ${D1_LIMITS.maxParameterBytes} bytes`);
   }
   return db.prepare(sql).bind(...params);
@@ -45,7 +51,7 @@ export function chunkForJsonParameter<T>(
   };
   for (const item of items) {
     const encoded = JSON.stringify(item);
-    const size = encoder.encode(encoded).length + 1;
+    const size = utf8Bytes(encoded) + 1;
     if (size + 2 > maxBytes) throw new Error(`D1 limit: one row of ${size} bytes exceeds ${maxBytes}`);
     if (current.length >= maxRows || bytes + size > maxBytes) flush();
     current.push(item);

@@ -21,11 +21,24 @@ export interface JsonProblem {
  * track strings and nesting, and it decodes a string only when it is a key or holds a surrogate escape.
  */
 export function jsonProblem(text: string): JsonProblem | null {
+  const parsed = parseStrictJson(text);
+  return "problem" in parsed ? parsed.problem : null;
+}
+
+/** `text` parsed (once), or what makes it unacceptable as JSON input (see jsonProblem). */
+export function parseStrictJson(text: string): { value: unknown } | { problem: JsonProblem } {
+  let value: unknown;
   try {
-    JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
-    return { path: "(body)", message: `Malformed JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return { problem: { path: "(body)", message: `Malformed JSON: ${error instanceof Error ? error.message : String(error)}` } };
   }
+  const problem = structuralProblem(text);
+  return problem ? { problem } : { value };
+}
+
+/** Duplicate keys and lone surrogate escapes in text that JSON.parse has accepted. */
+function structuralProblem(text: string): JsonProblem | null {
   // One entry per open container: the keys seen (objects) or null (arrays), and the key or index being read.
   const stack: { keys: Set<string> | null; at: string | number }[] = [];
   const valuePath = () => stack.map((entry) => entry.at).join(".") || "(body)";
@@ -36,17 +49,20 @@ export function jsonProblem(text: string): JsonProblem | null {
     if (char === 0x22 /* " */) {
       // Jump from quote or backslash to the next one (a native scan), so long strings cost little.
       let end: number;
+      let escaped = false;
       let surrogateEscape = false;
       STRING_SPECIAL.lastIndex = i + 1;
       for (;;) {
         end = STRING_SPECIAL.exec(text)!.index;
         if (text.charCodeAt(end) === 0x22) break;
+        escaped = true;
         if (text.charCodeAt(end + 1) === 0x75 /* u */ && /^[dD][89a-fA-F]/.test(text.slice(end + 2, end + 4))) surrogateEscape = true;
         STRING_SPECIAL.lastIndex = end + 2;
       }
       const top = stack.at(-1);
       if (expectKey || surrogateEscape) {
-        const value = JSON.parse(text.slice(i, end + 1)) as string;
+        // A key without escapes is its text (JSON.parse accepted it); only escaped ones need decoding.
+        const value = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
         if (surrogateEscape && !isWellFormed(value))
           return { path: expectKey ? keyPath(`${value.replace(/\p{Cs}/gu, "\uFFFD")}(key)`) : valuePath(), message: "must not contain a lone surrogate (an unpaired \\ud800-\\udfff escape)" };
         if (expectKey && top?.keys) {

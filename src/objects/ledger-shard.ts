@@ -163,8 +163,9 @@ export class LedgerShard extends DurableObject<Env> {
       }
       const denial = item.denialKey ? this.denialPlan(item.denialKey, now, options.denialWindowMs) : null;
       if (denial?.kind === "count") return this.countRefusal(row, denial.heldId);
-      const json = JSON.stringify({ ...row, denied_count: denial?.kind === "hold" ? 1 : row.denied_count });
-      if (!this.hasRoom(1, json.length, options))
+      const deniedCount = denial?.kind === "hold" ? 1 : row.denied_count;
+      let staged = JSON.stringify({ ...row, denied_count: deniedCount });
+      if (!this.hasRoom(1, staged.length, options))
         return unavailable(row, STAGING_FULL_RETRY_AFTER_SECONDS, "staging is full because the ledger database is not keeping up");
       if (item.dedup && !remoteDuplicates.has(index) && item.dedup.shard !== options.shard)
         return unavailable(row, D1_UNREACHABLE_RETRY_AFTER_SECONDS, "the user's dedup window could not be consulted");
@@ -173,7 +174,8 @@ export class LedgerShard extends DurableObject<Env> {
         : item.dedup.shard === options.shard
           ? this.applyDedupWindow({ key: item.dedup.key, id: row.id, occurredAt: row.occurred_at }, now, options.dedupWindowMs)
           : remoteDuplicates.get(index)!;
-      const staged = JSON.stringify({ ...JSON.parse(json), duplicate_of: duplicateOf });
+      // Serialised again only for the few events the dedup window marks (the room check above came first).
+      if (duplicateOf !== row.duplicate_of) staged = JSON.stringify({ ...row, denied_count: deniedCount, duplicate_of: duplicateOf });
       this.sql.exec(
         "INSERT INTO staged (id, received_at, duplicate_of, content_hash, hold_until, row, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
         row.id,

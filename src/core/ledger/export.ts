@@ -1,6 +1,7 @@
 // Streamed exports of events as CSV (RFC 4180 via papaparse, formula cells neutralised per OWASP) or NDJSON. Keyset pages
-// of D1 rows (≤ 5,000 rows, ≤ ~1.5 MB) are encoded one at a time into a pull-based ReadableStream: the next page is read
-// only when the client has taken the previous one, so memory stays at about two pages whatever the size of the export.
+// of D1 rows (≤ 5,000 rows, ≤ ~1.5 MB) are encoded one at a time into a pull-based ReadableStream; the page after the one
+// being encoded is read meanwhile, and no further until the client takes the encoded one, so memory stays at about three
+// pages whatever the size of the export.
 import { and, asc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import Papa from "papaparse";
@@ -143,22 +144,31 @@ export async function exportStream(
     format === "csv"
       ? csvLines(page.map((row) => exportRow(row, templates)))
       : page.map((row) => `${JSON.stringify(toEvent(row))}\n`).join("");
-  let page: SelectedEvent[] | null = await exportPage(db, filter, null, pageRows);
-  let pending = format === "csv" ? csvLines([[...CSV_COLUMNS]]) : "";
+  const nextPage = (after: SelectedEvent | undefined): Promise<SelectedEvent[]> | null => {
+    if (!after) return null;
+    const page = exportPage(db, filter, { occurredAt: after.occurredAt!, id: after.id! }, pageRows);
+    // Awaited by the next pull; a client that leaves before it must not turn its failure into an unhandled rejection.
+    page.catch(() => undefined);
+    return page;
+  };
+  const first = await exportPage(db, filter, null, pageRows);
+  // The page after the one being encoded is already being read: D1 works on it while this isolate encodes.
+  let following = nextPage(first.at(-1));
+  let pending = (format === "csv" ? csvLines([[...CSV_COLUMNS]]) : "") + (first.length > 0 ? encode(first) : "");
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      while (page !== null) {
-        const current: SelectedEvent[] = page;
-        const last = current.at(-1);
-        page = last ? await exportPage(db, filter, { occurredAt: last.occurredAt!, id: last.id! }, pageRows) : null;
-        const text = pending + (current.length > 0 ? encode(current) : "");
+      if (pending) {
+        controller.enqueue(encoder.encode(pending));
         pending = "";
-        if (text) {
-          controller.enqueue(encoder.encode(text));
-          return;
-        }
+        return;
       }
-      controller.close();
+      const page = following ? await following : [];
+      if (page.length === 0) {
+        controller.close();
+        return;
+      }
+      following = nextPage(page.at(-1));
+      controller.enqueue(encoder.encode(encode(page)));
     },
   });
 }

@@ -4,7 +4,7 @@ import Papa from "papaparse";
 import type { Config } from "../../lib/config";
 import { sha256Hex } from "../../lib/crypto";
 import { ApiError, zodProblems, type FieldProblem } from "../../lib/errors";
-import { jsonProblem } from "../../lib/json";
+import { jsonProblem, parseStrictJson } from "../../lib/json";
 import { EventInputSchema, type EventInput } from "./event-schema";
 import { ingestEvents } from "./ingest";
 
@@ -65,10 +65,10 @@ function parseNdjson(text: string): { lines: Line[]; invalid: { line: number; er
   const invalid: { line: number; errors: FieldProblem[] }[] = [];
   text.split(/\r?\n/).forEach((source, index) => {
     if (source.trim() === "") return;
-    const problem = jsonProblem(source);
-    if (problem === null) lines.push({ line: index + 1, value: JSON.parse(source), source });
-    else if (problem.path === "(body)") invalid.push({ line: index + 1, errors: [{ path: "(line)", message: "is not valid JSON" }] });
-    else invalid.push({ line: index + 1, errors: [problem] });
+    const parsed = parseStrictJson(source);
+    if (!("problem" in parsed)) lines.push({ line: index + 1, value: parsed.value, source });
+    else if (parsed.problem.path === "(body)") invalid.push({ line: index + 1, errors: [{ path: "(line)", message: "is not valid JSON" }] });
+    else invalid.push({ line: index + 1, errors: [parsed.problem] });
   });
   return { lines, invalid };
 }

@@ -125,10 +125,17 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
   const requestUserAgent = request.userAgent === undefined ? undefined : capText(request.userAgent, MAX_USER_AGENT_CHARS);
   const userAgent = input.client?.user_agent ?? requestUserAgent ?? null;
   const email = input.actor?.email ? normaliseEmail(input.actor.email) : null;
-  const actorKey = await actorKeyFor(config.piiKey, { id: input.actor?.id, email });
   const network = ip ? clientNetwork(ip, config.ipv6LimitPrefix) : undefined;
-  const ipHash = network ? await hmacHex(config.piiKey, `ip:${network}`) : null;
-  const userKey = actorKey ?? (ip ? await hmacHex(config.piiKey, `ipua:${ip}|${userAgent ?? ""}`) : null);
+  // The keyed hashes and the fingerprint are independent of each other: computed together, one wait per event.
+  const hasActor = Boolean(input.actor?.id || email);
+  const [actorKey, ipHash, ipUserKey, contentHash, sessionKey] = await Promise.all([
+    actorKeyFor(config.piiKey, { id: input.actor?.id, email }),
+    network ? hmacHex(config.piiKey, `ip:${network}`) : null,
+    !hasActor && ip ? hmacHex(config.piiKey, `ipua:${ip}|${userAgent ?? ""}`) : null,
+    input.id === undefined ? null : contentHashOf(input),
+    input.client?.session_id === undefined ? null : hmacHex(config.piiKey, `session:${input.client.session_id}`),
+  ]);
+  const userKey = actorKey ?? ipUserKey;
   const row: EventRow = {
     id: input.id === undefined ? uuidv7(request.receivedAt) : clientEventId(request.keyId, input.id),
     occurred_at: input.occurred_at ? Date.parse(input.occurred_at) : request.receivedAt,
@@ -151,13 +158,13 @@ export async function prepareEvent(input: EventInput, config: Config, request: R
     duplicate_of: null,
     key_id: request.keyId,
     client_id: input.id ?? null,
-    content_hash: input.id === undefined ? null : await contentHashOf(input),
+    content_hash: contentHash,
     denied_count: null,
     access_method: accessMethodOf(userAgent),
     country: countryOf(input.client?.country, request.country),
     file: input.resource?.file ?? null,
     // A pseudonym, like the other keys of people: equal ids stay equal (COUNTER sessions need only that), none is readable.
-    session_id: input.client?.session_id === undefined ? null : (await hmacHex(config.piiKey, `session:${input.client.session_id}`)).slice(0, 32),
+    session_id: sessionKey === null ? null : sessionKey.slice(0, 32),
   };
   const actor: ActorRow | null =
     actorKey && (input.actor?.id || email || input.actor?.name)

@@ -5,7 +5,8 @@
 import { z } from "@hono/zod-openapi";
 import { Gunzip } from "fflate";
 import { jsonPage } from "../../db/json-pages";
-import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
+import { chunkForJsonParameter, D1_LIMITS, preparedWithinLimits } from "../../db/limits";
+import { toHex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 import { accessMethodOf } from "../counter/classify";
 import { storeEvents, type EventRow } from "../ledger/ingest";
@@ -186,8 +187,6 @@ export function archiveLine(row: EventRow): string {
   return `${JSON.stringify(Object.fromEntries(eventColumns.map((column) => [column, row[column]])))}\n`;
 }
 
-const toHex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-
 /** Serialises rows to NDJSON, hashing the plain text and gzipping it as it goes; only the compressed bytes are kept. */
 async function encodeArchive(rows: AsyncIterable<EventRow>): Promise<{ gzip: Uint8Array; rows: number; sha256: string; received: [number, number] }> {
   const compression = new CompressionStream("gzip");
@@ -261,18 +260,27 @@ export async function writeDayArchive(bucket: R2Bucket, db: D1Database, day: num
   return { key, day, rows: encoded.rows, fromLedger: fromLedger.value, sha256: encoded.sha256, etag: written.etag, size: written.size };
 }
 
-/** Reads the object back (the very version written) and checks its line count and SHA-256 against the manifest. */
-export async function verifyArchive(bucket: R2Bucket, manifest: ArchiveManifest): Promise<boolean> {
+/**
+ * Reads the object back (the very version written) and checks its line count and SHA-256 against the manifest. `visit`
+ * receives the object's complete lines as they stream in, so the same read-back can feed the Parquet copy and the ids to
+ * delete; what it builds counts only when this returns true (a visitor that throws makes the check fail).
+ */
+export async function verifyArchive(bucket: R2Bucket, manifest: ArchiveManifest, visit?: (lines: string[]) => void | Promise<void>): Promise<boolean> {
   const object = await bucket.get(manifest.key, { onlyIf: { etagMatches: manifest.etag } });
   if (!object || !("body" in object)) return false;
   const digest = new crypto.DigestStream("SHA-256");
   const writer = digest.getWriter();
   for (const settled of [writer.closed, digest.digest]) settled.catch(() => undefined);
+  const decoder = new TextDecoder();
   let lines = 0;
+  let rest = "";
   try {
     for await (const chunk of gunzip(object.body)) {
-      for (const byte of chunk) if (byte === 0x0a) lines++;
       await writer.write(chunk);
+      const complete = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = complete.pop()!;
+      lines += complete.length;
+      if (visit && complete.length > 0) await visit(complete);
     }
     await writer.close();
   } catch (error) {
@@ -280,21 +288,6 @@ export async function verifyArchive(bucket: R2Bucket, manifest: ArchiveManifest)
     return false;
   }
   return lines === manifest.rows && toHex(await digest.digest) === manifest.sha256 && object.customMetadata?.sha256 === manifest.sha256;
-}
-
-/** Ids of a verified archive in chunks, read from the very version that was verified. */
-export async function* archivedIdChunks(bucket: R2Bucket, manifest: ArchiveManifest, size: number): AsyncGenerator<string[]> {
-  const object = await bucket.get(manifest.key, { onlyIf: { etagMatches: manifest.etag } });
-  if (!object || !("body" in object)) throw new ApiError("conflict", `${manifest.key} changed after it was verified`);
-  let chunk: string[] = [];
-  for await (const row of archivedRows(object.body)) {
-    chunk.push(row.id);
-    if (chunk.length === size) {
-      yield chunk;
-      chunk = [];
-    }
-  }
-  if (chunk.length > 0) yield chunk;
 }
 
 export const ArchiveSchema = z
@@ -363,8 +356,11 @@ export async function restoreArchive(bucket: R2Bucket, db: D1Database, key: stri
   return { key, rows, restored, already_present: rows - restored };
 }
 
-/** Deletes, in statements of at most 1,000 ids, the ledger rows of a verified archive that its day's rollup already holds. */
-export async function deleteArchivedRows(db: D1Database, bucket: R2Bucket, manifest: ArchiveManifest, rolledThrough: number): Promise<number> {
+/**
+ * Deletes, in statements of at most 1,000 ids, the ledger rows of a verified archive (`ids`, read from the verified
+ * object) that its day's rollup already holds.
+ */
+export async function deleteArchivedRows(db: D1Database, ids: readonly string[], manifest: ArchiveManifest, rolledThrough: number): Promise<number> {
   let deleted = 0;
   let batch: D1PreparedStatement[] = [];
   const run = async () => {
@@ -372,8 +368,8 @@ export async function deleteArchivedRows(db: D1Database, bucket: R2Bucket, manif
     deleted += results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0);
     batch = [];
   };
-  for await (const ids of archivedIdChunks(bucket, manifest, 1_000)) {
-    for (const chunk of chunkForJsonParameter(ids))
+  for (let start = 0; start < ids.length; start += D1_LIMITS.maxRowsPerStatement) {
+    for (const chunk of chunkForJsonParameter(ids.slice(start, start + D1_LIMITS.maxRowsPerStatement)))
       batch.push(
         preparedWithinLimits(
           db,

@@ -1,14 +1,16 @@
 // Parquet copies of retired days in a Hive-partitioned layout (archive/events/date=YYYY-MM-DD/events.parquet) that DuckDB,
-// Spark, Trino, ClickHouse and R2 SQL read directly. Each copy is written from the day's verified NDJSON archive (the
-// source of truth) and checked to hold the very same rows before it counts; restore reads it like the NDJSON object.
+// Spark, Trino, ClickHouse and R2 SQL read directly. Each copy is encoded from the day's verified NDJSON archive (the
+// source of truth, during its read-back) and checked to hold the very same rows before it counts; restore reads it like
+// the NDJSON object.
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { z } from "@hono/zod-openapi";
+import { toHex } from "../../lib/crypto";
 import { ApiError } from "../../lib/errors";
 import { accessMethodOf } from "../counter/classify";
 import type { EventRow } from "../ledger/ingest";
 import { dayLabel, dayOf } from "../analytics/periods";
-import { archivedRows, ArchivedRowSchema, archiveLine, eventColumns, type ArchiveManifest } from "./archive";
+import { ArchivedRowSchema, archiveLine, eventColumns, type ArchiveManifest } from "./archive";
 
 const PARQUET_KEY = /^archive\/events\/date=(\d{4})-(\d{2})-(\d{2})\/events\.parquet$/;
 /** Rows per row group: bounds the column arrays held while writing and the rows decoded at once while reading. */
@@ -67,77 +69,104 @@ function parquetSchema() {
   ];
 }
 
-/** Encodes rows (in the archive's order) as one Parquet file, a row group at a time. */
-async function encodeParquet(rows: AsyncIterable<EventRow>): Promise<{ bytes: ArrayBuffer; rows: number }> {
-  const writer = new ByteWriter();
-  const parquet = new ParquetWriter({ writer, schema: parquetSchema(), createdBy: "download-audit" });
-  let group: EventRow[] = [];
-  let count = 0;
-  const writeGroup = async () => {
+export interface EncodedParquet {
+  bytes: ArrayBuffer;
+  rows: number;
+}
+
+/** Encodes rows (in the archive's order) as one Parquet file, a row group at a time, as they are added. */
+export class ParquetEncoder {
+  private readonly writer = new ByteWriter();
+  private readonly parquet = new ParquetWriter({ writer: this.writer, schema: parquetSchema(), createdBy: "download-audit" });
+  private group: EventRow[] = [];
+  private rows = 0;
+
+  async add(rows: Iterable<EventRow>): Promise<void> {
+    for (const row of rows) {
+      this.group.push(row);
+      if (this.group.length === ROW_GROUP_ROWS) await this.writeGroup();
+    }
+  }
+
+  async finish(): Promise<EncodedParquet> {
+    await this.writeGroup();
+    this.parquet.finish();
+    return { bytes: this.writer.getBuffer(), rows: this.rows };
+  }
+
+  private async writeGroup(): Promise<void> {
+    const group = this.group;
     if (group.length === 0) return;
-    await parquet.write({
+    this.group = [];
+    await this.parquet.write({
       columnData: columns().map(({ name, integer }) => ({
         name,
         data: group.map((row) => (integer && row[name] !== null ? BigInt(row[name] as number) : row[name])),
       })),
       rowGroupSize: ROW_GROUP_ROWS,
     });
-    count += group.length;
-    group = [];
-  };
-  for await (const row of rows) {
-    group.push(row);
-    if (group.length === ROW_GROUP_ROWS) await writeGroup();
+    this.rows += group.length;
   }
-  await writeGroup();
-  await parquet.finish();
-  return { bytes: writer.getBuffer(), rows: count };
 }
 
 function asyncBuffer(bytes: ArrayBuffer): AsyncBuffer {
   return { byteLength: bytes.byteLength, slice: (start, end) => bytes.slice(start, end) };
 }
 
-/** The rows of a Parquet copy, a row group at a time, converted back to ledger rows and checked like archive lines. */
-export async function* parquetRows(bytes: ArrayBuffer): AsyncGenerator<EventRow> {
+/** The rows of a Parquet copy as decoded, a row group at a time, INT64 columns as numbers; nothing checked yet. */
+async function* parquetObjects(bytes: ArrayBuffer): AsyncGenerator<Record<string, unknown>> {
   const file = asyncBuffer(bytes);
   const metadata = await parquetMetadataAsync(file);
   const total = Number(metadata.num_rows);
   for (let start = 0; start < total; start += ROW_GROUP_ROWS) {
     const objects = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: Math.min(total, start + ROW_GROUP_ROWS) });
-    for (const [index, object] of objects.entries()) {
-      const converted = Object.fromEntries(eventColumns.map((name) => [name, typeof object[name] === "bigint" ? Number(object[name]) : (object[name] ?? null)]));
-      const row = ArchivedRowSchema.safeParse(converted);
-      if (!row.success) throw new ApiError("invalid_request", `Row ${start + index + 1} of the Parquet archive is not a ledger row`);
-      yield { ...row.data, access_method: row.data.access_method ?? accessMethodOf(row.data.user_agent) };
-    }
+    for (const object of objects)
+      yield Object.fromEntries(eventColumns.map((name) => [name, typeof object[name] === "bigint" ? Number(object[name]) : (object[name] ?? null)]));
   }
 }
 
-/** SHA-256 (hex) and count of the rows as archive lines: equal to the NDJSON archive's exactly when the rows are the same. */
-async function digestOfRows(rows: AsyncIterable<EventRow>): Promise<{ sha256: string; rows: number }> {
+/** The rows of a Parquet copy, converted back to ledger rows and checked like archive lines (restore reads them). */
+export async function* parquetRows(bytes: ArrayBuffer): AsyncGenerator<EventRow> {
+  let index = 0;
+  for await (const converted of parquetObjects(bytes)) {
+    index++;
+    const row = ArchivedRowSchema.safeParse(converted);
+    if (!row.success) throw new ApiError("invalid_request", `Row ${index} of the Parquet archive is not a ledger row`);
+    yield { ...row.data, access_method: row.data.access_method ?? accessMethodOf(row.data.user_agent) };
+  }
+}
+
+/**
+ * SHA-256 (hex) and count of decoded rows as archive lines: equal to the NDJSON archive's exactly when the rows are the
+ * same, so the rows need no schema check of their own here.
+ */
+async function digestOfRows(rows: AsyncIterable<Record<string, unknown>>): Promise<{ sha256: string; rows: number }> {
   const digest = new crypto.DigestStream("SHA-256");
   const writer = digest.getWriter();
   const encoder = new TextEncoder();
   let count = 0;
+  let lines: string[] = [];
+  const write = async () => {
+    await writer.write(encoder.encode(lines.join("")));
+    lines = [];
+  };
   for await (const row of rows) {
-    await writer.write(encoder.encode(archiveLine(row)));
+    lines.push(archiveLine(row as unknown as EventRow));
     count++;
+    if (lines.length === 1_000) await write();
   }
+  await write();
   await writer.close();
-  const hex = [...new Uint8Array(await digest.digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return { sha256: hex, rows: count };
+  return { sha256: toHex(await digest.digest), rows: count };
 }
 
 /**
- * Writes the Parquet copy of a verified NDJSON archive (read from the very version verified), then reads the copy back
- * and checks that its rows hash to the archive's SHA-256. Overwrites an older copy: the NDJSON object is the record.
+ * Stores the Parquet copy of a verified NDJSON archive, encoded from the lines of the very version verified, after
+ * reading the copy back and checking that its rows hash to the archive's SHA-256. Overwrites an older copy: the NDJSON
+ * object is the record.
  */
-export async function writeDayParquet(bucket: R2Bucket, manifest: ArchiveManifest): Promise<{ key: string; rows: number; size: number }> {
-  const source = await bucket.get(manifest.key, { onlyIf: { etagMatches: manifest.etag } });
-  if (!source || !("body" in source)) throw new ApiError("conflict", `${manifest.key} changed after it was verified`);
-  const encoded = await encodeParquet(archivedRows(source.body));
-  const check = await digestOfRows(parquetRows(encoded.bytes));
+export async function storeDayParquet(bucket: R2Bucket, manifest: ArchiveManifest, encoded: EncodedParquet): Promise<{ key: string; rows: number; size: number }> {
+  const check = await digestOfRows(parquetObjects(encoded.bytes));
   if (check.rows !== manifest.rows || check.sha256 !== manifest.sha256)
     throw new Error(`The Parquet copy of ${manifest.key} does not hold the archived rows; nothing deleted`);
   const key = parquetKey(manifest.day);

@@ -1,13 +1,14 @@
-// Retention: raw events older than the cutoff are archived to R2 (NDJSON, plus a checked Parquet copy), the archive is read back and verified, the day's rollup
+// Retention: raw events older than the cutoff are archived to R2 (NDJSON, plus a checked Parquet copy), the archive is read back once and verified, the day's rollup
 // is brought up to date and switched to sketches, and only then are exactly the archived rows deleted. A run that dies or
 // overlaps another at any step leaves no row deleted without being in a verified archive.
 import { z } from "@hono/zod-openapi";
 import { preparedWithinLimits } from "../../db/limits";
 import type { Config, CounterRules } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
+import type { EventRow } from "../ledger/ingest";
 import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
 import { acquireLease, releaseLease, renewLease } from "./maintenance";
-import { writeDayParquet } from "./parquet";
+import { ParquetEncoder, storeDayParquet } from "./parquet";
 import { sealedThrough } from "../integrity/seals";
 import { dayOf, dayStart } from "../analytics/periods";
 import { GRAINS, purgeDayUsers, rollDay, versionBump } from "../analytics/rollup";
@@ -60,14 +61,23 @@ export async function retireDay(
   await rollDay(env.DB, day, options.snapshot, options.now, options.counter);
   const manifest = await writeDayArchive(env.BUCKET, env.DB, day);
   if (!manifest) return null;
-  if (!(await verifyArchive(env.BUCKET, manifest))) throw new Error(`${manifest.key} failed verification after writing; nothing deleted`);
-  await writeDayParquet(env.BUCKET, manifest);
+  // One read-back verifies the object and, from its lines, builds the Parquet copy and the ids to delete (the lines are
+  // the bytes this run encoded from ledger rows, as the hash proves, so they need no schema check).
+  const ids: string[] = [];
+  const parquet = new ParquetEncoder();
+  const verified = await verifyArchive(env.BUCKET, manifest, async (lines) => {
+    const rows = JSON.parse(`[${lines.join(",")}]`) as EventRow[];
+    for (const row of rows) ids.push(row.id);
+    await parquet.add(rows);
+  });
+  if (!verified) throw new Error(`${manifest.key} failed verification after writing; nothing deleted`);
+  await storeDayParquet(env.BUCKET, manifest, await parquet.finish());
   const purged = await purgeDayUsers(env.DB, day, options.now);
   if (!purged) throw new ApiError("conflict", `The rollup of ${manifest.key} changed during retention; nothing deleted`);
   // Rows not sealed yet stay in D1 (they are in the archive too) until a later run: a window is sealed from D1, so a row
   // retired before its seal would be missing from it.
   const sealedTo = await sealedThrough(env.DB);
-  const deleted = await deleteArchivedRows(env.DB, env.BUCKET, manifest, sealedTo === null ? purged.rolled_through : Math.min(purged.rolled_through, sealedTo - 1));
+  const deleted = await deleteArchivedRows(env.DB, ids, manifest, sealedTo === null ? purged.rolled_through : Math.min(purged.rolled_through, sealedTo - 1));
   return { key: manifest.key, events: manifest.fromLedger, deleted };
 }
 

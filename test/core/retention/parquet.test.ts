@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { beforeEach, describe, expect, it } from "vitest";
-import { archiveKey, restoreArchive, writeDayArchive } from "../../../src/core/retention/archive";
-import { dayOfParquetKey, parquetKey, writeDayParquet } from "../../../src/core/retention/parquet";
+import { archiveKey, restoreArchive, verifyArchive, writeDayArchive } from "../../../src/core/retention/archive";
+import { dayOfParquetKey, ParquetEncoder, parquetKey, storeDayParquet } from "../../../src/core/retention/parquet";
 import { retireDay, runRetention } from "../../../src/core/retention/retention";
 import { dayOf, dayStart } from "../../../src/core/analytics/periods";
 import { runRollup } from "../../../src/core/analytics/rollup";
@@ -95,7 +95,11 @@ describe("Parquet copies of retired days", { timeout: 60_000 }, () => {
   it("refuses a copy that does not hold the archived rows, and the day keeps every ledger row", async () => {
     const before = await seedThreeOldDays();
     const manifest = (await writeDayArchive(env.BUCKET, env.DB, FIRST_DAY))!;
-    await expect(writeDayParquet(env.BUCKET, { ...manifest, sha256: "0".repeat(64) })).rejects.toThrow(/does not hold the archived rows/);
+    const encoder = new ParquetEncoder();
+    expect(await verifyArchive(env.BUCKET, manifest, (lines) => encoder.add(lines.map((line) => JSON.parse(line) as EventRow)))).toBe(true);
+    const encoded = await encoder.finish();
+    await expect(storeDayParquet(env.BUCKET, { ...manifest, sha256: "0".repeat(64) }, encoded)).rejects.toThrow(/does not hold the archived rows/);
+    await expect(storeDayParquet(env.BUCKET, { ...manifest, rows: manifest.rows + 1 }, encoded)).rejects.toThrow(/does not hold the archived rows/);
     expect(await env.BUCKET.head(parquetKey(FIRST_DAY))).toBeNull();
 
     const failingParquet = new Proxy(env.BUCKET, {

@@ -102,11 +102,12 @@ describe("retention under R2 and D1 faults (issue 10)", { timeout: 60_000 }, () 
     await expectRetired(original);
   });
 
-  it("R2 failing while archived rows are deleted: no row is deleted that the archive lacks, and the next run finishes", async () => {
+  it("R2 failing after the verified read-back, while the Parquet copy is stored: nothing is deleted, and the next run finishes", async () => {
     const original = await seedDay();
-    // Calls: read-before-merge, verify, then the id listing that drives the deletes.
-    const bucket = failing(env.BUCKET, "get", (call) => call === 3, "R2 get failed during delete");
-    await expect(retireDay({ ...env, BUCKET: bucket }, DAY_RETIRED, options)).rejects.toThrow("R2 get failed during delete");
+    // Puts: the NDJSON archive, then the Parquet copy built during the read-back that also listed the ids to delete.
+    const bucket = failing(env.BUCKET, "put", (call) => call === 2, "R2 put failed for the Parquet copy");
+    await expect(retireDay({ ...env, BUCKET: bucket }, DAY_RETIRED, options)).rejects.toThrow("R2 put failed for the Parquet copy");
+    expect(await ledgerIds(DAY_RETIRED)).toEqual(original);
     await expectNothingLost(original);
     await expectRetired(original);
   });
