@@ -1,8 +1,9 @@
 // Usage statistics over counted events (never duplicates or denials): whole closed days come from the rollups, everything
 // else (the open day, partial days at the edges, events received after a day was rolled up) from raw rows, combined inside
-// SQLite. Unique users are exact from user sets while raw rows exist and estimated from HyperLogLog sketches after.
+// SQLite. Unique users are counted from the rollups' HyperLogLog sketches (estimated) or, on request, exactly from their
+// user sets (sketches only for days whose raw rows were archived).
 import { preparedWithinLimits } from "../../db/limits";
-import { HyperLogLog, parseUserHashes, UserCounter } from "./hll";
+import { parseUserHashes, UserCounter } from "./hll";
 import { normaliseEmail } from "../ledger/ingest";
 import { DAY_MS, dayOf, dayStart, periodLabel, periodsOf, type Interval } from "./periods";
 import { ACCESS_METHOD_SQL, grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
@@ -133,10 +134,17 @@ class Sources {
   }
 }
 
-const userSetColumns = {
-  rollup: "users, sketch",
-  raw: "group_concat(DISTINCT substr(user_key, 1, 13)) AS users, NULL AS sketch",
+/**
+ * How unique users are counted: `exact` reads each rollup row's user set (a sketch only where the set is gone: archived
+ * days); `estimated` reads each row's sketch (its user set only while a sketch is missing, before the backfill reached it).
+ */
+export type UserCounting = "exact" | "estimated";
+
+const rollupUserSet: Record<UserCounting, string> = {
+  exact: "users, CASE WHEN users IS NULL THEN sketch END AS sketch",
+  estimated: "CASE WHEN sketch IS NULL THEN users END AS users, sketch",
 };
+const rawUserSet = "group_concat(DISTINCT substr(user_key, 1, 13)) AS users, NULL AS sketch";
 
 interface UserSetRow {
   users: string | null;
@@ -145,8 +153,7 @@ interface UserSetRow {
 
 function countInto(counters: UserCounter[], row: UserSetRow): void {
   if (row.sketch) {
-    const sketch = HyperLogLog.deserialise(row.sketch);
-    for (const counter of counters) counter.addSketch(sketch);
+    for (const counter of counters) counter.addSerialised(row.sketch);
   } else if (row.users) {
     const hashes = parseUserHashes(row.users);
     for (const counter of counters) counter.addHashes(hashes);
@@ -154,13 +161,13 @@ function countInto(counters: UserCounter[], row: UserSetRow): void {
 }
 
 /** User sets of successful events per group key, from rollups and raw rows. */
-function userSetsSql(sources: Sources, grain: Grain, keyColumns: string, rollupCondition: string[], rawCondition: string): string {
-  const rollups = sources.rollups(grain, `${keyColumns}, ${userSetColumns.rollup}`, [
+function userSetsSql(sources: Sources, grain: Grain, keyColumns: string, rollupCondition: string[], rawCondition: string, counting: UserCounting): string {
+  const rollups = sources.rollups(grain, `${keyColumns}, ${rollupUserSet[counting]}`, [
     "status = 'success'",
     "(users IS NOT NULL OR sketch IS NOT NULL)",
     ...rollupCondition,
   ]);
-  const raw = `SELECT ${keyColumns}, ${userSetColumns.raw} FROM ${sources.raw()}
+  const raw = `SELECT ${keyColumns}, ${rawUserSet} FROM ${sources.raw()}
     WHERE status = 'success' AND user_key IS NOT NULL AND ${rawCondition} GROUP BY ${keyColumns}`;
   return rollups ? `${rollups} UNION ALL ${raw}` : raw;
 }
@@ -171,6 +178,8 @@ export interface StatsRequest extends StatsScope {
   topResources: number;
   /** Length of the countries table; no table when 0 (or when the request filters by resource or organisation). */
   topCountries?: number;
+  /** Default `exact`. */
+  userCounting?: UserCounting;
 }
 
 export type AccessSplit = Record<"regular" | "machine" | "robot", { successful: number; unique_users: number }>;
@@ -235,8 +244,8 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     "day, status, events, bytes",
     "day, status, 1 AS events, bytes",
   )} GROUP BY day, status`;
-  const dayUsers = sources();
-  const dayUsersSql = userSetsSql(dayUsers, seriesGrain, "day", [], "true");
+  const counting = request.userCounting ?? "exact";
+  const newCounter = () => new UserCounter(counting === "estimated");
   const organisations = sources();
   const organisationsSql = `SELECT organisation, sum(events) AS events FROM ${organisations.union(
     organisationGrain,
@@ -259,8 +268,9 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     rollup: ["status = 'success'"],
     raw: "status = 'success'",
   })} GROUP BY access_method`;
-  const splitUsers = allMethods();
-  const splitUsersSql = userSetsSql(splitUsers, seriesGrain, "access_method", [], "true");
+  // One read of the day's user sets per access method serves the totals, the series and the split.
+  const dayUsers = allMethods();
+  const dayUsersSql = userSetsSql(dayUsers, seriesGrain, "day, access_method", [], "true", counting);
   const countriesWanted = (request.topCountries ?? 0) > 0 && !request.resourceType && !request.resourceId && !request.organisation;
   const countries = sources();
   const countriesSql = `SELECT country, sum(events) AS events FROM ${countries.union("country", "country, events", "country, 1 AS events", {
@@ -268,34 +278,33 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     raw: "status = 'success' AND country <> ''",
   })} GROUP BY country ORDER BY events DESC, country LIMIT ${countries.params.add("limit", request.topCountries ?? 0)}`;
 
-  const [dayRows, dayUserRows, organisationRows, resourceRows, splitRows, splitUserRows, countryRows] = await db.batch<any>([
+  const [dayRows, dayUserRows, organisationRows, resourceRows, splitRows, countryRows] = await db.batch<any>([
     byDay.statement(db, byDaySql),
     dayUsers.statement(db, dayUsersSql),
     organisations.statement(db, organisationsSql),
     resources.statement(db, resourcesSql),
     split.statement(db, splitSql),
-    splitUsers.statement(db, splitUsersSql),
     ...(countriesWanted ? [countries.statement(db, countriesSql)] : []),
   ]);
   const topCountries = countriesWanted ? (countryRows!.results as { country: string; events: number }[]) : [];
   const topOrganisations = organisationRows!.results as { organisation: string; events: number }[];
   const topResources = resourceRows!.results as { resource_type: string; resource_id: string; events: number }[];
 
-  const organisationUsers = new Map(topOrganisations.map((row) => [row.organisation, new UserCounter()]));
+  const organisationUsers = new Map(topOrganisations.map((row) => [row.organisation, newCounter()]));
   const resourceKey = (type: string, id: string) => JSON.stringify([type, id]);
-  const resourceUsers = new Map(topResources.map((row) => [resourceKey(row.resource_type, row.resource_id), new UserCounter()]));
+  const resourceUsers = new Map(topResources.map((row) => [resourceKey(row.resource_type, row.resource_id), newCounter()]));
   const followUps: D1PreparedStatement[] = [];
   if (topOrganisations.length > 0) {
     const users = sources();
     const list = users.params.add("top", JSON.stringify(topOrganisations.map((row) => row.organisation)));
     const inList = `organisation IN (SELECT value FROM json_each(${list}))`;
-    followUps.push(users.statement(db, userSetsSql(users, organisationGrain, "organisation", [inList], inList)));
+    followUps.push(users.statement(db, userSetsSql(users, organisationGrain, "organisation", [inList], inList, counting)));
   }
   if (topResources.length > 0) {
     const users = sources();
     const list = users.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
     const inList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${list}))`;
-    followUps.push(users.statement(db, userSetsSql(users, resourceGrain, "resource_type, resource_id", [inList], inList)));
+    followUps.push(users.statement(db, userSetsSql(users, resourceGrain, "resource_type, resource_id", [inList], inList, counting)));
     const labels = sources();
     const labelList = labels.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
     const labelInList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${labelList}))`;
@@ -311,11 +320,11 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       ),
     );
   }
-  const countryUsers = new Map(topCountries.map((row) => [row.country, new UserCounter()]));
+  const countryUsers = new Map(topCountries.map((row) => [row.country, newCounter()]));
   if (topCountries.length > 0) {
     const users = sources();
     const inList = `country IN (SELECT value FROM json_each(${users.params.add("top", JSON.stringify(topCountries.map((row) => row.country)))}))`;
-    followUps.push(users.statement(db, userSetsSql(users, "country", "country", [inList], inList)));
+    followUps.push(users.statement(db, userSetsSql(users, "country", "country", [inList], inList, counting)));
   }
   const followUpResults = followUps.length > 0 ? await db.batch<any>(followUps) : [];
   let next = 0;
@@ -331,19 +340,14 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
   if (topCountries.length > 0)
     for (const row of followUpResults[next++]!.results as ({ country: string } & UserSetRow)[]) countInto([countryUsers.get(row.country)!], row);
   const accessSplit: AccessSplit = { regular: { successful: 0, unique_users: 0 }, machine: { successful: 0, unique_users: 0 }, robot: { successful: 0, unique_users: 0 } };
-  const splitCounters = new Map(Object.keys(accessSplit).map((method) => [method, new UserCounter()]));
+  const splitCounters = new Map(Object.keys(accessSplit).map((method) => [method, newCounter()]));
   for (const row of splitRows!.results as { access_method: keyof AccessSplit; events: number }[])
     if (accessSplit[row.access_method]) accessSplit[row.access_method].successful = row.events;
-  for (const row of splitUserRows!.results as ({ access_method: string } & UserSetRow)[]) {
-    const counter = splitCounters.get(row.access_method);
-    if (counter) countInto([counter], row);
-  }
-  for (const [method, counter] of splitCounters) accessSplit[method as keyof AccessSplit].unique_users = counter.count();
 
   const series = new Map(
     periodsOf(request.interval, request.from, request.to).map((period) => [
       period,
-      { period, successful: 0, failed: 0, bytes: 0, users: new UserCounter() },
+      { period, successful: 0, failed: 0, bytes: 0, users: newCounter() },
     ]),
   );
   const entryOf = (day: number) => series.get(periodLabel(request.interval, day))!;
@@ -354,8 +358,14 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       entry.bytes += row.bytes;
     } else entry.failed += row.events;
   }
-  const totalUsers = new UserCounter();
-  for (const row of dayUserRows!.results as ({ day: number } & UserSetRow)[]) countInto([totalUsers, entryOf(row.day).users], row);
+  const totalUsers = newCounter();
+  const counted = new Set(request.accessMethods ?? Object.keys(accessSplit));
+  for (const row of dayUserRows!.results as ({ day: number; access_method: string } & UserSetRow)[]) {
+    const split = splitCounters.get(row.access_method);
+    const counters = counted.has(row.access_method) ? [totalUsers, entryOf(row.day).users] : [];
+    countInto(split ? [...counters, split] : counters, row);
+  }
+  for (const [method, counter] of splitCounters) accessSplit[method as keyof AccessSplit].unique_users = counter.count();
 
   const entries = [...series.values()];
   const successful = entries.reduce((sum, entry) => sum + entry.successful, 0);
@@ -410,17 +420,21 @@ export interface ResourceStats {
 }
 
 /** Counted events, unique users, bytes and first/last occurrence of one resource within the scope (all time by default). */
-export async function computeResourceStats(db: D1Database, scope: StatsScope & { resourceType: string; resourceId: string }): Promise<ResourceStats> {
+export async function computeResourceStats(
+  db: D1Database,
+  scope: StatsScope & { resourceType: string; resourceId: string },
+  counting: UserCounting = "exact",
+): Promise<ResourceStats> {
   const coverage = await coverageOf(db, scope);
   const totals = new Sources(scope, coverage);
   const totalsSql = `SELECT coalesce(sum(events), 0) AS events, coalesce(sum(CASE WHEN status = 'success' THEN bytes ELSE 0 END), 0) AS bytes,
     min(first_at) AS first_at, max(last_at) AS last_at
     FROM ${totals.union("resource", "status, events, bytes, first_at, last_at", "status, 1 AS events, bytes, occurred_at AS first_at, occurred_at AS last_at")}`;
   const users = new Sources(scope, coverage);
-  const usersSql = userSetsSql(users, "resource", "resource_type, resource_id", [], "true");
+  const usersSql = userSetsSql(users, "resource", "resource_type, resource_id", [], "true", counting);
   const [totalRows, userRows] = await db.batch<any>([totals.statement(db, totalsSql), users.statement(db, usersSql)]);
   const row = totalRows!.results[0] as { events: number; bytes: number; first_at: number | null; last_at: number | null };
-  const counter = new UserCounter();
+  const counter = new UserCounter(counting === "estimated");
   for (const userRow of userRows!.results as UserSetRow[]) countInto([counter], userRow);
   return {
     resource_type: scope.resourceType,
