@@ -127,7 +127,7 @@ const statsRoute = createRoute({
   tags: ["Stats"],
   summary: "Counted downloads over a range: totals, top organisations and resources, and a zero-filled series",
   description:
-    "Duplicates and refused (denied) attempts never count. Whole closed days come from the rollups, the rest from raw rows, so event, byte and country counts are exact and cost about the same for a year as for a day. Unique users are estimated from HyperLogLog sketches (standard error 1.6 %, flagged by `unique_users_estimated`) unless `exact=true`.",
+    "Duplicates and refused (denied) attempts never count. Whole rolled-up days (the open day too, up to the last rollup run) come from the rollups, the rest from raw rows, so event, byte and country counts are exact and cost about the same for a year as for a day. Unique users are estimated from HyperLogLog sketches (standard error 1.6 %, flagged by `unique_users_estimated`) unless `exact=true`.",
   security,
   middleware: [requireScope("read")] as const,
   request: { query: StatsQuerySchema },

@@ -211,7 +211,7 @@ async function foldDay(db: D1Database, day: number, state: DayState, snapshot: n
 
 export type DayOutcome = "rebuilt" | "folded" | "current";
 
-/** Brings one closed day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
+/** Brings one day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
 export async function rollDay(
   db: D1Database,
   day: number,
@@ -338,8 +338,9 @@ async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number
 }
 
 /**
- * The cron run (one at a time, by lease): rolls every closed day that received events since the last watermark, and the days that closed since,
- * up to `now − settleMs` (events still being flushed from the ingest shards get that long to reach D1), then raises the
+ * The cron run (one at a time, by lease): rolls every day that received events since the last watermark (the open day
+ * included, so that statistics read from raw rows only what arrived after the run), and the days that closed since, up to
+ * `now − settleMs` (events still being flushed from the ingest shards get that long to reach D1), then raises the
  * watermark. A run that dies leaves the watermark where it was, so the next run redoes its days.
  */
 export interface RollupOptions {
@@ -365,6 +366,7 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
   const snapshot = now - settleMs;
   if (snapshot <= previous) return { watermark: previous, days: 0, rebuilt: 0, folded: 0 };
   const closedBefore = dayStart(dayOf(snapshot));
+  const rolledBefore = dayStart(dayOf(snapshot) + 1);
   // An event in the first 30 s of a day can make the previous day's last click a COUNTER double-click: it touches both.
   const touched = await distinctDays(
     db,
@@ -374,7 +376,7 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
          AND EXISTS (SELECT 1 FROM events AS before WHERE before.occurred_at >= late.occurred_at - ${DOUBLE_CLICK_MS}
            AND before.occurred_at < late.occurred_at - late.occurred_at % 86400000))
      WHERE day < ?3 / 86400000`,
-    [previous, snapshot, closedBefore],
+    [previous, snapshot, rolledBefore],
   );
   const newlyClosed =
     previous === 0

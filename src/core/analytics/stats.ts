@@ -1,6 +1,6 @@
-// Usage statistics over counted events (never duplicates or denials): whole closed days come from the rollups, everything
-// else (the open day, partial days at the edges, events received after a day was rolled up) from raw rows, combined inside
-// SQLite. Unique users are counted from the rollups' HyperLogLog sketches (estimated) or, on request, exactly from their
+// Usage statistics over counted events (never duplicates or denials): whole rolled-up days (the open day too, once the cron
+// has rolled it) come from the rollups, everything else (partial days at the edges, events received after a day was rolled
+// up) from raw rows, combined inside SQLite. Unique users are counted from the rollups' HyperLogLog sketches (estimated) or, on request, exactly from their
 // user sets (sketches only for days whose raw rows were archived).
 import { preparedWithinLimits } from "../../db/limits";
 import { parseUserHashes, UserCounter } from "./hll";
@@ -22,7 +22,7 @@ export interface StatsScope {
   accessMethods?: string[];
 }
 
-/** Rollups answer the whole days in [spanStart, spanEnd); raw rows answer the rest and what arrived after the rollup. */
+/** Rollups answer the whole days in [spanStart, spanEnd) (the open day among them once rolled up); raw rows answer the rest and what arrived after the rollup. */
 interface Coverage {
   watermark: number;
   /** Changes with every write to the rollups. */
@@ -33,14 +33,20 @@ interface Coverage {
 
 async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> {
   const { results } = await db
-    .prepare("SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)")
+    .prepare(
+      `SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)
+       UNION ALL SELECT 'watermark_day_rolled', 1 FROM rollup_days WHERE day = (SELECT value FROM maintenance_state WHERE name = ?1) / ${DAY_MS}`,
+    )
     .bind(ROLLUP_WATERMARK, ROLLUP_VERSION)
     .all<{ name: string; value: number }>();
   const state = Object.fromEntries(results.map((row) => [row.name, row.value]));
   const watermark = state[ROLLUP_WATERMARK] ?? 0;
   const version = state[ROLLUP_VERSION] ?? 0;
+  // The rollup run rolls the open day too: once the watermark's day has a rollup, it holds the day's events received up
+  // to the watermark (runs since roll it whenever it receives events), so the rollups answer it like a closed day.
+  const rolledDays = dayOf(watermark) + (state.watermark_day_rolled ? 1 : 0);
   const firstDay = Math.ceil(scope.from / DAY_MS);
-  const endDay = Math.min(Math.floor(scope.to / DAY_MS), dayOf(watermark));
+  const endDay = Math.min(Math.floor(scope.to / DAY_MS), rolledDays);
   return endDay > firstDay
     ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay) }
     : { watermark, version, spanStart: scope.from, spanEnd: scope.from };
