@@ -216,10 +216,6 @@ export class UserCounter {
     else for (const hash of hashes) this.sketch!.add(hash);
   }
 
-  addSketch(sketch: HyperLogLog): void {
-    this.estimating().merge(sketch);
-  }
-
   /** Merges a stored sketch (rollup.ts's text form or a legacy base64 one). */
   addSerialised(text: string): void {
     mergeSerialised(this.estimating().registers, text);

@@ -1,7 +1,7 @@
 // Usage statistics over counted events (never duplicates or denials): whole rolled-up days (the open day too, once the cron
 // has rolled it) come from the rollups, everything else (partial days at the edges, events received after a day was rolled
-// up) from raw rows, combined inside SQLite. Unique users are counted from the rollups' HyperLogLog sketches (estimated) or, on request, exactly from their
-// user sets (sketches only for days whose raw rows were archived).
+// up) from raw rows, combined inside SQLite. Unique users are counted from the rollups' HyperLogLog sketches (estimated)
+// or, on request, exactly from their user sets (sketches only for days whose raw rows were archived).
 import { preparedWithinLimits } from "../../db/limits";
 import { parseUserHashes, UserCounter } from "./hll";
 import { normaliseEmail } from "../ledger/ingest";

@@ -80,13 +80,21 @@ describe("HyperLogLog", () => {
 });
 
 describe("UserCounter", () => {
+  it("counts with a sketch from the start when created estimating", () => {
+    const counter = new UserCounter(true);
+    counter.addHashes(hashes(3, 21));
+    expect(counter.estimated).toBe(true);
+    // Three users in three of 4,096 registers: the estimate is 3.
+    expect(counter.count()).toBe(3);
+  });
+
   it("is exact until a sketch is merged in, then estimates and says so", () => {
     const counter = new UserCounter();
     counter.addHashes(hashes(500, 11));
     counter.addHashes(hashes(500, 11));
     expect(counter.count()).toBe(500);
     expect(counter.estimated).toBe(false);
-    counter.addSketch(HyperLogLog.of(hashes(400, 12)));
+    counter.addSerialised(HyperLogLog.of(hashes(400, 12)).serialise());
     counter.addHashes(hashes(100, 13));
     expect(counter.estimated).toBe(true);
     expect(Math.abs(counter.count() - 1000) / 1000).toBeLessThan(0.05);
