@@ -4,7 +4,7 @@ import { emitWebhookEvent } from "./core/alerts/webhooks";
 import { evaluateAlerts } from "./core/alerts/rules";
 import { expireBundles } from "./core/bundles/bundles";
 import { failStaleJobs } from "./core/bundles/jobs";
-import { rebuildDays, runRollup } from "./core/analytics/rollup";
+import { backfillSketches, rebuildDays, runRollup } from "./core/analytics/rollup";
 import { runRetention } from "./core/retention/retention";
 import { sealPending } from "./core/integrity/seals";
 import { continuePendingVerifications, verifyRecentDays } from "./core/integrity/verify";
@@ -41,6 +41,11 @@ const rolled = (result: { days: number; rebuilt: number; folded: number }) =>
 const jobs: Record<string, Job[]> = {
   [CRONS.everyQuarterHour]: [
     job({ name: "rollup", run: (env, config) => runRollup(env.DB, { settleMs: config.rollupSettleSeconds * 1000, counter: config.counterRules }), describe: rolled, alertOnFailure: true }),
+    job({
+      name: "sketch-backfill",
+      run: (env) => backfillSketches(env.DB),
+      describe: (result) => (result.filled === 0 ? `no rollup row without a sketch (${plural(result.scanned, "row")} looked at)` : `${plural(result.filled, "rollup sketch")} filled in`),
+    }),
     job({
       name: "stale-jobs",
       run: (env, config) => failStaleJobs(env, config),

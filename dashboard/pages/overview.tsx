@@ -100,7 +100,7 @@ function StatsView({ stats, stale, catalogRecordUrl }: { stats: Stats; stale: bo
             {stats.unique_users_estimated ? "≈ " : ""}
             {formatNumber(totals.unique_users)}
           </strong>
-          {stats.unique_users_estimated && <span class="card-note">estimated for archived days</span>}
+          {stats.unique_users_estimated && <span class="card-note">estimated from sketches (±1.6 %)</span>}
         </li>
         <li class="card">
           <span class="card-label">Data volume</span>

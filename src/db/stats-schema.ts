@@ -37,9 +37,10 @@ export const eventRollups = sqliteTable(
     primaryKey({
       columns: [table.grain, table.day, table.action, table.status, table.accessMethod, table.country, table.resourceType, table.resourceId, table.organisation],
     }),
-    index("event_rollups_resource").on(table.grain, table.resourceType, table.resourceId, table.day),
-    index("event_rollups_organisation").on(table.grain, table.organisation, table.day),
-    // Covering indexes of the top-list scans: ranking a range reads only these, never the rows with their user sets.
+    // Also cover what a ranking sums, so that a long range is ranked key by key in index order (stats.ts: rankedSql).
+    index("event_rollups_resource").on(table.grain, table.resourceType, table.resourceId, table.day, table.action, table.accessMethod, table.events),
+    index("event_rollups_organisation").on(table.grain, table.organisation, table.day, table.action, table.accessMethod, table.events),
+    // Covering indexes of the top-list scans over short ranges: ranking reads only these, never the rows with their user sets.
     index("event_rollups_rank_resource").on(table.grain, table.day, table.action, table.accessMethod, table.resourceType, table.resourceId, table.events),
     index("event_rollups_rank_organisation").on(table.grain, table.day, table.action, table.accessMethod, table.organisation, table.events),
   ],

@@ -42,7 +42,7 @@ const rollupRoute = createRoute({
   path: "/v1/maintenance/rollup",
   operationId: "runRollup",
   tags: ["Maintenance"],
-  summary: "Roll up closed days: the cron's incremental run (empty body), or a rebuild of [from, to)",
+  summary: "Roll up days: the cron's incremental run (empty body; the open day too), or a rebuild of closed days in [from, to)",
   description:
     "Rebuilding is idempotent: a day that still has raw rows is recomputed from them; a day whose raw rows were archived keeps its rollup and only folds in events that arrived since. 409 while a cron run holds the lease.",
   security,

@@ -55,6 +55,9 @@ const StatsQuerySchema = z.object({
   interval: z.enum(["day", "week", "month"]).default("day").openapi({ description: "Series periods; weeks are ISO weeks (Monday first)" }),
   top: z.coerce.number().int().min(1).max(100).optional().openapi({ description: "Length of the top lists; default 20 organisations, 10 resources, 20 countries" }),
   access_method: AccessMethodListSchema.optional(),
+  exact: z.enum(["true", "false"]).default("false").openapi({
+    description: "true: unique users counted exactly from the rollups' user sets (slower over long ranges); default: estimated from HyperLogLog sketches",
+  }),
 });
 
 function rangeOf(query: { from?: number; to?: number }): { from: number; to: number } {
@@ -74,7 +77,8 @@ const StatsSchema = z
     to: z.string(),
     interval: z.enum(["day", "week", "month"]),
     unique_users_estimated: z.boolean().openapi({
-      description: "True when the range reaches days whose raw rows were archived: unique users then come from HyperLogLog sketches (standard error 1.6 %)",
+      description:
+        "True when unique users come from HyperLogLog sketches (the default over rolled-up days, and always for days whose raw rows were archived): standard error 1.6 %, within ±5 % (three standard errors) of the exact count; exact=true counts exactly where user sets exist. Every other figure is exact.",
     }),
     totals: z.object({
       events: z.number().int(),
@@ -123,7 +127,7 @@ const statsRoute = createRoute({
   tags: ["Stats"],
   summary: "Counted downloads over a range: totals, top organisations and resources, and a zero-filled series",
   description:
-    "Duplicates and refused (denied) attempts never count. Whole closed days come from the rollups, the rest from raw rows, so the answer is exact and costs about the same for a year as for a day.",
+    "Duplicates and refused (denied) attempts never count. Whole rolled-up days (the open day too, up to the last rollup run) come from the rollups, the rest from raw rows, so event, byte and country counts are exact and cost about the same for a year as for a day. Unique users are estimated from HyperLogLog sketches (standard error 1.6 %, flagged by `unique_users_estimated`) unless `exact=true`.",
   security,
   middleware: [requireScope("read")] as const,
   request: { query: StatsQuerySchema },
@@ -147,6 +151,7 @@ async function statsOf(db: D1Database, config: Config, query: StatsQuery) {
     topOrganisations: query.top ?? 20,
     topResources: query.top ?? 10,
     topCountries: query.top ?? 20,
+    userCounting: query.exact === "true" ? "exact" : "estimated",
   });
   const note = query.access_method
     ? `Counts ${accessMethods.join(", ")} access`

@@ -45,7 +45,8 @@ describe("GET /v1/stats and friends", () => {
     const { status, body } = await callJson("GET", `/v1/stats?from=${new Date(TODAY - 4 * DAY).toISOString().slice(0, 10)}&interval=day`, { key: readKey });
     expect(status).toBe(200);
     expect(body.totals).toEqual({ events: 5, successful: 4, failed: 1, success_rate: 0.8, unique_users: 2, bytes: 350 });
-    expect(body.unique_users_estimated).toBe(false);
+    // Unique users come from the rollups' sketches by default; two users in two of 4,096 registers estimate as 2.
+    expect(body.unique_users_estimated).toBe(true);
     expect(body.series).toHaveLength(5);
     expect(body.series.map((entry: any) => entry.successful)).toEqual([0, 2, 0, 1, 1]);
     expect(body.top_organisations).toEqual([
@@ -53,6 +54,21 @@ describe("GET /v1/stats and friends", () => {
       { organisation: "Babbage & Co", events: 1, unique_users: 1 },
     ]);
     expect(body.top_resources[0]).toEqual({ resource_type: "dataset", resource_id: "ds-1", doi: "10.1234/ds.1", title: "Ocean temperatures", events: 4, unique_users: 2 });
+  });
+
+  it("counts unique users exactly with exact=true, and refuses any other value", async () => {
+    const from = new Date(TODAY - 4 * DAY).toISOString().slice(0, 10);
+    const exact = await callJson("GET", `/v1/stats?from=${from}&exact=true`, { key: readKey });
+    expect(exact.status).toBe(200);
+    expect(exact.body.unique_users_estimated).toBe(false);
+    expect(exact.body.totals).toEqual({ events: 5, successful: 4, failed: 1, success_rate: 0.8, unique_users: 2, bytes: 350 });
+    expect(exact.body.top_organisations[0]).toEqual({ organisation: "Analytical Engines", events: 4, unique_users: 1 });
+    const estimated = await callJson("GET", `/v1/stats?from=${from}&exact=false`, { key: readKey });
+    expect(estimated.body.unique_users_estimated).toBe(true);
+    const bad = await callJson("GET", `/v1/stats?from=${from}&exact=yes`, { key: readKey });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe("invalid_request");
+    expect(bad.body.error.details[0].path).toBe("exact");
   });
 
   it("filters by action list, organisation and resource, with ISO weeks and months", async () => {

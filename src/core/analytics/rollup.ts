@@ -3,7 +3,7 @@
 // records the receipt time its rollup reflects, so stats add exactly the raw rows received after it. The day's COUNTER
 // counts (core/counter) are written in the same atomic batches.
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
-import { HyperLogLog, parseUserHashes, sketchOf } from "./hll";
+import { HyperLogLog, parseUserHashes, sketchOf, sketchSql } from "./hll";
 import { ApiError } from "../../lib/errors";
 import type { CounterRollupRow } from "../counter/tally";
 import { acquireLease, raiseState, readState, releaseLease } from "../retention/maintenance";
@@ -70,7 +70,8 @@ const rebuildAllowed = (day: string, snapshot: string) =>
 
 /**
  * The day's counted events (?1 day, ?2–?3 its bounds) received in (?4, ?5], grouped at one grain. `users` is the set of
- * 52-bit hashes of successful users, as comma-separated hex.
+ * 52-bit hashes of successful users, as comma-separated hex; `sketch` the HyperLogLog of the same users (hll.ts: sketchSql),
+ * so that estimated statistics never parse user sets.
  */
 function groupedDaySql(grain: Grain, condition = "true"): string {
   const { resource, organisation, country } = grainDimensions[grain];
@@ -78,19 +79,25 @@ function groupedDaySql(grain: Grain, condition = "true"): string {
   const resourceId = resource ? "coalesce(resource_id, '')" : "''";
   const organisationColumn = organisation ? "coalesce(organisation, '')" : "''";
   const countryColumn = country ? "coalesce(country, '')" : "''";
-  const groupBy = [
-    "action", "status", ACCESS_METHOD_SQL, ...(country ? [countryColumn] : []), ...(resource ? [resourceType, resourceId] : []),
-    ...(organisation ? [organisationColumn] : []),
-  ];
-  return `SELECT '${grain}' AS grain, ?1 AS day, action, status, ${ACCESS_METHOD_SQL} AS access_method, ${countryColumn} AS country,
-    ${resourceType} AS resource_type, ${resourceId} AS resource_id,
-    ${organisationColumn} AS organisation, count(*) AS events, sum(coalesce(bytes, 0)) AS bytes, min(occurred_at) AS first_at,
-    max(occurred_at) AS last_at, ${resource ? "max(doi)" : "NULL"} AS doi, ${resource ? "max(title)" : "NULL"} AS title,
-    group_concat(DISTINCT CASE WHEN status = 'success' THEN substr(user_key, 1, 13) END) AS users, NULL AS sketch
-  FROM events
+  const dimensions = [ACCESS_METHOD_SQL, ...(country ? [countryColumn] : []), ...(resource ? [resourceType, resourceId] : []), ...(organisation ? [organisationColumn] : [])];
+  const keyColumns = `${ACCESS_METHOD_SQL} AS access_method, ${countryColumn} AS country, ${resourceType} AS resource_type, ${resourceId} AS resource_id,
+    ${organisationColumn} AS organisation`;
+  const counted = `FROM events
   WHERE occurred_at >= ?2 AND occurred_at < ?3 AND received_at > ?4 AND received_at <= ?5
-    AND duplicate_of IS NULL AND status IN ('success', 'failure') AND ${condition}
-  GROUP BY ${groupBy.join(", ")}`;
+    AND duplicate_of IS NULL AND status IN ('success', 'failure') AND ${condition}`;
+  const groups = `SELECT '${grain}' AS grain, ?1 AS day, action, status, ${keyColumns}, count(*) AS events, sum(coalesce(bytes, 0)) AS bytes,
+    min(occurred_at) AS first_at, max(occurred_at) AS last_at, ${resource ? "max(doi)" : "NULL"} AS doi, ${resource ? "max(title)" : "NULL"} AS title,
+    group_concat(DISTINCT CASE WHEN status = 'success' THEN substr(user_key, 1, 13) END) AS users
+  ${counted}
+  GROUP BY ${["action", "status", ...dimensions].join(", ")}`;
+  const registers = `SELECT action, ${keyColumns}, ${sketchSql.register("user_key")} AS register, max(${sketchSql.rank("user_key")}) AS rank
+  ${counted} AND status = 'success' AND user_key IS NOT NULL
+  GROUP BY ${["action", ...dimensions, sketchSql.register("user_key")].join(", ")}`;
+  const sketches = `SELECT action, access_method, country, resource_type, resource_id, organisation, ${sketchSql.aggregate("register", "rank")} AS sketch
+  FROM (${registers}) GROUP BY action, access_method, country, resource_type, resource_id, organisation`;
+  return `SELECT ${rollupColumns.map((column) => (column === "sketch" ? "s.sketch" : `g.${column}`)).join(", ")}
+  FROM (${groups}) AS g LEFT JOIN (${sketches}) AS s ON g.status = 'success' AND s.action = g.action AND s.access_method = g.access_method
+    AND s.country = g.country AND s.resource_type = g.resource_type AND s.resource_id = g.resource_id AND s.organisation = g.organisation`;
 }
 
 const upsertRollupsSql = (guard: string) => `INSERT INTO event_rollups (${rollupColumns.join(", ")})
@@ -204,7 +211,7 @@ async function foldDay(db: D1Database, day: number, state: DayState, snapshot: n
 
 export type DayOutcome = "rebuilt" | "folded" | "current";
 
-/** Brings one closed day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
+/** Brings one day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
 export async function rollDay(
   db: D1Database,
   day: number,
@@ -223,7 +230,8 @@ export async function rollDay(
 }
 
 /**
- * Replaces a day's exact user sets by HyperLogLog sketches and marks it purged, atomically. Must happen before any of the
+ * Drops a day's exact user sets, keeping the HyperLogLog sketches stored beside them (computing the sketch first for rows
+ * written before sketches were stored with every row), and marks the day purged, atomically. Must happen before any of the
  * day's raw rows is deleted: from then on the day is only ever folded. Returns the state the purge applies to, or null
  * when the day changed meanwhile (the caller must then not delete anything).
  */
@@ -232,7 +240,7 @@ export async function purgeDayUsers(db: D1Database, day: number, now = Date.now(
   if (!state) return null;
   if (state.purged_at !== null) return state;
   const { results } = await db
-    .prepare(`SELECT rowid AS row, users FROM event_rollups WHERE grain IN (${grainList}) AND day = ?1 AND users IS NOT NULL`)
+    .prepare(`SELECT rowid AS row, users FROM event_rollups WHERE grain IN (${grainList}) AND day = ?1 AND users IS NOT NULL AND sketch IS NULL`)
     .bind(day)
     .all<{ row: number; users: string }>();
   // Any rebuild since the read changes rolled_at (and the rows' rowids): then nothing here applies.
@@ -240,13 +248,19 @@ export async function purgeDayUsers(db: D1Database, day: number, now = Date.now(
   const statements = chunkForJsonParameter(results.map((row) => [row.row, sketchOf(parseUserHashes(row.users))])).map((chunk) =>
     preparedWithinLimits(
       db,
-      `UPDATE event_rollups SET users = NULL, sketch = json_extract(sketches.value, '$[1]')
+      `UPDATE event_rollups SET sketch = json_extract(sketches.value, '$[1]')
        FROM json_each(?1) AS sketches
        WHERE event_rollups.rowid = json_extract(sketches.value, '$[0]') AND event_rollups.day = ?2 AND ${guard}`,
       [chunk.json, day, state.rolled_through, state.rolled_at],
     ),
   );
   statements.push(
+    preparedWithinLimits(db, `UPDATE event_rollups SET users = NULL WHERE grain IN (${grainList}) AND day = ?1 AND users IS NOT NULL AND ${guard}`, [
+      day,
+      day,
+      state.rolled_through,
+      state.rolled_at,
+    ]),
     preparedWithinLimits(db, "UPDATE rollup_days SET purged_at = ?1 WHERE day = ?2 AND rolled_through = ?3 AND rolled_at = ?4 AND purged_at IS NULL", [
       now,
       day,
@@ -258,6 +272,46 @@ export async function purgeDayUsers(db: D1Database, day: number, now = Date.now(
   await db.batch(statements);
   const after = await dayState(db, day);
   return after && after.purged_at !== null && after.rolled_through === state.rolled_through && after.rolled_at === state.rolled_at ? after : null;
+}
+
+/** Rows per run of the sketch backfill: one D1 read of at most this many rows and a few statements writing their sketches. */
+export const SKETCH_BACKFILL_ROWS = 5_000;
+/** The rowid up to which the backfill has looked at rollup rows. */
+const SKETCH_BACKFILL_CURSOR = "sketch_backfill_cursor";
+
+/**
+ * Stores the HyperLogLog sketch of success rows written before sketches were stored with every row (their `users` set is
+ * still there), walking the rollups by rowid, at most `limit` rows per call. Rows written since always carry a sketch and
+ * are only stepped over; estimated statistics fall back to a row's user set while its sketch is missing, and the sketch
+ * holds exactly the registers that fallback builds, so no answer changes as the backfill proceeds.
+ */
+export async function backfillSketches(db: D1Database, limit = SKETCH_BACKFILL_ROWS): Promise<{ scanned: number; filled: number; cursor: number }> {
+  const cursor = (await readState(db, SKETCH_BACKFILL_CURSOR)) ?? 0;
+  const { results } = await db
+    .prepare(`SELECT rowid AS row, CASE WHEN sketch IS NULL AND status = 'success' THEN users END AS users FROM event_rollups WHERE rowid > ?1 ORDER BY rowid LIMIT ?2`)
+    .bind(cursor, limit)
+    .all<{ row: number; users: string | null }>();
+  if (results.length === 0) return { scanned: 0, filled: 0, cursor };
+  const missing = results.filter((row) => row.users !== null);
+  const statements = chunkForJsonParameter(missing.map((row) => [row.row, sketchOf(parseUserHashes(row.users))])).map((chunk) =>
+    preparedWithinLimits(
+      db,
+      `UPDATE event_rollups SET sketch = json_extract(sketches.value, '$[1]')
+       FROM json_each(?1) AS sketches
+       WHERE event_rollups.rowid = json_extract(sketches.value, '$[0]') AND event_rollups.sketch IS NULL AND event_rollups.users IS NOT NULL`,
+      [chunk.json],
+    ),
+  );
+  const next = results[results.length - 1]!.row;
+  await db.batch([
+    ...statements,
+    preparedWithinLimits(
+      db,
+      "INSERT INTO maintenance_state (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = max(maintenance_state.value, excluded.value)",
+      [SKETCH_BACKFILL_CURSOR, next],
+    ),
+  ]);
+  return { scanned: results.length, filled: missing.length, cursor: next };
 }
 
 export interface RollupRun {
@@ -284,8 +338,9 @@ async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number
 }
 
 /**
- * The cron run (one at a time, by lease): rolls every closed day that received events since the last watermark, and the days that closed since,
- * up to `now − settleMs` (events still being flushed from the ingest shards get that long to reach D1), then raises the
+ * The cron run (one at a time, by lease): rolls every day that received events since the last watermark (the open day
+ * included, so that statistics read from raw rows only what arrived after the run), and the days that closed since, up to
+ * `now − settleMs` (events still being flushed from the ingest shards get that long to reach D1), then raises the
  * watermark. A run that dies leaves the watermark where it was, so the next run redoes its days.
  */
 export interface RollupOptions {
@@ -311,6 +366,7 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
   const snapshot = now - settleMs;
   if (snapshot <= previous) return { watermark: previous, days: 0, rebuilt: 0, folded: 0 };
   const closedBefore = dayStart(dayOf(snapshot));
+  const rolledBefore = dayStart(dayOf(snapshot) + 1);
   // An event in the first 30 s of a day can make the previous day's last click a COUNTER double-click: it touches both.
   const touched = await distinctDays(
     db,
@@ -320,7 +376,7 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
          AND EXISTS (SELECT 1 FROM events AS before WHERE before.occurred_at >= late.occurred_at - ${DOUBLE_CLICK_MS}
            AND before.occurred_at < late.occurred_at - late.occurred_at % 86400000))
      WHERE day < ?3 / 86400000`,
-    [previous, snapshot, closedBefore],
+    [previous, snapshot, rolledBefore],
   );
   const newlyClosed =
     previous === 0

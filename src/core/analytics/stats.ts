@@ -1,9 +1,10 @@
-// Usage statistics over counted events (never duplicates or denials): whole closed days come from the rollups, everything
-// else (the open day, partial days at the edges, events received after a day was rolled up) from raw rows, combined inside
-// SQLite. Unique users are exact from user sets while raw rows exist and estimated from HyperLogLog sketches after.
+// Usage statistics over counted events (never duplicates or denials): whole rolled-up days (the open day too, once the cron
+// has rolled it) come from the rollups, everything else (partial days at the edges, events received after a day was rolled
+// up) from raw rows, combined inside SQLite. Unique users are counted from the rollups' HyperLogLog sketches (estimated)
+// or, on request, exactly from their user sets (sketches only for days whose raw rows were archived).
 import { eventIdsOfActorsSql } from "../../db/event-storage";
 import { preparedWithinLimits } from "../../db/limits";
-import { HyperLogLog, parseUserHashes, UserCounter } from "./hll";
+import { parseUserHashes, UserCounter } from "./hll";
 import { normaliseEmail } from "../ledger/ingest";
 import { DAY_MS, dayOf, dayStart, periodLabel, periodsOf, type Interval } from "./periods";
 import { ACCESS_METHOD_SQL, grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
@@ -22,7 +23,7 @@ export interface StatsScope {
   accessMethods?: string[];
 }
 
-/** Rollups answer the whole days in [spanStart, spanEnd); raw rows answer the rest and what arrived after the rollup. */
+/** Rollups answer the whole days in [spanStart, spanEnd) (the open day among them once rolled up); raw rows answer the rest and what arrived after the rollup. */
 interface Coverage {
   watermark: number;
   /** Changes with every write to the rollups. */
@@ -33,14 +34,20 @@ interface Coverage {
 
 async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> {
   const { results } = await db
-    .prepare("SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)")
+    .prepare(
+      `SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)
+       UNION ALL SELECT 'watermark_day_rolled', 1 FROM rollup_days WHERE day = (SELECT value FROM maintenance_state WHERE name = ?1) / ${DAY_MS}`,
+    )
     .bind(ROLLUP_WATERMARK, ROLLUP_VERSION)
     .all<{ name: string; value: number }>();
   const state = Object.fromEntries(results.map((row) => [row.name, row.value]));
   const watermark = state[ROLLUP_WATERMARK] ?? 0;
   const version = state[ROLLUP_VERSION] ?? 0;
+  // The rollup run rolls the open day too: once the watermark's day has a rollup, it holds the day's events received up
+  // to the watermark (runs since roll it whenever it receives events), so the rollups answer it like a closed day.
+  const rolledDays = dayOf(watermark) + (state.watermark_day_rolled ? 1 : 0);
   const firstDay = Math.ceil(scope.from / DAY_MS);
-  const endDay = Math.min(Math.floor(scope.to / DAY_MS), dayOf(watermark));
+  const endDay = Math.min(Math.floor(scope.to / DAY_MS), rolledDays);
   return endDay > firstDay
     ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay) }
     : { watermark, version, spanStart: scope.from, spanEnd: scope.from };
@@ -122,11 +129,30 @@ class Sources {
     return `(${parts.join(" UNION ALL ")})`;
   }
 
-  /** Rollup rows and raw rows combined: `SELECT … FROM (<rollups> UNION ALL <raw>)`. */
-  union(grain: Grain, rollupColumns: string, rawColumns: string, extra: { rollup?: string[]; raw?: string } = {}): string {
+  /** Rollup rows and raw rows combined: `SELECT … FROM (<rollups> UNION ALL <raw>)`; `rollupSql` replaces the plain rollup rows. */
+  union(grain: Grain, rollupColumns: string, rawColumns: string, extra: { rollup?: string[]; raw?: string; rollupSql?: string | null } = {}): string {
     const rawSql = `SELECT ${rawColumns} FROM ${this.raw()}${extra.raw ? ` WHERE ${extra.raw}` : ""}`;
-    const rollupSql = this.rollups(grain, rollupColumns, extra.rollup);
+    const rollupSql = extra.rollupSql !== undefined ? extra.rollupSql : this.rollups(grain, rollupColumns, extra.rollup);
     return `(${rollupSql ? `${rollupSql} UNION ALL ` : ""}${rawSql})`;
+  }
+
+  /** Whole rolled-up days the rollups answer. */
+  get coveredDays(): number {
+    return dayOf(this.coverage.spanEnd) - dayOf(this.coverage.spanStart);
+  }
+
+  /**
+   * `SELECT <keys>, events` with each key's events summed over the covered days (NULL for keys without any: a ranking
+   * leaves them out with `HAVING events IS NOT NULL`, as filtering here would compute each sum twice), by one seek
+   * per key of the grain into the keyed index (grain, key…, day, action, access_method, events), which visits only the
+   * range's rows and in key order. Grouping the range's rows instead sorts every one of them: over a long range of a
+   * resource grain that holds about one row per event, that sort is most of the cost of a cold /v1/stats.
+   */
+  keyedSums(grain: "resource" | "organisation", keys: string[], extra: string[]): string | null {
+    const perKey = this.rollups(grain, "sum(events)", [...extra, ...keys.map((key) => `${key} = keys.${key}`)]);
+    if (!perKey) return null;
+    return `SELECT ${keys.map((key) => `keys.${key} AS ${key}`).join(", ")}, (${perKey}) AS events
+      FROM (SELECT DISTINCT ${keys.join(", ")} FROM event_rollups WHERE grain = '${grain}' AND ${extra.join(" AND ")}) AS keys`;
   }
 
   statement(db: D1Database, sql: string): D1PreparedStatement {
@@ -134,10 +160,17 @@ class Sources {
   }
 }
 
-const userSetColumns = {
-  rollup: "users, sketch",
-  raw: "group_concat(DISTINCT substr(user_key, 1, 13)) AS users, NULL AS sketch",
+/**
+ * How unique users are counted: `exact` reads each rollup row's user set (a sketch only where the set is gone: archived
+ * days); `estimated` reads each row's sketch (its user set only while a sketch is missing, before the backfill reached it).
+ */
+export type UserCounting = "exact" | "estimated";
+
+const rollupUserSet: Record<UserCounting, string> = {
+  exact: "users, CASE WHEN users IS NULL THEN sketch END AS sketch",
+  estimated: "CASE WHEN sketch IS NULL THEN users END AS users, sketch",
 };
+const rawUserSet = "group_concat(DISTINCT substr(user_key, 1, 13)) AS users, NULL AS sketch";
 
 interface UserSetRow {
   users: string | null;
@@ -146,8 +179,7 @@ interface UserSetRow {
 
 function countInto(counters: UserCounter[], row: UserSetRow): void {
   if (row.sketch) {
-    const sketch = HyperLogLog.deserialise(row.sketch);
-    for (const counter of counters) counter.addSketch(sketch);
+    for (const counter of counters) counter.addSerialised(row.sketch);
   } else if (row.users) {
     const hashes = parseUserHashes(row.users);
     for (const counter of counters) counter.addHashes(hashes);
@@ -155,16 +187,24 @@ function countInto(counters: UserCounter[], row: UserSetRow): void {
 }
 
 /** User sets of successful events per group key, from rollups and raw rows. */
-function userSetsSql(sources: Sources, grain: Grain, keyColumns: string, rollupCondition: string[], rawCondition: string): string {
-  const rollups = sources.rollups(grain, `${keyColumns}, ${userSetColumns.rollup}`, [
+function userSetsSql(sources: Sources, grain: Grain, keyColumns: string, rollupCondition: string[], rawCondition: string, counting: UserCounting): string {
+  const rollups = sources.rollups(grain, `${keyColumns}, ${rollupUserSet[counting]}`, [
     "status = 'success'",
     "(users IS NOT NULL OR sketch IS NOT NULL)",
     ...rollupCondition,
   ]);
-  const raw = `SELECT ${keyColumns}, ${userSetColumns.raw} FROM ${sources.raw()}
+  const raw = `SELECT ${keyColumns}, ${rawUserSet} FROM ${sources.raw()}
     WHERE status = 'success' AND user_key IS NOT NULL AND ${rawCondition} GROUP BY ${keyColumns}`;
   return rollups ? `${rollups} UNION ALL ${raw}` : raw;
 }
+
+/**
+ * Covered days from which top lists are ranked key by key. Keyed ranking costs one seek per key of the grain whatever the
+ * range, grouping costs a sort of every row in the range: over 90 days of the 1,000,000-event bench ledger (5,000
+ * resources, ~6,000 resource rows a day) keyed ranking took a quarter of the time; below about a month the range's rows
+ * are few enough that grouping them is the safer choice for a grain with many keys.
+ */
+const KEYED_RANKING_MIN_DAYS = 28;
 
 export interface StatsRequest extends StatsScope {
   interval: Interval;
@@ -172,6 +212,8 @@ export interface StatsRequest extends StatsScope {
   topResources: number;
   /** Length of the countries table; no table when 0 (or when the request filters by resource or organisation). */
   topCountries?: number;
+  /** Default `exact`. */
+  userCounting?: UserCounting;
 }
 
 export type AccessSplit = Record<"regular" | "machine" | "robot", { successful: number; unique_users: number }>;
@@ -236,22 +278,33 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     "day, status, events, bytes",
     "day, status, 1 AS events, bytes",
   )} GROUP BY day, status`;
-  const dayUsers = sources();
-  const dayUsersSql = userSetsSql(dayUsers, seriesGrain, "day", [], "true");
+  const counting = request.userCounting ?? "exact";
+  const newCounter = () => new UserCounter(counting === "estimated");
+  // Long ranges are ranked key by key (Sources.keyedSums) where a keyed index holds the grain; short ones by grouping the
+  // range's rows through the day-first rank indexes.
+  const keyed = (source: Sources, grain: Grain) => source.coveredDays >= KEYED_RANKING_MIN_DAYS && (grain === "resource" || grain === "organisation");
   const organisations = sources();
   const organisationsSql = `SELECT organisation, sum(events) AS events FROM ${organisations.union(
     organisationGrain,
     "organisation, events",
     "organisation, 1 AS events",
-    { rollup: ["organisation <> ''"], raw: "organisation <> ''" },
-  )} GROUP BY organisation ORDER BY events DESC, organisation LIMIT ${organisations.params.add("limit", request.topOrganisations)}`;
+    {
+      rollup: ["organisation <> ''"],
+      raw: "organisation <> ''",
+      ...(keyed(organisations, organisationGrain) ? { rollupSql: organisations.keyedSums("organisation", ["organisation"], ["organisation <> ''"]) } : {}),
+    },
+  )} GROUP BY organisation HAVING events IS NOT NULL ORDER BY events DESC, organisation LIMIT ${organisations.params.add("limit", request.topOrganisations)}`;
   const resources = sources();
   const resourcesSql = `SELECT resource_type, resource_id, sum(events) AS events FROM ${resources.union(
     resourceGrain,
     "resource_type, resource_id, events",
     "resource_type, resource_id, 1 AS events",
-    { rollup: ["resource_id <> ''"], raw: "resource_id <> ''" },
-  )} GROUP BY resource_type, resource_id ORDER BY events DESC, resource_type, resource_id LIMIT ${resources.params.add("limit", request.topResources)}`;
+    {
+      rollup: ["resource_id <> ''"],
+      raw: "resource_id <> ''",
+      ...(keyed(resources, resourceGrain) ? { rollupSql: resources.keyedSums("resource", ["resource_type", "resource_id"], ["resource_id <> ''"]) } : {}),
+    },
+  )} GROUP BY resource_type, resource_id HAVING events IS NOT NULL ORDER BY events DESC, resource_type, resource_id LIMIT ${resources.params.add("limit", request.topResources)}`;
 
   // The split ignores the access-method filter: it shows what the filter keeps and what it leaves out.
   const allMethods = () => new Sources({ ...request, accessMethods: undefined }, coverage);
@@ -260,8 +313,9 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     rollup: ["status = 'success'"],
     raw: "status = 'success'",
   })} GROUP BY access_method`;
-  const splitUsers = allMethods();
-  const splitUsersSql = userSetsSql(splitUsers, seriesGrain, "access_method", [], "true");
+  // One read of the day's user sets per access method serves the totals, the series and the split.
+  const dayUsers = allMethods();
+  const dayUsersSql = userSetsSql(dayUsers, seriesGrain, "day, access_method", [], "true", counting);
   const countriesWanted = (request.topCountries ?? 0) > 0 && !request.resourceType && !request.resourceId && !request.organisation;
   const countries = sources();
   const countriesSql = `SELECT country, sum(events) AS events FROM ${countries.union("country", "country, events", "country, 1 AS events", {
@@ -269,34 +323,33 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
     raw: "status = 'success' AND country <> ''",
   })} GROUP BY country ORDER BY events DESC, country LIMIT ${countries.params.add("limit", request.topCountries ?? 0)}`;
 
-  const [dayRows, dayUserRows, organisationRows, resourceRows, splitRows, splitUserRows, countryRows] = await db.batch<any>([
+  const [dayRows, dayUserRows, organisationRows, resourceRows, splitRows, countryRows] = await db.batch<any>([
     byDay.statement(db, byDaySql),
     dayUsers.statement(db, dayUsersSql),
     organisations.statement(db, organisationsSql),
     resources.statement(db, resourcesSql),
     split.statement(db, splitSql),
-    splitUsers.statement(db, splitUsersSql),
     ...(countriesWanted ? [countries.statement(db, countriesSql)] : []),
   ]);
   const topCountries = countriesWanted ? (countryRows!.results as { country: string; events: number }[]) : [];
   const topOrganisations = organisationRows!.results as { organisation: string; events: number }[];
   const topResources = resourceRows!.results as { resource_type: string; resource_id: string; events: number }[];
 
-  const organisationUsers = new Map(topOrganisations.map((row) => [row.organisation, new UserCounter()]));
+  const organisationUsers = new Map(topOrganisations.map((row) => [row.organisation, newCounter()]));
   const resourceKey = (type: string, id: string) => JSON.stringify([type, id]);
-  const resourceUsers = new Map(topResources.map((row) => [resourceKey(row.resource_type, row.resource_id), new UserCounter()]));
+  const resourceUsers = new Map(topResources.map((row) => [resourceKey(row.resource_type, row.resource_id), newCounter()]));
   const followUps: D1PreparedStatement[] = [];
   if (topOrganisations.length > 0) {
     const users = sources();
     const list = users.params.add("top", JSON.stringify(topOrganisations.map((row) => row.organisation)));
     const inList = `organisation IN (SELECT value FROM json_each(${list}))`;
-    followUps.push(users.statement(db, userSetsSql(users, organisationGrain, "organisation", [inList], inList)));
+    followUps.push(users.statement(db, userSetsSql(users, organisationGrain, "organisation", [inList], inList, counting)));
   }
   if (topResources.length > 0) {
     const users = sources();
     const list = users.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
     const inList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${list}))`;
-    followUps.push(users.statement(db, userSetsSql(users, resourceGrain, "resource_type, resource_id", [inList], inList)));
+    followUps.push(users.statement(db, userSetsSql(users, resourceGrain, "resource_type, resource_id", [inList], inList, counting)));
     const labels = sources();
     const labelList = labels.params.add("top", JSON.stringify(topResources.map((row) => [row.resource_type, row.resource_id])));
     const labelInList = `(resource_type, resource_id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${labelList}))`;
@@ -312,11 +365,11 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       ),
     );
   }
-  const countryUsers = new Map(topCountries.map((row) => [row.country, new UserCounter()]));
+  const countryUsers = new Map(topCountries.map((row) => [row.country, newCounter()]));
   if (topCountries.length > 0) {
     const users = sources();
     const inList = `country IN (SELECT value FROM json_each(${users.params.add("top", JSON.stringify(topCountries.map((row) => row.country)))}))`;
-    followUps.push(users.statement(db, userSetsSql(users, "country", "country", [inList], inList)));
+    followUps.push(users.statement(db, userSetsSql(users, "country", "country", [inList], inList, counting)));
   }
   const followUpResults = followUps.length > 0 ? await db.batch<any>(followUps) : [];
   let next = 0;
@@ -332,19 +385,14 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
   if (topCountries.length > 0)
     for (const row of followUpResults[next++]!.results as ({ country: string } & UserSetRow)[]) countInto([countryUsers.get(row.country)!], row);
   const accessSplit: AccessSplit = { regular: { successful: 0, unique_users: 0 }, machine: { successful: 0, unique_users: 0 }, robot: { successful: 0, unique_users: 0 } };
-  const splitCounters = new Map(Object.keys(accessSplit).map((method) => [method, new UserCounter()]));
+  const splitCounters = new Map(Object.keys(accessSplit).map((method) => [method, newCounter()]));
   for (const row of splitRows!.results as { access_method: keyof AccessSplit; events: number }[])
     if (accessSplit[row.access_method]) accessSplit[row.access_method].successful = row.events;
-  for (const row of splitUserRows!.results as ({ access_method: string } & UserSetRow)[]) {
-    const counter = splitCounters.get(row.access_method);
-    if (counter) countInto([counter], row);
-  }
-  for (const [method, counter] of splitCounters) accessSplit[method as keyof AccessSplit].unique_users = counter.count();
 
   const series = new Map(
     periodsOf(request.interval, request.from, request.to).map((period) => [
       period,
-      { period, successful: 0, failed: 0, bytes: 0, users: new UserCounter() },
+      { period, successful: 0, failed: 0, bytes: 0, users: newCounter() },
     ]),
   );
   const entryOf = (day: number) => series.get(periodLabel(request.interval, day))!;
@@ -355,8 +403,14 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       entry.bytes += row.bytes;
     } else entry.failed += row.events;
   }
-  const totalUsers = new UserCounter();
-  for (const row of dayUserRows!.results as ({ day: number } & UserSetRow)[]) countInto([totalUsers, entryOf(row.day).users], row);
+  const totalUsers = newCounter();
+  const counted = new Set(request.accessMethods ?? Object.keys(accessSplit));
+  for (const row of dayUserRows!.results as ({ day: number; access_method: string } & UserSetRow)[]) {
+    const split = splitCounters.get(row.access_method);
+    const counters = counted.has(row.access_method) ? [totalUsers, entryOf(row.day).users] : [];
+    countInto(split ? [...counters, split] : counters, row);
+  }
+  for (const [method, counter] of splitCounters) accessSplit[method as keyof AccessSplit].unique_users = counter.count();
 
   const entries = [...series.values()];
   const successful = entries.reduce((sum, entry) => sum + entry.successful, 0);
@@ -411,17 +465,21 @@ export interface ResourceStats {
 }
 
 /** Counted events, unique users, bytes and first/last occurrence of one resource within the scope (all time by default). */
-export async function computeResourceStats(db: D1Database, scope: StatsScope & { resourceType: string; resourceId: string }): Promise<ResourceStats> {
+export async function computeResourceStats(
+  db: D1Database,
+  scope: StatsScope & { resourceType: string; resourceId: string },
+  counting: UserCounting = "exact",
+): Promise<ResourceStats> {
   const coverage = await coverageOf(db, scope);
   const totals = new Sources(scope, coverage);
   const totalsSql = `SELECT coalesce(sum(events), 0) AS events, coalesce(sum(CASE WHEN status = 'success' THEN bytes ELSE 0 END), 0) AS bytes,
     min(first_at) AS first_at, max(last_at) AS last_at
     FROM ${totals.union("resource", "status, events, bytes, first_at, last_at", "status, 1 AS events, bytes, occurred_at AS first_at, occurred_at AS last_at")}`;
   const users = new Sources(scope, coverage);
-  const usersSql = userSetsSql(users, "resource", "resource_type, resource_id", [], "true");
+  const usersSql = userSetsSql(users, "resource", "resource_type, resource_id", [], "true", counting);
   const [totalRows, userRows] = await db.batch<any>([totals.statement(db, totalsSql), users.statement(db, usersSql)]);
   const row = totalRows!.results[0] as { events: number; bytes: number; first_at: number | null; last_at: number | null };
-  const counter = new UserCounter();
+  const counter = new UserCounter(counting === "estimated");
   for (const userRow of userRows!.results as UserSetRow[]) countInto([counter], userRow);
   return {
     resource_type: scope.resourceType,

@@ -287,13 +287,13 @@ describe("bundles the service built", () => {
 });
 
 describe("the open day", () => {
-  it("counts today's events received before the last rollup run, which never rolls up an open day", async () => {
+  it("counts today's events received before the last rollup run, which rolls the open day up to its snapshot", async () => {
     const doi = uniqueDoi("today");
     const now = Date.now();
     const today = new Date(now).toISOString().slice(0, 10);
     const month = today.slice(0, 7);
     await store([click(doi, new Date(now - 60_000).toISOString(), "u1")], now - 50_000);
-    // A rollup run after the event was received: the watermark passes it, but today stays open (not rolled up).
+    // A rollup run after the event was received: the watermark passes it, and today is rolled up to the run's snapshot.
     await runRollup(env.DB, { now: now - 10_000, settleMs: 0, counter: config.counterRules });
     expect(numbers((await usage(doi, month)).regular)).toEqual({ ti: 1, ui: 1, tr: 1, ur: 1 });
   });
