@@ -11,12 +11,15 @@ export default {
   async run(ctx) {
     const events = ctx.events(51);
     const before = await ctx.countStored(resourceType);
+    // Eight keys: every key's first request from this IP is a key-cache miss, and AUTH_FAILURE_LIMITER refuses an IP's
+    // 31st miss a minute with a 429 that is an authentication refusal, not a recorded download.
+    const keys = ctx.keys.ingest.slice(0, 8);
     const load = await ctx.load({
       request: (n) => ({
         method: "POST",
         path: "/v1/events",
         headers: {
-          authorization: `Bearer ${ctx.keys.ingest[n % ctx.keys.ingest.length]}`,
+          authorization: `Bearer ${keys[n % keys.length]}`,
           "content-type": "application/json",
           "cf-connecting-ip": HOT_IP,
         },
