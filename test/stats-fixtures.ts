@@ -60,6 +60,15 @@ export async function seedRows(rows: SeedRow[]): Promise<EventRow[]> {
   return prepared.map((event) => event.row);
 }
 
+/** `count` rows of the realistic mix drawn from `seed`, occurring uniformly over `days` days from `start`, each received a second later. */
+export function randomRows(seed: number, count: number, start: number, days: number): SeedRow[] {
+  const next = random(seed);
+  return Array.from({ length: count }, (_, index) => {
+    const occurredAt = start + Math.floor(next() * days * DAY);
+    return { input: randomInput(next, occurredAt, index), receivedAt: occurredAt + 1000 };
+  });
+}
+
 export const organisations = ["Aarhus Uni", "Bergen Lab", "CERN", "Delft", "ETH", "Fiocruz"];
 export const actions = ["download", "download", "download", "bundle.download", "metadata.download", "auth.login"];
 

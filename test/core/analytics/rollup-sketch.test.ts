@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { HyperLogLog, parseUserHashes, sketchSql } from "../../../src/core/analytics/hll";
 import { backfillSketches, runRollup } from "../../../src/core/analytics/rollup";
 import { computeStats } from "../../../src/core/analytics/stats";
-import { clearLedger, DAY, random, randomInput, seedRows, type SeedRow } from "../../stats-fixtures";
+import { clearLedger, DAY, randomRows, seedRows } from "../../stats-fixtures";
 
 const START = Date.UTC(2026, 2, 2);
 const DAYS = 12;
@@ -26,13 +26,7 @@ const storedRows = async () =>
 describe("sketches stored with every rollup row", () => {
   beforeAll(async () => {
     await clearLedger();
-    const next = random(20260302);
-    const rows: SeedRow[] = [];
-    for (let index = 0; index < 1500; index++) {
-      const occurredAt = START + Math.floor(next() * DAYS * DAY);
-      rows.push({ input: randomInput(next, occurredAt, index), receivedAt: occurredAt + 1000 });
-    }
-    await seedRows(rows);
+    await seedRows(randomRows(20260302, 1500, START, DAYS));
     await runRollup(env.DB, { now: NOW, settleMs: 60_000 });
   }, 60_000);
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runRollup } from "../../../src/core/analytics/rollup";
 import { computeStats } from "../../../src/core/analytics/stats";
 import { recordingD1 } from "../../d1-spy";
-import { clearLedger, DAY, random, randomInput, seedRows, type SeedRow } from "../../stats-fixtures";
+import { clearLedger, DAY, randomRows, seedRows } from "../../stats-fixtures";
 
 const START = Date.UTC(2026, 4, 4);
 const DAYS = 40;
@@ -32,13 +32,7 @@ async function rankingPlans(days: number, key: string): Promise<string[][]> {
 describe("query plans of the stats rankings", () => {
   beforeAll(async () => {
     await clearLedger();
-    const next = random(20260504);
-    const rows: SeedRow[] = [];
-    for (let index = 0; index < 800; index++) {
-      const occurredAt = START + Math.floor(next() * DAYS * DAY);
-      rows.push({ input: randomInput(next, occurredAt, index), receivedAt: occurredAt + 1000 });
-    }
-    await seedRows(rows);
+    await seedRows(randomRows(20260504, 800, START, DAYS));
     await runRollup(env.DB, { now: NOW, settleMs: 60_000 });
   }, 60_000);
 
