@@ -41,7 +41,13 @@ export function query(params) {
   return text ? `?${text}` : "";
 }
 
-/** Sends a request; a non-2xx answer becomes a CliError carrying the service's message and request id. */
+/**
+ * Sends a request; a non-2xx answer becomes a CliError carrying the service's message and request id.
+ * @param {{ url: string, key: string }} conn
+ * @param {string} method
+ * @param {string} path
+ * @param {{ body?: any, contentType?: string, accept?: string }} [options] body: a JSON value, or raw BodyInit when contentType is given
+ */
 export async function request(conn, method, path, { body, contentType, accept } = {}) {
   const headers = { authorization: `Bearer ${conn.key}` };
   if (body !== undefined) headers["content-type"] = contentType ?? "application/json";
