@@ -1,6 +1,7 @@
 // Usage reports as PDF (pdf-lib): title, period, summary table, a bar chart of the series drawn with vector operations, top
 // tables, optional COUNTER and integrity-seal sections, and a footer with the generation time on every page.
 import { PDFDocument, StandardFonts, rgb, type PDFFont, type PDFPage, type RGB } from "pdf-lib";
+import { winAnsiText } from "../../lib/pdf-text";
 import { doiUrl } from "../catalog/pdf";
 import { bytesText, number, percent, reportTitle, summaryRows, type Report } from "./report";
 import type { ResourceStats, Stats } from "./stats";
@@ -54,20 +55,8 @@ export interface ReportPdfExtras {
   generatedAt?: number;
 }
 
-const characterSets = new WeakMap<PDFFont, Set<number>>();
-
-/** Text the standard (WinAnsi) fonts can draw: accents dropped where a base letter exists, anything else "?". */
-function encodable(text: string, font: PDFFont): string {
-  let supported = characterSets.get(font);
-  if (!supported) characterSets.set(font, (supported = new Set(font.getCharacterSet())));
-  return [...text.normalize("NFC").replace(/\s+/g, " ")]
-    .map((char) => {
-      if (supported.has(char.codePointAt(0)!)) return char;
-      const base = char.normalize("NFD").replace(/\p{M}/gu, "");
-      return base && [...base].every((c) => supported.has(c.codePointAt(0)!)) ? base : "?";
-    })
-    .join("");
-}
+/** One line of text the standard fonts can draw: runs of white space (newlines too) become one space. */
+const encodable = (text: string, font: PDFFont) => winAnsiText(text.replace(/\s+/g, " "), font);
 
 /** The text cut (with an ellipsis) to fit `width`; binary search over the length, so long cells cost a few measurements. */
 function fitted(text: string, font: PDFFont, size: number, width: number): string {

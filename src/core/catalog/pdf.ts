@@ -1,6 +1,7 @@
 // Metadata PDFs of records (pdf-lib): wrapped multi-page layout, citation, DOI link, file list; cached in R2 by content hash.
 import { PDFDocument, PDFFont, PDFPage, PDFString, StandardFonts, rgb, type RGB } from "pdf-lib";
 import { sha256Hex } from "../../lib/crypto";
+import { winAnsiText } from "../../lib/pdf-text";
 import { metadataPdfPrefix, type RecordForDownload } from "./catalog";
 import type { NormalisedRecord } from "./metadata/normalised";
 
@@ -9,8 +10,6 @@ const LAYOUT_VERSION = 2;
 
 const PAGE = { width: 595.28, height: 841.89, margin: 56 };
 const CONTENT_WIDTH = PAGE.width - 2 * PAGE.margin;
-/** Latin letters without a decomposition to a WinAnsi base letter. */
-const LATIN_FALLBACKS: Record<string, string> = { Ł: "L", ł: "l", Đ: "D", đ: "d", Ħ: "H", ħ: "h", ı: "i", Ŧ: "T", ŧ: "t", ſ: "s" };
 /**
  * Bounds on the work of one PDF (anyone may ask for a public record's PDF): at most this many pages, and at most this
  * many characters from one field. Whatever is cut is said in a note at the end. A normal record takes one to three pages.
@@ -50,17 +49,7 @@ export function citationOf(record: Pick<RecordForDownload, "title" | "doi" | "no
     .join(" ");
 }
 
-const characterSets = new WeakMap<PDFFont, Set<number>>();
 const characterWidths = new WeakMap<PDFFont, Map<string, number>>();
-
-function characterSetOf(font: PDFFont): Set<number> {
-  let set = characterSets.get(font);
-  if (!set) {
-    set = new Set(font.getCharacterSet());
-    characterSets.set(font, set);
-  }
-  return set;
-}
 
 /** Thrown by the layout when the content would need a page beyond MAX_PDF_PAGES. */
 class PageLimitReached extends Error {}
@@ -108,22 +97,6 @@ class Layout {
   }
 
   /**
-   * The standard fonts only encode WinAnsi: other letters lose their accents (or take a close Latin letter), anything
-   * else becomes "?". Embedding a Unicode font would add ~300 KB to every PDF and to the Worker.
-   */
-  encodable(text: string, font: PDFFont): string {
-    const supported = characterSetOf(font);
-    return [...text.normalize("NFC")]
-      .map((char) => {
-        if (char === "\n" || supported.has(char.codePointAt(0)!)) return char;
-        if (char === "\t") return " ";
-        const base = (LATIN_FALLBACKS[char] ?? char).normalize("NFD").replace(/\p{M}/gu, "");
-        return base && [...base].every((c) => supported.has(c.codePointAt(0)!)) ? base : "?";
-      })
-      .join("");
-  }
-
-  /**
    * Greedy word wrap in one pass over the characters, so its time is linear in the text: widths are sums of cached
    * character widths (kerning is ignored), and a word wider than the line is broken where the next character would
    * overflow. (Measuring each candidate prefix of a long word again made wrapping cubic in the word's length.)
@@ -131,7 +104,7 @@ class Layout {
   wrap(text: string, font: PDFFont, size: number, width: number): string[] {
     const lines: string[] = [];
     const space = this.charWidth(font, " ") * size;
-    for (const paragraph of this.encodable(text, font).split("\n")) {
+    for (const paragraph of winAnsiText(text, font).split("\n")) {
       let line = "";
       let lineWidth = 0;
       for (const word of paragraph.split(/\s+/).filter(Boolean)) {
@@ -349,7 +322,7 @@ export async function renderMetadataPdf(record: RecordForDownload): Promise<Uint
   const pages = doc.getPages();
   pages.forEach((page, index) => {
     const footer = `${record.doi ? `doi:${record.doi}` : record.id} · page ${index + 1} of ${pages.length}`;
-    const text = layout.encodable(footer, fonts.regular);
+    const text = winAnsiText(footer, fonts.regular);
     page.drawText(text, { x: PAGE.width - PAGE.margin - fonts.regular.widthOfTextAtSize(text, 8), y: PAGE.margin / 2, size: 8, font: fonts.regular, color: COLOURS.muted });
   });
   // Object streams save a few KB but cost most of the rendering time (pako deflate in JS).
