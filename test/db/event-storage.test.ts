@@ -164,7 +164,7 @@ describe("event_rows and its dictionary", () => {
   it("resolves every string and the resource of a stored row through their unique indexes, never scanning a dictionary", async () => {
     const spy = recordingD1(env.DB);
     await storeEvents(spy.db, [await prepareEvent(input(5), config(), { ...request, receivedAt: request.receivedAt + 5 })]);
-    const insert = spy.statements.find((statement) => statement.sql.startsWith("INSERT INTO event_rows"))!;
+    const insert = spy.statements.find((statement) => statement.sql.includes("INSERT INTO event_rows"))!;
     const plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${insert.sql}`).bind(...insert.params).all<{ detail: string }>()).results.map((row) => row.detail);
     // action, organisation, user_agent, key_id
     expect(plan.filter((detail) => detail === "SEARCH event_strings USING COVERING INDEX event_strings_value (value=?)")).toHaveLength(4);
