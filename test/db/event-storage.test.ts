@@ -211,6 +211,31 @@ describe("event_rows and its dictionary", () => {
     expect(await rowsWritten({ id: "rows-both", email: "rows-both@example.org" }, 4)).toEqual([0, 0, 0, 5]);
   });
 
+  it("writes, for a chunk, exactly the rows its new events, actors and resources account for", async () => {
+    const written: number[] = [];
+    const spy = {
+      prepare: (sql: string) => env.DB.prepare(sql),
+      batch: async (statements: D1PreparedStatement[]) => {
+        const results = await env.DB.batch(statements);
+        written.push(...results.map((result) => result.meta.rows_written ?? 0));
+        return results;
+      },
+    } as unknown as D1Database;
+    const event = (n: number, extra: object) =>
+      EventInputSchema.parse({ id: `chunk-${n}`, action: "download", resource: { type: "dataset", id: n === 4 ? "chunk-ds-2" : "chunk-ds-1" }, ...extra });
+    const inputs = [
+      event(1, { actor: { id: "chunk-a", email: "chunk-a@example.org", organisation: "Dictionary Lab" } }),
+      event(2, { actor: { id: "chunk-a", organisation: "Dictionary Lab" } }),
+      event(3, {}),
+      event(4, { actor: { id: "chunk-b", organisation: "Dictionary Lab" } }),
+    ];
+    const prepared = await Promise.all(inputs.map((input, n) => prepareEvent(input, config(), { ...request, receivedAt: request.receivedAt + 20 + n })));
+    await storeEvents(spy, prepared);
+    // Actors: chunk-a (merged from two events, with an e-mail) 2, chunk-b (id only) 1. Strings: all known. Resources:
+    // chunk-ds-1 and chunk-ds-2 are new, 4 rows each. Events: three name an actor (5 rows each), one does not (4).
+    expect(written).toEqual([2 + 1, 0, 4 + 4, 5 + 5 + 4 + 5]);
+  });
+
   it("writes an actor again only when a detail changes", async () => {
     const changed = EventInputSchema.parse({ ...input(3), actor: { id: "dict-user", email: "new@example.org" } });
     await storeEvents(env.DB, [await prepareEvent(changed, config(), { ...request, receivedAt: request.receivedAt + 2 })]);
