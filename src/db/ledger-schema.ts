@@ -115,7 +115,12 @@ export const eventRows = sqliteTable(
   ],
 );
 
-/** Personal data of actors, erasable without touching event rows or counts. WITHOUT ROWID since migration 0012 (drizzle cannot say so). */
+/**
+ * Personal data of actors, erasable without touching event rows or counts. WITHOUT ROWID since migration 0012 (drizzle
+ * cannot say so). An actor with an actor_id is keyed by HMAC(PII_KEY, "id:" + actor_id), so it is found by that key; the
+ * e-mail needs its index (an actor with both is keyed by the id), partial since migration 0015, which dropped the
+ * actor_id index.
+ */
 export const actors = sqliteTable(
   "actors",
   {
@@ -125,7 +130,7 @@ export const actors = sqliteTable(
     name: text("name"),
     updatedAt: integer("updated_at").notNull(),
   },
-  (table) => [index("actors_email").on(table.email), index("actors_actor_id").on(table.actorId)],
+  (table) => [index("actors_email").on(table.email).where(sql`${table.email} IS NOT NULL`)],
 );
 
 /** API keys: only the SHA-256 of the secret is stored. */

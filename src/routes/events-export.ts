@@ -5,6 +5,7 @@ import type { AppEnv } from "../app-env";
 import { EventFilterSchema, type EventFilter } from "../core/ledger/event-schema";
 import { CSV_COLUMNS, exportFilename, exportStream, type ExportFormat } from "../core/ledger/export";
 import { EXCEL_MAX_ROWS, exportXlsxStream } from "../core/ledger/export-xlsx";
+import { resolveEventFilter } from "../core/ledger/query";
 import { requireScope } from "./middleware/auth";
 import { authErrors, errorResponses, router, security } from "./openapi";
 
@@ -14,7 +15,7 @@ const mediaTypes: Record<ExportFormat, string> = { csv: "text/csv; charset=utf-8
 
 async function respond(c: Context<AppEnv>, filter: EventFilter, format: ExportFormat): Promise<Response> {
   const config = c.var.config;
-  const stream = await exportStream(c.var.db, filter, format, { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
+  const stream = await exportStream(c.var.db, await resolveEventFilter(config.piiKey, filter), format, { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
   return c.body(stream, 200, {
     "Content-Type": mediaTypes[format],
     "Content-Disposition": `attachment; filename="${exportFilename(filter, format)}"`,
@@ -69,7 +70,7 @@ const xlsxRoute = createRoute({
 eventsExport.openapi(xlsxRoute, async (c) => {
   const filter = c.req.valid("query");
   const config = c.var.config;
-  const stream = await exportXlsxStream(c.var.db, filter, { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
+  const stream = await exportXlsxStream(c.var.db, await resolveEventFilter(config.piiKey, filter), { recordUrl: config.catalogRecordUrl, searchUrl: config.catalogSearchUrl });
   return c.body(stream, 200, {
     "Content-Type": XLSX_TYPE,
     "Content-Disposition": `attachment; filename="${exportFilename(filter, "xlsx")}"`,

@@ -18,7 +18,7 @@ import { recordAdminAction } from "../core/ledger/admin-audit";
 import { importEvents, ImportResultSchema } from "../core/ledger/import";
 import type { RequestContext } from "../core/ledger/ingest";
 import { rateLimitHeaders, recordEvents, storedOrThrow, type StoredEvent } from "../core/ledger/pipeline";
-import { getEvent, listEvents } from "../core/ledger/query";
+import { getEvent, listEvents, resolveEventFilter } from "../core/ledger/query";
 import { requireScope } from "./middleware/auth";
 import { acceptBody, jsonBody, MB } from "./middleware/body";
 import { ApiError, zodProblems } from "../lib/errors";
@@ -168,7 +168,7 @@ const listRoute = createRoute({
 
 const findEvents: RouteHandler<typeof listRoute, AppEnv> = async (c) => {
   const { limit, cursor, ...filter } = c.req.valid("query");
-  return c.json(await listEvents(c.var.db, filter, limit, cursor), 200);
+  return c.json(await listEvents(c.var.db, await resolveEventFilter(c.var.config.piiKey, filter), limit, cursor), 200);
 };
 
 const recentRoute = createRoute({

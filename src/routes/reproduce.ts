@@ -73,6 +73,7 @@ async function respond(c: Context<AppEnv>, query: ReproduceQuery): Promise<Respo
     linkTtlSeconds: query.link_hours * 3600,
     canSignLinks: await holdsScope(c, "ingest"),
     tokenSecret: c.var.config.downloadTokenSecret,
+    piiKey: c.var.config.piiKey,
   });
   const attachment = (type: string, name: string, body: string) =>
     c.body(body, 200, { "Content-Type": `${type}; charset=utf-8`, "Content-Disposition": `attachment; filename="${name}"`, "Cache-Control": "no-store" });

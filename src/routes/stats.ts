@@ -292,7 +292,7 @@ const usersRoute = createRoute({
 stats.openapi(usersRoute, async (c) => {
   const query = c.req.valid("query");
   return c.json(
-    await computeUserStats(c.var.db, { email: query.email, actorId: query.actor_id }, actionsOf(query.action, c.var.config)),
+    await computeUserStats(c.var.db, c.var.config.piiKey, { email: query.email, actorId: query.actor_id }, actionsOf(query.action, c.var.config)),
     200,
   );
 });

@@ -81,6 +81,9 @@ describe("migration 0012", () => {
 
     const migration = env.TEST_MIGRATIONS.find((candidate) => candidate.name.startsWith("0012_"))!;
     await env.DB.batch(migration.queries.map((sql) => env.DB.prepare(sql)));
+    // 0012 rebuilt `actors` with the indexes of its time; 0015 changes them, and the tests below count rows written.
+    const actorIndexes = env.TEST_MIGRATIONS.find((candidate) => candidate.name.startsWith("0015_"))!;
+    await env.DB.batch(actorIndexes.queries.map((sql) => env.DB.prepare(sql)));
 
     const after = await logicalRows();
     expect(after).toEqual(before);
@@ -140,9 +143,10 @@ describe("event_rows and its dictionary", () => {
     const known = await count();
     expect(known - start).toBe(4 - knownBefore);
     expect(await resources()).toBe(1);
-    // A new actor: its row and two index entries (actors is WITHOUT ROWID); each new string: its row and index entry; the
-    // new resource: its row and three index entries (key, resource_id, doi); the event: its row and four index entries.
-    expect(written).toEqual([3, 2 * (4 - knownBefore), 4, 5]);
+    // A new actor with an e-mail: its row and its actors_email entry (actors is WITHOUT ROWID; no actor_id index since
+    // 0015); each new string: its row and index entry; the new resource: its row and three index entries (key,
+    // resource_id, doi); the event: its row and four index entries.
+    expect(written).toEqual([2, 2 * (4 - knownBefore), 4, 5]);
     written.length = 0;
 
     await storeEvents(spy, [await prepareEvent(input(2), config(), { ...request, receivedAt: request.receivedAt + 1 })]);
@@ -160,7 +164,7 @@ describe("event_rows and its dictionary", () => {
   it("resolves every string and the resource of a stored row through their unique indexes, never scanning a dictionary", async () => {
     const spy = recordingD1(env.DB);
     await storeEvents(spy.db, [await prepareEvent(input(5), config(), { ...request, receivedAt: request.receivedAt + 5 })]);
-    const insert = spy.statements.find((statement) => statement.sql.startsWith("INSERT INTO event_rows"))!;
+    const insert = spy.statements.find((statement) => statement.sql.includes("INSERT INTO event_rows"))!;
     const plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${insert.sql}`).bind(...insert.params).all<{ detail: string }>()).results.map((row) => row.detail);
     // action, organisation, user_agent, key_id
     expect(plan.filter((detail) => detail === "SEARCH event_strings USING COVERING INDEX event_strings_value (value=?)")).toHaveLength(4);
@@ -171,7 +175,7 @@ describe("event_rows and its dictionary", () => {
   it("finds a person's events for privacy and per-person stats through event_rows_actor, never scanning the ledger", async () => {
     const spy = recordingD1(env.DB);
     const access = await subjectAccess(spy.db, config(), { actor_id: "dict-user" });
-    const stats = await computeUserStats(spy.db, { actorId: "dict-user" }, null);
+    const stats = await computeUserStats(spy.db, config().piiKey, { actorId: "dict-user" }, null);
     // The events the tests above stored for "dict-user": input(1), input(2) and input(5).
     expect(access.events.map((event) => event.client_id).sort()).toEqual(["dictionary-1", "dictionary-2", "dictionary-5"]);
     expect(stats.events).toBe(3);
@@ -180,6 +184,56 @@ describe("event_rows and its dictionary", () => {
       expect(plan, sql).toContain("SEARCH event_rows USING COVERING INDEX event_rows_actor (actor_key=?)");
       expect(plan.filter((detail) => /^SCAN (r|event_rows)\b/.test(detail)), sql).toEqual([]);
     }
+  });
+
+  it("writes a new actor's row, plus an e-mail index entry only when it has an e-mail", async () => {
+    const rowsWritten = async (actor: { id?: string; email?: string; name?: string }, n: number) => {
+      const written: number[] = [];
+      const spy = {
+        prepare: (sql: string) => env.DB.prepare(sql),
+        batch: async (statements: D1PreparedStatement[]) => {
+          const results = await env.DB.batch(statements);
+          written.push(...results.map((result) => result.meta.rows_written ?? 0));
+          return results;
+        },
+      } as unknown as D1Database;
+      // Strings and resource known from the events above: only the actor upsert and the event insert can write.
+      const event = EventInputSchema.parse({ ...input(10 + n), actor: { ...actor, organisation: "Dictionary Lab" } });
+      await storeEvents(spy, [await prepareEvent(event, config(), { ...request, receivedAt: request.receivedAt + 10 + n })]);
+      return written;
+    };
+    // [actor upsert, strings, resource, event]: the actor row alone; the event's row and its four index entries.
+    expect(await rowsWritten({ id: "rows-id-only" }, 1)).toEqual([1, 0, 0, 5]);
+    // The actor row and its actors_email entry.
+    expect(await rowsWritten({ email: "rows-email-only@example.org" }, 2)).toEqual([2, 0, 0, 5]);
+    expect(await rowsWritten({ id: "rows-both", email: "rows-both@example.org", name: "Rows Both" }, 3)).toEqual([2, 0, 0, 5]);
+    // Known and unchanged: nothing but the event.
+    expect(await rowsWritten({ id: "rows-both", email: "rows-both@example.org" }, 4)).toEqual([0, 0, 0, 5]);
+  });
+
+  it("writes, for a chunk, exactly the rows its new events, actors and resources account for", async () => {
+    const written: number[] = [];
+    const spy = {
+      prepare: (sql: string) => env.DB.prepare(sql),
+      batch: async (statements: D1PreparedStatement[]) => {
+        const results = await env.DB.batch(statements);
+        written.push(...results.map((result) => result.meta.rows_written ?? 0));
+        return results;
+      },
+    } as unknown as D1Database;
+    const event = (n: number, extra: object) =>
+      EventInputSchema.parse({ id: `chunk-${n}`, action: "download", resource: { type: "dataset", id: n === 4 ? "chunk-ds-2" : "chunk-ds-1" }, ...extra });
+    const inputs = [
+      event(1, { actor: { id: "chunk-a", email: "chunk-a@example.org", organisation: "Dictionary Lab" } }),
+      event(2, { actor: { id: "chunk-a", organisation: "Dictionary Lab" } }),
+      event(3, {}),
+      event(4, { actor: { id: "chunk-b", organisation: "Dictionary Lab" } }),
+    ];
+    const prepared = await Promise.all(inputs.map((input, n) => prepareEvent(input, config(), { ...request, receivedAt: request.receivedAt + 20 + n })));
+    await storeEvents(spy, prepared);
+    // Actors: chunk-a (merged from two events, with an e-mail) 2, chunk-b (id only) 1. Strings: all known. Resources:
+    // chunk-ds-1 and chunk-ds-2 are new, 4 rows each. Events: three name an actor (5 rows each), one does not (4).
+    expect(written).toEqual([2 + 1, 0, 4 + 4, 5 + 5 + 4 + 5]);
   });
 
   it("writes an actor again only when a detail changes", async () => {

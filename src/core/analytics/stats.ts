@@ -5,7 +5,7 @@
 import { eventIdsOfActorsSql } from "../../db/event-storage";
 import { preparedWithinLimits } from "../../db/limits";
 import { parseUserHashes, UserCounter } from "./hll";
-import { normaliseEmail } from "../ledger/ingest";
+import { actorKeyFor, normaliseEmail } from "../ledger/ingest";
 import { DAY_MS, dayOf, dayStart, periodLabel, periodsOf, type Interval } from "./periods";
 import { ACCESS_METHOD_SQL, grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
 
@@ -506,13 +506,15 @@ export interface UserStats {
  */
 export async function computeUserStats(
   db: D1Database,
+  piiKey: string,
   person: { email?: string; actorId?: string },
   actions: string[] | null,
 ): Promise<UserStats> {
   const params = new Parameters();
+  // An actor_id is found by the key it hashes to (no actor_id index); the row naming it must still exist (erasure).
   const actor = person.email
     ? `email = ${params.add("email", normaliseEmail(person.email))}`
-    : `actor_id = ${params.add("actorId", person.actorId)}`;
+    : `actor_key = ${params.add("actorKey", await actorKeyFor(piiKey, { id: person.actorId }))} AND actor_id = ${params.add("actorId", person.actorId)}`;
   const actionCondition = actions ? `AND action IN (SELECT value FROM json_each(${params.add("actions", JSON.stringify(actions))}))` : "";
   const row = await preparedWithinLimits(
     db,

@@ -3,7 +3,7 @@
 import { bundleFolder } from "../bundles/bundles";
 import type { EventFilter } from "../ledger/event-schema";
 import { exportPage } from "../ledger/export";
-import type { SelectedEvent } from "../ledger/query";
+import { resolveEventFilter, type SelectedEvent } from "../ledger/query";
 import { ApiError } from "../../lib/errors";
 import { recordsForDownload, type RecordForDownload } from "./catalog";
 import { bibtexEntry, risEntry, type CitableDataset } from "./citations";
@@ -25,6 +25,8 @@ export interface ReproduceRequest {
   /** Whether the caller may be handed signed links to non-public records (what POST /v1/download-links requires). */
   canSignLinks: boolean;
   tokenSecret: string | undefined;
+  /** PII_KEY: an actor_id is found by the actor key it hashes to. */
+  piiKey: string;
   now?: number;
 }
 
@@ -108,8 +110,9 @@ async function downloadsOf(db: D1Database, request: ReproduceRequest): Promise<S
     status: "success",
     include_duplicates: false,
   };
+  const resolved = await resolveEventFilter(request.piiKey, filter);
   const rows: SelectedEvent[] = [];
-  let page = await exportPage(db, filter, null);
+  let page = await exportPage(db, resolved, null);
   while (page.length > 0) {
     rows.push(...page.filter((row) => row.action === "download" || row.action === "bundle.download"));
     if (rows.length > MAX_REPRODUCE_EVENTS)
@@ -117,7 +120,7 @@ async function downloadsOf(db: D1Database, request: ReproduceRequest): Promise<S
         details: [{ path: "from", message: "narrow the range" }],
       });
     const last = page.at(-1)!;
-    page = await exportPage(db, filter, { occurredAt: last.occurredAt!, id: last.id! });
+    page = await exportPage(db, resolved, { occurredAt: last.occurredAt!, id: last.id! });
   }
   return rows;
 }

@@ -1,9 +1,8 @@
 // Streamed Excel (.xlsx, Office Open XML) export of events: the CSV export's pages and columns written as typed cells into
 // ZIP parts with fflate's streaming Zip, one sheet row at a time, so memory stays at about two pages whatever the size.
 import { Zip, ZipDeflate, ZipPassThrough, strToU8 } from "fflate";
-import type { EventFilter } from "./event-schema";
 import { CSV_COLUMNS, EXPORT_PAGE_ROWS, exportPage, exportRow, neutraliseFormula, type CatalogTemplates } from "./export";
-import type { SelectedEvent } from "./query";
+import type { ResolvedEventFilter, SelectedEvent } from "./query";
 
 /** Excel's rows per worksheet; the header takes one, so each sheet carries one row less of events. */
 export const EXCEL_MAX_ROWS = 1_048_576;
@@ -105,16 +104,17 @@ function workbookParts(sheets: { name: string; lastRow: number }[]): Record<stri
 }
 
 /** The filters of an export as label/value pairs, dates as ISO 8601; "none" when the export is unfiltered. */
-function filterRows(filter: EventFilter): [string, string][] {
+function filterRows(filter: ResolvedEventFilter): [string, string][] {
   const rows = Object.entries(filter).flatMap(([name, value]): [string, string][] => {
-    if (value === undefined || value === false) return [];
+    // The pseudonym the actor_id resolves to is the service's own lookup, not a filter the caller gave.
+    if (value === undefined || value === false || name === "actorIdKey") return [];
     if (name === "from" || name === "to") return [[name, new Date(value as number).toISOString()]];
     return [[name, String(value)]];
   });
   return rows.length > 0 ? rows : [["(none)", "all events"]];
 }
 
-function aboutSheet(filter: EventFilter, exportedAt: number, rows: number, sheets: string[], rowsPerSheet: number): string {
+function aboutSheet(filter: ResolvedEventFilter, exportedAt: number, rows: number, sheets: string[], rowsPerSheet: number): string {
   const lines: Cell[][] = [
     ["download-audit event export"],
     ["Exported at (UTC)", { date: exportedAt }],
@@ -181,7 +181,7 @@ export interface XlsxExportOptions {
  */
 export async function exportXlsxStream(
   db: D1Database,
-  filter: EventFilter,
+  filter: ResolvedEventFilter,
   templates: CatalogTemplates,
   options: XlsxExportOptions = {},
 ): Promise<ReadableStream<Uint8Array>> {

@@ -8,7 +8,7 @@ import Papa from "papaparse";
 import { jsonPage } from "../../db/json-pages";
 import { actors, events } from "../../db/ledger-schema";
 import type { EventFilter } from "./event-schema";
-import { eventSelection, filterConditions, toEvent, type SelectedEvent } from "./query";
+import { eventSelection, filterConditions, toEvent, type ResolvedEventFilter, type SelectedEvent } from "./query";
 
 export const CSV_COLUMNS = [
   "id", "occurred_at", "action", "status", "resource_type", "resource_id", "doi", "title", "actor_id", "email", "name",
@@ -109,7 +109,7 @@ const pageColumns = pageKeys.map((key) => eventSelection[key].name);
 /** The events after `after` in (occurred_at, id) order; at most `limit`, fewer when the page reaches ~1.5 MB. */
 export async function exportPage(
   db: D1Database,
-  filter: EventFilter,
+  filter: ResolvedEventFilter,
   after: { occurredAt: number; id: string } | null,
   limit = EXPORT_PAGE_ROWS,
 ): Promise<SelectedEvent[]> {
@@ -135,7 +135,7 @@ const encoder = new TextEncoder();
  */
 export async function exportStream(
   db: D1Database,
-  filter: EventFilter,
+  filter: ResolvedEventFilter,
   format: ExportFormat,
   templates: CatalogTemplates,
   pageRows = EXPORT_PAGE_ROWS,

@@ -7,7 +7,7 @@ import { actors, events } from "../../db/ledger-schema";
 import { base64UrlToText, textToBase64Url } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors";
 import type { Event, EventFilter } from "./event-schema";
-import { clientEventId, normaliseEmail } from "./ingest";
+import { actorKeyFor, clientEventId, normaliseEmail } from "./ingest";
 
 export const eventSelection = {
   id: events.id,
@@ -89,8 +89,19 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char
 const contains = (column: SQLiteColumn, text: string) => sql`${column} LIKE ${`%${escapeLike(text)}%`} ESCAPE '\\'`;
 
 /**
- * Events of the actors matching `condition`: their stored keys found through the actors' indexes, their events' ids
- * through event_rows_actor (the view's actor_key is decoded, so it cannot reach that index itself).
+ * A filter whose actor_id is resolved to the actor key it hashes to (resolveEventFilter): an actor with an actor_id is
+ * keyed by that HMAC, so it is found by the primary key of `actors` (migration 0015 dropped the actor_id index).
+ */
+export type ResolvedEventFilter = Omit<EventFilter, "actor_id"> & ({ actor_id?: undefined } | { actor_id: string; actorIdKey: string });
+
+export async function resolveEventFilter(piiKey: string, filter: EventFilter): Promise<ResolvedEventFilter> {
+  const { actor_id, ...rest } = filter;
+  return actor_id ? { ...rest, actor_id, actorIdKey: (await actorKeyFor(piiKey, { id: actor_id }))! } : rest;
+}
+
+/**
+ * Events of the actors matching `condition`: their stored keys found through the actors' primary key or e-mail index,
+ * their events' ids through event_rows_actor (the view's actor_key is decoded, so it cannot reach that index itself).
  */
 const eventsOfActors = (condition: SQL) =>
   inArray(
@@ -98,7 +109,7 @@ const eventsOfActors = (condition: SQL) =>
     sql`(SELECT id FROM event_rows WHERE actor_key IS NOT NULL AND actor_key IN (SELECT ${sql.raw(storedActorKeySql("actors.actor_key"))} FROM ${actors} WHERE ${condition}))`,
   );
 
-export function filterConditions(filter: EventFilter): SQL[] {
+export function filterConditions(filter: ResolvedEventFilter): SQL[] {
   const conditions: (SQL | undefined)[] = [
     filter.from === undefined ? undefined : gte(events.occurredAt, filter.from),
     filter.to === undefined ? undefined : lt(events.occurredAt, filter.to),
@@ -110,7 +121,8 @@ export function filterConditions(filter: EventFilter): SQL[] {
     filter.organisation ? eq(events.organisation, filter.organisation) : undefined,
     filter.ip_prefix ? eq(events.ipPrefix, filter.ip_prefix) : undefined,
     filter.user_key ? eq(events.userKey, filter.user_key) : undefined,
-    filter.actor_id ? eventsOfActors(sql`${actors.actorId} = ${filter.actor_id}`) : undefined,
+    // The key alone would also find an erased person's events: the actors row naming the id must still be there.
+    filter.actor_id ? eventsOfActors(sql`${actors.actorKey} = ${filter.actorIdKey} AND ${actors.actorId} = ${filter.actor_id}`) : undefined,
     filter.email ? eventsOfActors(sql`${actors.email} = ${normaliseEmail(filter.email)}`) : undefined,
     filter.q
       ? or(contains(events.message, filter.q), contains(events.title, filter.q), contains(events.organisation, filter.q))
@@ -126,7 +138,7 @@ export interface EventPage {
 }
 
 /** A page of events, newest first, continuing after `cursor` (keyset pagination on occurred_at, id). */
-export async function listEvents(db: D1Database, filter: EventFilter, limit: number, cursor?: string): Promise<EventPage> {
+export async function listEvents(db: D1Database, filter: ResolvedEventFilter, limit: number, cursor?: string): Promise<EventPage> {
   const conditions = filterConditions(filter);
   if (cursor) {
     const after = decodeCursor(cursor);

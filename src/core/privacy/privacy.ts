@@ -20,12 +20,15 @@ export type Subject = { email: string; actor_id?: undefined } | { actor_id: stri
 /** Subject access answers at most this many events; more is refused so that no answer is silently partial. */
 export const MAX_SUBJECT_EVENTS = 10_000;
 
-/** The pseudonymous keys that stand for the person: the one their identifier hashes to, and those of actors rows naming it. */
+/**
+ * The pseudonymous keys that stand for the person: the one their identifier hashes to, and for an e-mail those of actors
+ * rows naming it (a person known by id and e-mail is keyed by the id). Every actors row naming an actor_id is keyed by
+ * that id's hash, so an actor_id stands for that one key.
+ */
 async function subjectKeys(db: D1Database, piiKey: string, subject: Subject): Promise<string[]> {
   const computed = await actorKeyFor(piiKey, subject.email ? { email: subject.email } : { id: subject.actor_id });
-  const { results } = subject.email
-    ? await db.prepare("SELECT actor_key FROM actors WHERE email = ?1").bind(normaliseEmail(subject.email)).all<{ actor_key: string }>()
-    : await db.prepare("SELECT actor_key FROM actors WHERE actor_id = ?1").bind(subject.actor_id).all<{ actor_key: string }>();
+  if (!subject.email) return [computed!];
+  const { results } = await db.prepare("SELECT actor_key FROM actors WHERE email = ?1").bind(normaliseEmail(subject.email)).all<{ actor_key: string }>();
   return [...new Set([computed!, ...results.map((row) => row.actor_key)])];
 }
 

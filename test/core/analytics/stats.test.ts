@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { computeResourceStats, computeStats, computeUserStats } from "../../../src/core/analytics/stats";
 import { rebuildDays, runRollup } from "../../../src/core/analytics/rollup";
 import type { Interval } from "../../../src/core/analytics/periods";
+import { getConfig } from "../../../src/lib/config";
 import { allRows, clearLedger, DAY, random, randomInput, referenceStats, seedRows, type ReferenceScope, type SeedRow } from "../../stats-fixtures";
 
 const START = Date.UTC(2026, 0, 5); // a Monday, so ISO weeks and months both cut through the range
@@ -180,7 +181,7 @@ describe("stats from rollups equal stats from raw rows", () => {
     expect(resource.first_at).toBe(new Date(firstLast!.first).toISOString());
     expect(resource.last_at).toBe(new Date(firstLast!.last).toISOString());
 
-    const person = await computeUserStats(env.DB, { actorId: "user-3" }, downloads);
+    const person = await computeUserStats(env.DB, getConfig(env).piiKey, { actorId: "user-3" }, downloads);
     const mine = await env.DB.prepare(
       `SELECT count(*) AS events, count(DISTINCT resource_type || '/' || resource_id) AS resources,
          sum(CASE WHEN status = 'success' THEN bytes ELSE 0 END) AS bytes, max(occurred_at) AS last
@@ -188,6 +189,6 @@ describe("stats from rollups equal stats from raw rows", () => {
          AND status <> 'denied' AND action IN ('download', 'bundle.download', 'metadata.download')`,
     ).first<{ events: number; resources: number; bytes: number; last: number }>();
     expect(person).toEqual({ events: mine!.events, resources: mine!.resources, bytes: mine!.bytes, last_at: new Date(mine!.last).toISOString() });
-    expect(await computeUserStats(env.DB, { email: "nobody@example.org" }, downloads)).toEqual({ events: 0, resources: 0, bytes: 0, last_at: null });
+    expect(await computeUserStats(env.DB, getConfig(env).piiKey, { email: "nobody@example.org" }, downloads)).toEqual({ events: 0, resources: 0, bytes: 0, last_at: null });
   });
 });
