@@ -175,6 +175,24 @@ export function eventsViewSql(): string {
   return `CREATE VIEW events AS SELECT\n  ${columns}\nFROM event_rows AS r\nLEFT JOIN event_resources AS resources ON resources.id = r.resource`;
 }
 
+/** Columns of `eventsWithStoredIdsSql` holding a dictionary id: `stored_<column>` for each string, `stored_resource`. */
+export const STORED_ID_COLUMNS = [...DICTIONARY_COLUMNS.map((column) => `stored_${column}` as const), "stored_resource"] as const;
+
+/**
+ * The `events` view's SELECT with the stored dictionary ids beside the 27 logical columns, for bulk readers that resolve
+ * strings and resources themselves (exports, through EventDictionaries): a reader selects `stored_*` instead of the
+ * decoded columns and filters on the logical ones as on the view. SQLite flattens it into the outer query, so a decoded
+ * column that the outer query does not name is never computed.
+ */
+export function eventsWithStoredIdsSql(): string {
+  const columns = [
+    ...EVENT_COLUMNS.map((column) => `${decodeSql(column)} AS ${column}`),
+    ...DICTIONARY_COLUMNS.map((column) => `r.${column} AS stored_${column}`),
+    "r.resource AS stored_resource",
+  ];
+  return `SELECT ${columns.join(", ")} FROM event_rows AS r LEFT JOIN event_resources AS resources ON resources.id = r.resource`;
+}
+
 /** A statement adding the strings among `values` (SQL expressions) that the dictionary does not hold yet. */
 function dictionaryInsertSql(values: string[]): string {
   return `INSERT OR IGNORE INTO event_strings (value) SELECT value FROM json_each(json_array(${values.join(", ")})) WHERE value IS NOT NULL`;
