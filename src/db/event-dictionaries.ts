@@ -23,7 +23,10 @@ class BoundedCache<V> {
   private readonly entries = new Map<number, V>();
   private chars = 0;
 
-  constructor(private readonly size: (value: V) => number) {}
+  constructor(
+    private readonly size: (value: V) => number,
+    private readonly maxChars: number,
+  ) {}
 
   get(id: number): V | undefined {
     return this.entries.get(id);
@@ -42,7 +45,7 @@ class BoundedCache<V> {
   /** Drops the oldest entries until the budget holds (a page's ids are read before this runs). */
   trim(): void {
     for (const [id, value] of this.entries) {
-      if (this.chars <= MAX_CACHED_CHARS) break;
+      if (this.chars <= this.maxChars) break;
       this.entries.delete(id);
       this.chars -= this.size(value) + ENTRY_OVERHEAD_CHARS;
     }
@@ -59,12 +62,17 @@ function chunks(ids: number[], size: number): string[] {
 }
 
 export class EventDictionaries {
-  private readonly strings = new BoundedCache<string>((value) => value.length);
-  private readonly resources = new BoundedCache<StoredResource>((resource) =>
-    RESOURCE_COLUMNS.reduce((sum, column) => sum + (resource[column]?.length ?? 0), 0),
-  );
+  private readonly strings: BoundedCache<string>;
+  private readonly resources: BoundedCache<StoredResource>;
 
-  constructor(private readonly db: D1Database) {}
+  /** `maxCachedChars` bounds each cache (tests pass 0: every page looks its ids up again). */
+  constructor(
+    private readonly db: D1Database,
+    maxCachedChars = MAX_CACHED_CHARS,
+  ) {
+    this.strings = new BoundedCache((value) => value.length, maxCachedChars);
+    this.resources = new BoundedCache((resource) => RESOURCE_COLUMNS.reduce((sum, column) => sum + (resource[column]?.length ?? 0), 0), maxCachedChars);
+  }
 
   /** Fetches the strings and resources among the given ids that are not cached yet, in one round trip. */
   async load(stringIds: Iterable<unknown>, resourceIds: Iterable<unknown>): Promise<void> {

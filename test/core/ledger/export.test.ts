@@ -1,0 +1,255 @@
+import { env } from "cloudflare:workers";
+import { and, asc, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import Papa from "papaparse";
+import { beforeAll, describe, expect, it } from "vitest";
+import { EventDictionaries } from "../../../src/db/event-dictionaries";
+import { actors, events } from "../../../src/db/ledger-schema";
+import { CSV_COLUMNS, csvLines, exportPage, exportRow, exportStream } from "../../../src/core/ledger/export";
+import { eventSelection, toEvent, type SelectedEvent } from "../../../src/core/ledger/query";
+import type { EventFilter } from "../../../src/core/ledger/event-schema";
+import { recordingD1 } from "../../d1-spy";
+import { clearLedger, random, seedRows } from "../../stats-fixtures";
+
+const START = Date.UTC(2026, 2, 1);
+const templates = { recordUrl: "https://doi.org/{doi}", searchUrl: "https://commons.datacite.org/doi.org?query={dois}" };
+const all: EventFilter = { include_duplicates: true };
+
+/**
+ * The export's read path before it read stored dictionary ids: every row decoded by the `events` view and joined with
+ * `actors` in one query, CSV written by papaparse. The reference the new path must equal byte for byte.
+ */
+async function viewRows(filter: { resourceType?: string } = {}): Promise<SelectedEvent[]> {
+  return drizzle(env.DB)
+    .select(eventSelection)
+    .from(events)
+    .leftJoin(actors, eq(actors.actorKey, events.actorKey))
+    .where(filter.resourceType ? and(eq(events.resourceType, filter.resourceType), isNull(events.duplicateOf)) : undefined)
+    .orderBy(asc(events.occurredAt), asc(events.id));
+}
+const papaCsv = (rows: (string | number)[][]) => `${Papa.unparse(rows, { newline: "\r\n", escapeFormulae: /^[=+\-@\t\r]/, header: false })}\r\n`;
+
+const text = async (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
+
+/** Inserts through the `events` view (its INSTEAD OF trigger encodes the row), as SQL run by hand or before 0012 did. */
+async function insertThroughView(row: Record<string, string | number | null>): Promise<void> {
+  const columns = Object.keys(row);
+  await env.DB.prepare(`INSERT INTO events (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+    .bind(...Object.values(row))
+    .run();
+}
+
+describe("the export's read path (stored ids resolved in the Worker) against the view", () => {
+  beforeAll(async () => {
+    await clearLedger();
+    await seedRows([
+      {
+        // A service-written row: hex pseudonyms as BLOBs, an IPv4 prefix as an integer, a resource and four strings.
+        input: {
+          id: "0192f0c2-7a41-7cc3-9a4e-3b1f2f6f0001",
+          occurred_at: new Date(START).toISOString(),
+          action: "download",
+          status: "success",
+          resource: { type: "dataset", id: "ds-1", doi: "10.1234/ds.1", title: "Zürich — 東京 👩‍🔬 \"quoted\", with comma", file: "data/a.csv" },
+          actor: { id: "alice", email: "alice@example.org", name: "Alice Ådahl", organisation: "=Org, Inc." },
+          client: { ip: "198.51.100.23", user_agent: "Mozilla/5.0 (X11; Linux x86_64)", session_id: "sess-1", country: "CH" },
+          bytes: 12_345,
+          message: "line\r\nbreak",
+        },
+        receivedAt: START + 1000,
+      },
+      {
+        // IPv6 (kept as text, /48), no actor, no resource file, a bundle's DOIs in meta.
+        input: {
+          id: "legacy-ü-id/2",
+          occurred_at: new Date(START + 60_000).toISOString(),
+          action: "bundle.download",
+          status: "failure",
+          resource: { type: "bundle", id: "b-1" },
+          client: { ip: "2001:db8:1234:5678::1" },
+          meta: { dois: ["10.1234/ds.1", "10.1234/ds.2"] },
+        },
+        receivedAt: START + 61_000,
+      },
+      {
+        // Nulls everywhere optional; a person who will be erased (their actors row deleted) below.
+        input: { id: "legacy-3", occurred_at: new Date(START + 120_000).toISOString(), action: "download", actor: { id: "erased-person", email: "gone@example.org", name: "Gone" } },
+        receivedAt: START + 121_000,
+      },
+      {
+        input: { id: "legacy-4-denied", occurred_at: new Date(START + 180_000).toISOString(), action: "download", resource: { type: "dataset", id: "ds-1", doi: "10.1234/ds.1", title: "Zürich — 東京 👩‍🔬 \"quoted\", with comma", file: "data/a.csv" } },
+        receivedAt: START + 181_000,
+        denied: true,
+      },
+      {
+        input: { id: "legacy-5-dup", occurred_at: new Date(START + 240_000).toISOString(), action: "download", resource: { type: "dataset", id: "ds-2" } },
+        receivedAt: START + 241_000,
+        duplicateOf: "legacy-3",
+      },
+    ]);
+    await env.DB.prepare("DELETE FROM actors WHERE actor_id = 'erased-person'").run();
+    // Rows as hand-written SQL leaves them: non-hex and upper-case pseudonyms and a non-UUID client id kept as text, a
+    // dotted IPv4 prefix kept as text, an aggregated refusal with its count, a status and access method outside the codes.
+    await insertThroughView({
+      id: "hand-1",
+      occurred_at: START + 300_000,
+      received_at: START + 301_000,
+      action: "download",
+      status: "denied",
+      resource_type: "dataset",
+      resource_id: "ds-3",
+      title: "+SUM(1)",
+      actor_key: "NOT-HEX-actor",
+      user_key: "ABCDEF0123456789ABCDEF0123456789",
+      organisation: "Hand Org",
+      ip_prefix: "10.1.2.0",
+      ip_hash: "xyz",
+      user_agent: " padded ",
+      bytes: 0,
+      message: "@mention",
+      meta: null,
+      duplicate_of: null,
+      key_id: "key-a",
+      client_id: "client-chosen-id",
+      content_hash: "0".repeat(64),
+      denied_count: 7,
+      access_method: "robot",
+      country: null,
+      file: null,
+      session_id: "Session-ABC",
+    });
+    await insertThroughView({
+      id: "hand-2",
+      occurred_at: START + 300_000,
+      received_at: START + 302_000,
+      action: "custom.action",
+      status: "pending",
+      resource_type: null,
+      resource_id: null,
+      doi: null,
+      title: null,
+      actor_key: "a".repeat(64),
+      user_key: "a".repeat(64),
+      organisation: null,
+      ip_prefix: null,
+      user_agent: null,
+      key_id: "key-b",
+      client_id: "0192F0C2-7A41-7CC3-9A4E-3B1F2F6F0009",
+      access_method: "crawler",
+      session_id: "b".repeat(32),
+    });
+    // A row whose organisation id the dictionary does not hold (the view reads NULL).
+    await env.DB.prepare(
+      "INSERT INTO event_rows (id, occurred_at, received_at, action, status, organisation, key_id) SELECT 'raw-1', ?, ?, action, 1, 999999, key_id FROM event_rows WHERE id = 'hand-2'",
+    )
+      .bind(START + 400_000, START + 401_000)
+      .run();
+  });
+
+  it("reads every row exactly as the view does, including every stored encoding", async () => {
+    const expected = await viewRows();
+    expect(expected).toHaveLength(8);
+    expect(await exportPage(env.DB, all, null, 100)).toEqual(expected);
+  });
+
+  it("writes the same CSV and NDJSON bytes as the view and papaparse did, across pages and with an empty cache budget", async () => {
+    const rows = await viewRows();
+    const csv = papaCsv([[...CSV_COLUMNS], ...rows.map((row) => exportRow(row, templates))]);
+    const ndjson = rows.map((row) => `${JSON.stringify(toEvent(row))}\n`).join("");
+    for (const pageRows of [1, 3, 100]) {
+      expect(await text(await exportStream(env.DB, all, "csv", templates, pageRows)), `pages of ${pageRows}`).toBe(csv);
+      expect(await text(await exportStream(env.DB, all, "ndjson", templates, pageRows)), `pages of ${pageRows}`).toBe(ndjson);
+    }
+    // Dictionaries that forget everything after each page still resolve every id.
+    const forgetful = new EventDictionaries(env.DB, 0);
+    const read: SelectedEvent[] = [];
+    for (let page = await exportPage(env.DB, all, null, 2, forgetful); page.length > 0; ) {
+      read.push(...page);
+      const last = page.at(-1)!;
+      page = await exportPage(env.DB, all, { occurredAt: last.occurredAt!, id: last.id! }, 2, forgetful);
+    }
+    expect(read).toEqual(rows);
+  });
+
+  it("decodes each edge to the value written, field by field (worked out by hand)", async () => {
+    const csv = Papa.parse<string[]>((await text(await exportStream(env.DB, all, "csv", templates, 2))).slice(0, -2)).data;
+    const byId = new Map(csv.slice(1).map((row) => [row[0]!, Object.fromEntries(CSV_COLUMNS.map((column, index) => [column, row[index]]))]));
+    expect(byId.get("0192f0c2-7a41-7cc3-9a4e-3b1f2f6f0001")).toMatchObject({
+      occurred_at: "2026-03-01T00:00:00.000Z",
+      status: "success",
+      title: 'Zürich — 東京 👩‍🔬 "quoted", with comma',
+      actor_id: "alice",
+      email: "alice@example.org",
+      name: "Alice Ådahl",
+      organisation: "'=Org, Inc.",
+      ip: "198.51.100.0",
+      user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
+      bytes: "12345",
+      message: "line\r\nbreak",
+      link: "https://doi.org/10.1234/ds.1",
+      file: "data/a.csv",
+      country: "CH",
+    });
+    expect(byId.get("legacy-ü-id/2")).toMatchObject({
+      status: "failure",
+      ip: "2001:db8:1234::",
+      actor_id: "",
+      link: `https://commons.datacite.org/doi.org?query=${encodeURIComponent('"10.1234/ds.1" OR "10.1234/ds.2"')}`,
+    });
+    expect(byId.get("legacy-3")).toMatchObject({ actor_id: "", email: "", name: "", resource_type: "", title: "", ip: "", bytes: "" });
+    expect(byId.get("legacy-4-denied")).toMatchObject({ status: "denied", title: 'Zürich — 東京 👩‍🔬 "quoted", with comma' });
+    expect(byId.get("hand-1")).toMatchObject({
+      status: "denied",
+      title: "'+SUM(1)",
+      organisation: "Hand Org",
+      ip: "10.1.2.0",
+      user_agent: " padded ",
+      message: "'@mention",
+      session_id: "Session-ABC",
+      access_method: "robot",
+    });
+    expect(byId.get("hand-2")).toMatchObject({ action: "custom.action", status: "pending", access_method: "crawler", session_id: "b".repeat(32), organisation: "" });
+    expect(byId.get("raw-1")).toMatchObject({ action: "custom.action", status: "success", organisation: "" });
+
+    const ndjson = (await text(await exportStream(env.DB, all, "ndjson", templates, 3))).trim().split("\n").map((line) => JSON.parse(line));
+    const event = (id: string) => ndjson.find((candidate) => candidate.id === id);
+    expect(event("hand-1")).toMatchObject({ denied_count: 7, key_id: "key-a", client_id: "client-chosen-id", client: { ip: "10.1.2.0", session_id: "Session-ABC" } });
+    expect(event("hand-2")).toMatchObject({ key_id: "key-b", client_id: "0192F0C2-7A41-7CC3-9A4E-3B1F2F6F0009", actor: { id: null, organisation: null } });
+    expect(event("legacy-5-dup")).toMatchObject({ duplicate_of: "legacy-3", key_id: "test-seed", resource: { type: "dataset", id: "ds-2", doi: null, title: null, file: null } });
+    expect(event("legacy-4-denied")).toMatchObject({ status: "denied", received_at: "2026-03-01T00:03:01.000Z" });
+  });
+
+  it("filters as the view does: a resource type's rows only, duplicates hidden", async () => {
+    const filter: EventFilter = { resource_type: "dataset", include_duplicates: false };
+    const expected = await viewRows({ resourceType: "dataset" });
+    expect(expected.map((row) => row.id)).toEqual(["0192f0c2-7a41-7cc3-9a4e-3b1f2f6f0001", "legacy-4-denied", "hand-1"]);
+    expect(await exportPage(env.DB, filter, null, 100)).toEqual(expected);
+  });
+
+  it("looks each dictionary id up once per export, in one round trip per page that meets new ones", async () => {
+    const { db, statements } = recordingD1(env.DB);
+    await text(await exportStream(db, all, "csv", templates, 2));
+    const lookups = statements.filter((statement) => !statement.sql.includes("FROM event_rows"));
+    const ids = lookups.flatMap((statement) => JSON.parse(statement.params[0] as string) as number[]);
+    const strings = lookups.filter((statement) => statement.sql.includes("FROM event_strings")).flatMap((statement) => JSON.parse(statement.params[0] as string) as number[]);
+    expect(new Set(strings).size).toBe(strings.length);
+    // Strings: download, bundle.download, custom.action, =Org, Inc., Hand Org, the Mozilla agent, " padded ", test-seed,
+    // key-a, key-b, and organisation 999999 (asked for, not found); resources: ds-1 (with its file), b-1, ds-2, ds-3.
+    expect(strings.length).toBe(11);
+    expect(ids.length - strings.length).toBe(4);
+  });
+});
+
+describe("csvLines", () => {
+  it("writes every field as papaparse did (quotes, line breaks, byte-order marks, spaces, formula starts)", () => {
+    const next = random(12);
+    const alphabet = ['"', ",", "\r", "\n", "\ufeff", " ", "=", "+", "-", "@", "\t", "a", "Z", "'", ";", "é", "👩‍🔬", "0"];
+    const rows = Array.from({ length: 2000 }, () =>
+      Array.from({ length: 5 }, (_, column) =>
+        column === 4 ? Math.floor(next() * 1e9) : Array.from({ length: Math.floor(next() * 6) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(""),
+      ),
+    );
+    expect(csvLines(rows)).toBe(papaCsv(rows));
+    expect(csvLines([["=1", " a", "b ", 'say "hi"', 0]])).toBe(`"'=1"," a","b ","say ""hi""",0\r\n`);
+  });
+});
