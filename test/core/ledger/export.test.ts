@@ -240,6 +240,43 @@ describe("the export's read path (stored ids resolved in the Worker) against the
   });
 });
 
+describe("security: exports keep no personal data between pages", () => {
+  // Actors stay joined in SQL on every page instead of being cached like the dictionaries (which are append-only), so an
+  // erasure takes effect on the pages an export reads after it.
+  it("shows none of an erased person's data on pages read after the erasure", async () => {
+    await seedRows(
+      Array.from({ length: 4 }, (_, index) => ({
+        input: {
+          id: `erasure-${index}`,
+          occurred_at: new Date(START + 86_400_000 + index * 1000).toISOString(),
+          action: "download",
+          resource: { type: "erasure-test", id: "r-1" },
+          actor: { id: "mover", email: "mover@example.org", name: "Mo Ver", organisation: "Mover Org" },
+        },
+        receivedAt: START,
+      })),
+    );
+    const reader = (await exportStream(env.DB, { resource_type: "erasure-test", include_duplicates: false }, "csv", templates, 1)).getReader();
+    const decoder = new TextDecoder();
+    let csv = "";
+    const first = await reader.read();
+    csv += decoder.decode(first.value);
+    // The page after the first may already be read; every page from the third on is read after this.
+    await env.DB.prepare("DELETE FROM actors WHERE actor_id = 'mover'").run();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) csv += decoder.decode(chunk.value);
+    const rows = Papa.parse<string[]>(csv.slice(0, -2)).data.slice(1);
+    const person = (row: string[]) => [row[CSV_COLUMNS.indexOf("actor_id")], row[CSV_COLUMNS.indexOf("email")], row[CSV_COLUMNS.indexOf("name")]];
+    expect(rows.map((row) => row[0])).toEqual(["erasure-0", "erasure-1", "erasure-2", "erasure-3"]);
+    expect(person(rows[0]!)).toEqual(["mover", "mover@example.org", "Mo Ver"]);
+    expect(rows.slice(2).map(person)).toEqual([
+      ["", "", ""],
+      ["", "", ""],
+    ]);
+    // The organisation is the event's own (a dictionary string), not the person's record.
+    expect(rows[3]![CSV_COLUMNS.indexOf("organisation")]).toBe("Mover Org");
+  });
+});
+
 describe("csvLines", () => {
   it("writes every field as papaparse did (quotes, line breaks, byte-order marks, spaces, formula starts)", () => {
     const next = random(12);
