@@ -1,7 +1,8 @@
 // How a ledger row is stored compactly in `event_rows` and read back through the `events` view, byte for byte as written.
 //
-// Readers only ever see the logical columns (the `events` view of migration 0012); this module is the one place that
-// knows the physical encoding. Every encoding is lossless and type-preserving, so the canonical bytes that seals cover
+// Readers see the logical columns (the `events` view of migration 0012), bulk readers the same plus the stored dictionary
+// ids (eventsWithStoredIdsSql, resolved by event-dictionaries.ts); this module is the one place that knows the physical
+// encoding. Every encoding is lossless and type-preserving, so the canonical bytes that seals cover
 // are the same before and after the migration:
 // - a resource (type, id, DOI, title, file) becomes one id into the `event_resources` dictionary; other repeated strings
 //   (action, organisation, user agent, key id) become ids into the `event_strings` dictionary;

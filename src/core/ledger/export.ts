@@ -97,7 +97,7 @@ const NEEDS_QUOTES = /[",\r\n\ufeff]|^ | $/;
 
 /**
  * One CSV field, byte for byte as papaparse 5's unparse writes it with `escapeFormulae: FORMULA_START` (the export used
- * it until the export's throughput work; test/core/ledger/export-csv.test.ts compares the two): numbers as they print,
+ * it until the export's throughput work; test/core/ledger/export.test.ts compares the two): numbers as they print,
  * text quoted when needed with quotes doubled, formula starts neutralised. Written here because papaparse spent ~8 µs
  * per 21-field row (a regex replace and six scans per field), half of the Worker's time per exported row; this is one
  * test per field.
@@ -150,6 +150,16 @@ const PAGE_COLUMNS = {
   name: sql`${actors.name}`,
 };
 const PAGE_COLUMN_NAMES = Object.keys(PAGE_COLUMNS);
+/** A page row as jsonPage returns it, in PAGE_COLUMNS order. */
+type PageRow = [
+  id: string, occurredAt: number, receivedAt: number, action: unknown, status: SelectedEvent["status"], resource: unknown,
+  organisation: unknown, ipPrefix: string | null, userAgent: unknown, bytes: number | null, message: string | null,
+  meta: string | null, duplicateOf: string | null, keyId: unknown, clientId: string | null, deniedCount: number | null,
+  accessMethod: SelectedEvent["accessMethod"], country: string | null, sessionId: string | null, actorId: string | null,
+  email: string | null, name: string | null,
+];
+const STRING_POSITIONS = ["stored_action", "stored_organisation", "stored_user_agent", "stored_key_id"].map((name) => PAGE_COLUMN_NAMES.indexOf(name));
+const RESOURCE_POSITION = PAGE_COLUMN_NAMES.indexOf("stored_resource");
 const dialect = new SQLiteAsyncDialect();
 
 /** The page query: `events` is the view's SELECT with stored ids (same columns, so the filters read as on the view). */
@@ -178,14 +188,13 @@ export async function exportPage(
   dictionaries = new EventDictionaries(db),
 ): Promise<SelectedEvent[]> {
   const query = pageQuery(filter, after, limit);
-  const rows = await jsonPage(db, query.sql, query.params, PAGE_COLUMN_NAMES, ["occurred_at", "id"]);
+  const rows = (await jsonPage(db, query.sql, query.params, PAGE_COLUMN_NAMES, ["occurred_at", "id"])) as PageRow[];
   await dictionaries.load(
-    rows.flatMap(([, , , action, , , organisation, , userAgent, , , , , keyId]) => [action, organisation, userAgent, keyId]),
-    rows.map((row) => row[5]),
+    rows.flatMap((row) => STRING_POSITIONS.map((position) => row[position])),
+    rows.map((row) => row[RESOURCE_POSITION]),
   );
   const page = rows.map((row): SelectedEvent => {
-    const [id, occurredAt, receivedAt, action, status, resource, organisation, ipPrefix, userAgent, bytes, message, meta, duplicateOf, keyId, clientId, deniedCount, accessMethod, country, sessionId, actorId, email, name] =
-      row as [string, number, number, unknown, SelectedEvent["status"], unknown, unknown, string | null, unknown, number | null, string | null, string | null, string | null, unknown, string | null, number | null, SelectedEvent["accessMethod"], string | null, string | null, string | null, string | null, string | null];
+    const [id, occurredAt, receivedAt, action, status, resource, organisation, ipPrefix, userAgent, bytes, message, meta, duplicateOf, keyId, clientId, deniedCount, accessMethod, country, sessionId, actorId, email, name] = row;
     const stored = dictionaries.resource(resource);
     return {
       id,
