@@ -240,6 +240,34 @@ describe("the export's read path (stored ids resolved in the Worker) against the
   });
 });
 
+describe("the export's page query plans", () => {
+  /** The plan of the page statement exportPage sends for `filter`, continuing after a row. */
+  async function planFor(filter: EventFilter): Promise<string[]> {
+    const { db, statements } = recordingD1(env.DB);
+    await exportPage(db, filter, { occurredAt: START, id: "m" }, 100);
+    const page = statements.find((statement) => statement.sql.includes("FROM event_rows"))!;
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${page.sql}`).bind(...page.params).all<{ detail: string }>();
+    return plan.results.map((row) => row.detail);
+  }
+
+  it("continues by the time index's range, reads no string in SQL and sorts nothing but the page's JSON", async () => {
+    const plan = await planFor({ include_duplicates: false });
+    expect(plan, plan.join("\n")).toContain("SEARCH r USING INDEX event_rows_occurred ((occurred_at,id)>(?,?))");
+    expect(plan.filter((detail) => /event_strings|TEMP B-TREE FOR ORDER BY|^SCAN r$/.test(detail))).toEqual([]);
+    // The resource join is dropped when no filter needs it; actors are one primary-key look-up per row.
+    expect(plan.filter((detail) => /resources/.test(detail))).toEqual([]);
+    expect(plan).toContain("SEARCH actors USING PRIMARY KEY (actor_key=?) LEFT-JOIN");
+  });
+
+  it("finds a record's events by event_rows_resource, and a person's by event_rows_actor", async () => {
+    const byDoi = await planFor({ doi: "10.1234/ds.1", include_duplicates: false });
+    expect(byDoi).toContain("SEARCH r USING INDEX event_rows_resource (resource=? AND (occurred_at,id)>(?,?))");
+    const byActor = await planFor({ actor_id: "alice", include_duplicates: false });
+    expect(byActor).toContain("SEARCH event_rows USING COVERING INDEX event_rows_actor (actor_key=?)");
+    expect(byActor.filter((detail) => /^SCAN r\b/.test(detail))).toEqual([]);
+  });
+});
+
 describe("security: exports keep no personal data between pages", () => {
   // Actors stay joined in SQL on every page instead of being cached like the dictionaries (which are append-only), so an
   // erasure takes effect on the pages an export reads after it.
