@@ -4,19 +4,13 @@
 // the same user agent or title in every row it sends. A reader that selects the stored ids instead
 // (eventsWithStoredIdsSql) resolves them here: each id is fetched once per reader and then read from memory.
 import { RESOURCE_COLUMNS } from "./event-storage";
-import { preparedWithinLimits } from "./limits";
+import { jsonPage } from "./json-pages";
 
 export type StoredResource = Record<(typeof RESOURCE_COLUMNS)[number], string | null>;
 
 /** Characters of cached values (plus a per-entry overhead) kept per dictionary: about 4 MB of strings at most. */
 const MAX_CACHED_CHARS = 2_000_000;
 const ENTRY_OVERHEAD_CHARS = 32;
-/**
- * Ids per look-up statement: a string is at most a 1,024-character user agent and a resource about 2,600 characters,
- * so one statement's JSON answer stays far below D1's 2 MB value limit even at 3 UTF-8 bytes per character.
- */
-const STRINGS_PER_STATEMENT = 200;
-const RESOURCES_PER_STATEMENT = 100;
 
 /** A map that forgets its oldest entries once its values exceed a character budget. */
 class BoundedCache<V> {
@@ -55,55 +49,60 @@ class BoundedCache<V> {
 /** Only integers can be dictionary ids; any other stored value matches no entry, as the view's look-up finds none. */
 const isId = (value: unknown): value is number => Number.isSafeInteger(value);
 
-function chunks(ids: number[], size: number): string[] {
-  const parts: string[] = [];
-  for (let start = 0; start < ids.length; start += size) parts.push(JSON.stringify(ids.slice(start, start + size)));
-  return parts;
-}
-
 export class EventDictionaries {
-  private readonly strings: BoundedCache<string>;
-  private readonly resources: BoundedCache<StoredResource>;
+  private readonly strings: BoundedCache<string | null>;
+  private readonly resources: BoundedCache<StoredResource | null>;
 
   /** `maxCachedChars` bounds each cache (tests pass 0: every page looks its ids up again). */
   constructor(
     private readonly db: D1Database,
     maxCachedChars = MAX_CACHED_CHARS,
   ) {
-    this.strings = new BoundedCache((value) => value.length, maxCachedChars);
-    this.resources = new BoundedCache((resource) => RESOURCE_COLUMNS.reduce((sum, column) => sum + (resource[column]?.length ?? 0), 0), maxCachedChars);
+    this.strings = new BoundedCache((value) => value?.length ?? 0, maxCachedChars);
+    this.resources = new BoundedCache((resource) => RESOURCE_COLUMNS.reduce((sum, column) => sum + (resource?.[column]?.length ?? 0), 0), maxCachedChars);
   }
 
-  /** Fetches the strings and resources among the given ids that are not cached yet, in one round trip. */
+  /**
+   * Fetches the strings and resources among the given ids that are not cached yet: one statement per dictionary (both
+   * at once), more only when an answer would pass ~1.5 MB. D1 counts statements per invocation (1,000 on Workers Paid),
+   * so a page costs at most three of them, however many new ids it meets.
+   */
   async load(stringIds: Iterable<unknown>, resourceIds: Iterable<unknown>): Promise<void> {
     const missing = (ids: Iterable<unknown>, cache: { has(id: number): boolean }) => {
       const wanted = new Set<number>();
       for (const id of ids) if (isId(id) && !cache.has(id)) wanted.add(id);
-      return [...wanted];
+      return [...wanted].sort((a, b) => a - b);
     };
-    const strings = chunks(missing(stringIds, this.strings), STRINGS_PER_STATEMENT);
-    const resources = chunks(missing(resourceIds, this.resources), RESOURCES_PER_STATEMENT);
-    if (strings.length + resources.length === 0) return;
-    const statements = [
-      ...strings.map((ids) =>
-        preparedWithinLimits(this.db, "SELECT json_group_array(json_array(id, value)) AS entries FROM event_strings WHERE id IN (SELECT value FROM json_each(?))", [ids]),
-      ),
-      ...resources.map((ids) =>
-        preparedWithinLimits(
-          this.db,
-          `SELECT json_group_array(json_array(id, ${RESOURCE_COLUMNS.join(", ")})) AS entries FROM event_resources WHERE id IN (SELECT value FROM json_each(?))`,
-          [ids],
+    await Promise.all([
+      this.fetch("event_strings", ["value"], missing(stringIds, this.strings), (id, values) => this.strings.set(id, values && (values[0] as string))),
+      this.fetch("event_resources", RESOURCE_COLUMNS, missing(resourceIds, this.resources), (id, values) =>
+        this.resources.set(
+          id,
+          values && (Object.fromEntries(RESOURCE_COLUMNS.map((column, position) => [column, (values[position] as string | null) ?? null])) as StoredResource),
         ),
       ),
-    ];
-    const answers = await this.db.batch<{ entries: string }>(statements);
-    answers.forEach((answer, index) => {
-      const entries = JSON.parse(answer.results[0]?.entries ?? "[]") as [number, ...(string | null)[]][];
-      for (const [id, ...values] of entries) {
-        if (index < strings.length) this.strings.set(id, values[0] as string);
-        else this.resources.set(id, Object.fromEntries(RESOURCE_COLUMNS.map((column, position) => [column, values[position] ?? null])) as StoredResource);
-      }
-    });
+    ]);
+  }
+
+  /**
+   * Reads the rows of `ids` (ascending) in pages of at most ~1.5 MB of JSON. An id without a row is stored as `null`
+   * (only SQL written by hand can leave one), so it is not asked for again.
+   */
+  private async fetch(table: string, columns: readonly string[], ids: number[], store: (id: number, values: unknown[] | null) => void): Promise<void> {
+    let remaining = ids;
+    while (remaining.length > 0) {
+      const page = await jsonPage(
+        this.db,
+        `SELECT id, ${columns.join(", ")} FROM ${table} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+        [JSON.stringify(remaining)],
+        ["id", ...columns],
+        ["id"],
+      );
+      const found = new Map(page.map(([id, ...values]) => [id as number, values]));
+      const last = page.length === 0 ? Infinity : (page.at(-1)![0] as number);
+      for (const id of remaining) if (id <= last) store(id, found.get(id) ?? null);
+      remaining = remaining.filter((id) => id > last);
+    }
   }
 
   /** The string of a stored id, or null for NULL or an id the dictionary does not hold (as the view reads it). */

@@ -226,17 +226,43 @@ describe("the export's read path (stored ids resolved in the Worker) against the
     expect(await exportPage(env.DB, filter, null, 100)).toEqual(expected);
   });
 
-  it("looks each dictionary id up once per export, in one round trip per page that meets new ones", async () => {
+  it("looks each dictionary id up once per export, found or not", async () => {
     const { db, statements } = recordingD1(env.DB);
     await text(await exportStream(db, all, "csv", templates, 2));
     const lookups = statements.filter((statement) => !statement.sql.includes("FROM event_rows"));
     const ids = lookups.flatMap((statement) => JSON.parse(statement.params[0] as string) as number[]);
     const strings = lookups.filter((statement) => statement.sql.includes("FROM event_strings")).flatMap((statement) => JSON.parse(statement.params[0] as string) as number[]);
-    expect(new Set(strings).size).toBe(strings.length);
+    // Organisation 999999 may be asked a second time within its page's look-up: an answer without it cannot tell an id
+    // that does not exist from one the answer's size cap left for the next statement. Every other id is asked once.
+    expect(strings.length - new Set(strings).size).toBeLessThanOrEqual(1);
     // Strings: download, bundle.download, custom.action, =Org, Inc., Hand Org, the Mozilla agent, " padded ", test-seed,
     // key-a, key-b, and organisation 999999 (asked for, not found); resources: ds-1 (with its file), b-1, ds-2, ds-3.
-    expect(strings.length).toBe(11);
+    expect(new Set(strings).size).toBe(11);
     expect(ids.length - strings.length).toBe(4);
+  });
+});
+
+describe("dictionary look-ups larger than one D1 answer", () => {
+  it("continue in further statements until every id is read, and the rows still equal the view's", async () => {
+    // 600 resources with 3,000-character titles: ~1.8 MB of JSON, more than one ~1.5 MB answer.
+    await env.DB.prepare(
+      `INSERT INTO event_resources (resource_type, resource_id, title)
+       SELECT 'big-dictionary', 'r-' || value, printf('%04d', value) || substr(replace(hex(zeroblob(1500)), '0', 'x'), 1, 2996) FROM (WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < 600) SELECT value FROM n)`,
+    ).run();
+    await env.DB.prepare(
+      `INSERT INTO event_rows (id, occurred_at, received_at, action, status, resource, key_id)
+       SELECT 'big-' || printf('%06d', resources.id), ?, ?, strings.id, 1, resources.id, strings.id
+       FROM event_resources AS resources, (SELECT id FROM event_strings WHERE value = 'download') AS strings WHERE resources.resource_type = 'big-dictionary'`,
+    )
+      .bind(START + 2 * 86_400_000, START)
+      .run();
+    const filter: EventFilter = { resource_type: "big-dictionary", include_duplicates: false };
+    const { db, statements } = recordingD1(env.DB);
+    const page = await exportPage(db, filter, null, 1000);
+    expect(page).toHaveLength(600);
+    expect(statements.filter((statement) => statement.sql.includes("FROM event_resources WHERE id IN")).length).toBe(2);
+    expect(page).toEqual(await viewRows({ resourceType: "big-dictionary" }));
+    expect(page[599]!.title).toHaveLength(3000);
   });
 });
 
