@@ -2,7 +2,8 @@
 //
 // Decoding every row through the `events` view costs D1 four string look-ups and a resource join per row, and repeats
 // the same user agent or title in every row it sends. A reader that selects the stored ids instead
-// (eventsWithStoredIdsSql) resolves them here: each id is fetched once per reader and then read from memory.
+// (eventsWithStoredIdsSql) resolves them here: each id is fetched once per reader and then read from memory (again only
+// after the bounded cache has forgotten it). The dictionaries are append-only, so a cached entry cannot go stale.
 import { RESOURCE_COLUMNS } from "./event-storage";
 import { jsonPage } from "./json-pages";
 
@@ -65,7 +66,7 @@ export class EventDictionaries {
   /**
    * Fetches the strings and resources among the given ids that are not cached yet: one statement per dictionary (both
    * at once), more only when an answer would pass ~1.5 MB. D1 counts statements per invocation (1,000 on Workers Paid),
-   * so a page costs at most three of them, however many new ids it meets.
+   * so a page usually costs three at most (its own and one per dictionary), however many new ids it meets.
    */
   async load(stringIds: Iterable<unknown>, resourceIds: Iterable<unknown>): Promise<void> {
     const missing = (ids: Iterable<unknown>, cache: { has(id: number): boolean }) => {
