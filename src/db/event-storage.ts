@@ -1,7 +1,8 @@
 // How a ledger row is stored compactly in `event_rows` and read back through the `events` view, byte for byte as written.
 //
-// Readers only ever see the logical columns (the `events` view of migration 0012); this module is the one place that
-// knows the physical encoding. Every encoding is lossless and type-preserving, so the canonical bytes that seals cover
+// Readers see the logical columns (the `events` view of migration 0012), bulk readers the same plus the stored dictionary
+// ids (eventsWithStoredIdsSql, resolved by event-dictionaries.ts); this module is the one place that knows the physical
+// encoding. Every encoding is lossless and type-preserving, so the canonical bytes that seals cover
 // are the same before and after the migration:
 // - a resource (type, id, DOI, title, file) becomes one id into the `event_resources` dictionary; other repeated strings
 //   (action, organisation, user agent, key id) become ids into the `event_strings` dictionary;
@@ -173,6 +174,24 @@ function decodeSql(column: EventColumn): string {
 export function eventsViewSql(): string {
   const columns = EVENT_COLUMNS.map((column) => `${decodeSql(column)} AS ${column}`).join(",\n  ");
   return `CREATE VIEW events AS SELECT\n  ${columns}\nFROM event_rows AS r\nLEFT JOIN event_resources AS resources ON resources.id = r.resource`;
+}
+
+/** Columns of `eventsWithStoredIdsSql` holding a dictionary id: `stored_<column>` for each string, `stored_resource`. */
+export const STORED_ID_COLUMNS = [...DICTIONARY_COLUMNS.map((column) => `stored_${column}` as const), "stored_resource"] as const;
+
+/**
+ * The `events` view's SELECT with the stored dictionary ids beside the 27 logical columns, for bulk readers that resolve
+ * strings and resources themselves (exports, through EventDictionaries): a reader selects `stored_*` instead of the
+ * decoded columns and filters on the logical ones as on the view. SQLite flattens it into the outer query, so a decoded
+ * column that the outer query does not name is never computed.
+ */
+export function eventsWithStoredIdsSql(): string {
+  const columns = [
+    ...EVENT_COLUMNS.map((column) => `${decodeSql(column)} AS ${column}`),
+    ...DICTIONARY_COLUMNS.map((column) => `r.${column} AS stored_${column}`),
+    "r.resource AS stored_resource",
+  ];
+  return `SELECT ${columns.join(", ")} FROM event_rows AS r LEFT JOIN event_resources AS resources ON resources.id = r.resource`;
 }
 
 /** A statement adding the strings among `values` (SQL expressions) that the dictionary does not hold yet. */

@@ -1,8 +1,9 @@
 // "Which exact data did I use, and how do I get it again?": a person's successful file and bundle downloads resolved
 // against the catalog into a manifest, a Bash script that fetches and verifies every file, and BibTeX/RIS citations.
+import { EventDictionaries } from "../../db/event-dictionaries";
 import { bundleFolder } from "../bundles/bundles";
 import type { EventFilter } from "../ledger/event-schema";
-import { exportPage } from "../ledger/export";
+import { EXPORT_PAGE_ROWS, exportPage } from "../ledger/export";
 import { resolveEventFilter, type SelectedEvent } from "../ledger/query";
 import { ApiError } from "../../lib/errors";
 import { recordsForDownload, type RecordForDownload } from "./catalog";
@@ -112,7 +113,8 @@ async function downloadsOf(db: D1Database, request: ReproduceRequest): Promise<S
   };
   const resolved = await resolveEventFilter(request.piiKey, filter);
   const rows: SelectedEvent[] = [];
-  let page = await exportPage(db, resolved, null);
+  const dictionaries = new EventDictionaries(db);
+  let page = await exportPage(db, resolved, null, EXPORT_PAGE_ROWS, dictionaries);
   while (page.length > 0) {
     rows.push(...page.filter((row) => row.action === "download" || row.action === "bundle.download"));
     if (rows.length > MAX_REPRODUCE_EVENTS)
@@ -120,7 +122,7 @@ async function downloadsOf(db: D1Database, request: ReproduceRequest): Promise<S
         details: [{ path: "from", message: "narrow the range" }],
       });
     const last = page.at(-1)!;
-    page = await exportPage(db, resolved, { occurredAt: last.occurredAt!, id: last.id! });
+    page = await exportPage(db, resolved, { occurredAt: last.occurredAt!, id: last.id! }, EXPORT_PAGE_ROWS, dictionaries);
   }
   return rows;
 }

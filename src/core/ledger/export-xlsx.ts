@@ -1,6 +1,7 @@
 // Streamed Excel (.xlsx, Office Open XML) export of events: the CSV export's pages and columns written as typed cells into
 // ZIP parts with fflate's streaming Zip, one sheet row at a time, so memory stays at about two pages whatever the size.
 import { Zip, ZipDeflate, ZipPassThrough, strToU8 } from "fflate";
+import { EventDictionaries } from "../../db/event-dictionaries";
 import { CSV_COLUMNS, EXPORT_PAGE_ROWS, exportPage, exportRow, neutraliseFormula, type CatalogTemplates } from "./export";
 import type { ResolvedEventFilter, SelectedEvent } from "./query";
 
@@ -249,7 +250,8 @@ export async function exportXlsxStream(
     await ended;
   };
 
-  let page: SelectedEvent[] | null = await exportPage(db, filter, null, pageRows);
+  const dictionaries = new EventDictionaries(db);
+  let page: SelectedEvent[] | null = await exportPage(db, filter, null, pageRows, dictionaries);
   let finished = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -257,7 +259,7 @@ export async function exportXlsxStream(
         if (page !== null && page.length > 0) {
           const current: SelectedEvent[] = page;
           const last = current.at(-1)!;
-          page = await exportPage(db, filter, { occurredAt: last.occurredAt!, id: last.id! }, pageRows);
+          page = await exportPage(db, filter, { occurredAt: last.occurredAt!, id: last.id! }, pageRows, dictionaries);
           await writeRows(current);
         } else {
           await finish();
