@@ -30,15 +30,16 @@ interface Coverage {
   version: number;
   spanStart: number;
   spanEnd: number;
-  /** The first day after every rolled-up day: later days hold no rollup rows. */
-  rolledDays: number;
+  /** The day after the last day with rollup rows (a day's rows are written with its rollup_days row). */
+  rowsEnd: number;
 }
 
 async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> {
   const { results } = await db
     .prepare(
       `SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)
-       UNION ALL SELECT 'watermark_day_rolled', 1 FROM rollup_days WHERE day = (SELECT value FROM maintenance_state WHERE name = ?1) / ${DAY_MS}`,
+       UNION ALL SELECT 'watermark_day_rolled', 1 FROM rollup_days WHERE day = (SELECT value FROM maintenance_state WHERE name = ?1) / ${DAY_MS}
+       UNION ALL SELECT 'last_rolled_day', max(day) FROM rollup_days`,
     )
     .bind(ROLLUP_WATERMARK, ROLLUP_VERSION)
     .all<{ name: string; value: number }>();
@@ -48,18 +49,19 @@ async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> 
   // The rollup run rolls the open day too: once the watermark's day has a rollup, it holds the day's events received up
   // to the watermark (runs since roll it whenever it receives events), so the rollups answer it like a closed day.
   const rolledDays = dayOf(watermark) + (state.watermark_day_rolled ? 1 : 0);
+  const rowsEnd = state.last_rolled_day == null ? 0 : state.last_rolled_day + 1;
   const firstDay = Math.ceil(scope.from / DAY_MS);
   const endDay = Math.min(Math.floor(scope.to / DAY_MS), rolledDays);
   return endDay > firstDay
-    ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay), rolledDays }
-    : { watermark, version, spanStart: scope.from, spanEnd: scope.from, rolledDays };
+    ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay), rowsEnd }
+    : { watermark, version, spanStart: scope.from, spanEnd: scope.from, rowsEnd };
 }
 
 /**
  * How a ranking sums the covered days [firstDay, endDay) from the monthly tier (event_rollup_months, whose rows equal the
- * sums of their month's day rows): whole months from the tier; a month the range only partly covers either from its days
- * (`plus`), or from the tier minus the days outside the range (`minus`), whichever reads fewer days (days from `rolledDays`
- * on hold no rows). `months` is one run of consecutive months, [firstMonth, endMonth).
+ * sums of their month's day rows): whole months from the tier; a month the range covers in part either from its days
+ * (`plus`), or from the tier less its days outside the range (`minus`), whichever reads fewer days (no day from `rowsEnd`
+ * on holds rows). The months read from the tier are consecutive: [firstMonth, endMonth), empty when firstMonth = endMonth.
  */
 export interface MonthPlan {
   firstMonth: number;
@@ -68,7 +70,7 @@ export interface MonthPlan {
   minus: [number, number][];
 }
 
-export function monthPlan(firstDay: number, endDay: number, rolledDays: number): MonthPlan {
+export function monthPlan(firstDay: number, endDay: number, rowsEnd: number): MonthPlan {
   const months: number[] = [];
   const plus: [number, number][] = [];
   const minus: [number, number][] = [];
@@ -76,16 +78,14 @@ export function monthPlan(firstDay: number, endDay: number, rolledDays: number):
     const next = nextMonthStart(month);
     const from = Math.max(firstDay, month);
     const to = Math.min(endDay, next);
-    const before = from - month;
-    const after = Math.max(0, Math.min(next, rolledDays) - to);
-    if (before + after >= to - from) {
+    const after = Math.max(0, Math.min(next, rowsEnd) - to);
+    if (from - month + after >= to - from) {
       plus.push([from, to]);
       continue;
     }
     months.push(month);
-    if (before > 0) minus.push([month, from]);
-    // Every day to the month's end, rows or not: the tier's row holds whatever the day rows hold.
-    if (to < next) minus.push([to, next]);
+    if (from > month) minus.push([month, from]);
+    if (after > 0) minus.push([to, to + after]);
   }
   return months.length > 0
     ? { firstMonth: months[0]!, endMonth: nextMonthStart(months.at(-1)!), plus, minus }
@@ -193,7 +193,7 @@ class Sources {
     const { params, coverage } = this;
     const firstDay = dayOf(coverage.spanStart);
     const endDay = dayOf(coverage.spanEnd);
-    const plan = monthPlan(firstDay, endDay, coverage.rolledDays);
+    const plan = monthPlan(firstDay, endDay, coverage.rowsEnd);
     // The columns a grain leaves empty complete the prefix of the monthly tier's primary key.
     const emptyColumns = grain === "resource" ? ["organisation = ''"] : ["resource_type = ''", "resource_id = ''"];
     const conditions = [`grain = '${grain}'`, ...this.dimensionConditions(), ...extra];
