@@ -255,10 +255,12 @@ function userSetsSql(sources: Sources, grain: Grain, keyColumns: string, rollupC
 }
 
 /**
- * Covered days from which top lists are ranked key by key. Keyed ranking costs one seek per key of the grain whatever the
- * range, grouping costs a sort of every row in the range: over 90 days of the 1,000,000-event bench ledger (5,000
- * resources, ~6,000 resource rows a day) keyed ranking took a quarter of the time; below about a month the range's rows
- * are few enough that grouping them is the safer choice for a grain with many keys.
+ * Covered days from which top lists are ranked from the monthly tier (Sources.keyedSums). That costs a pass over the
+ * grain's monthly rows of the months the range touches and a seek per key for a partly covered month, whatever the range;
+ * grouping costs a sort of every day row in the range: over 90 days of the 1,000,000-event bench ledger (5,000 resources,
+ * ~6,000 resource rows a day, ~15,000 resource rows a month) grouping took four times as long as summing each key's day
+ * rows, which took ten times as long as the monthly tier; below about a month the range's rows are few enough that
+ * grouping them is the safer choice for a grain with many keys.
  */
 const KEYED_RANKING_MIN_DAYS = 28;
 
@@ -336,7 +338,7 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
   )} GROUP BY day, status`;
   const counting = request.userCounting ?? "exact";
   const newCounter = () => new UserCounter(counting === "estimated");
-  // Long ranges are ranked key by key (Sources.keyedSums) where a keyed index holds the grain; short ones by grouping the
+  // Long ranges are ranked from the monthly tier (Sources.keyedSums) where it holds the grain; short ones by grouping the
   // range's rows through the day-first rank indexes.
   const keyed = (source: Sources, grain: Grain) => source.coveredDays >= KEYED_RANKING_MIN_DAYS && (grain === "resource" || grain === "organisation");
   const organisations = sources();
