@@ -37,7 +37,7 @@ export const eventRollups = sqliteTable(
     primaryKey({
       columns: [table.grain, table.day, table.action, table.status, table.accessMethod, table.country, table.resourceType, table.resourceId, table.organisation],
     }),
-    // Also cover what a ranking sums, so that a long range is ranked key by key in index order (stats.ts: rankedSql).
+    // Also cover what a ranking sums, so that the edge days of a long range are summed key by key in index order (stats.ts: keyedSums).
     index("event_rollups_resource").on(table.grain, table.resourceType, table.resourceId, table.day, table.action, table.accessMethod, table.events),
     index("event_rollups_organisation").on(table.grain, table.organisation, table.day, table.action, table.accessMethod, table.events),
     // Covering indexes of the top-list scans over short ranges: ranking reads only these, never the rows with their user sets.
