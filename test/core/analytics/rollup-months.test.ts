@@ -209,6 +209,18 @@ describe("the monthly tier of the rollups", () => {
     expect(await monthRows()).toEqual(await monthRowsFromRaw());
   });
 
+  it("answers the open day from the tier once the run has rolled it up", async () => {
+    // 10:00 on the open day (25 Nov), received before the run's snapshot: the run rebuilds the open day.
+    await seedRows([handRow(14, "2026-11-25", "software/C", "Oslo", "download", "success", NOW + 130_000)]);
+    await runRollup(env.DB, { now: NOW + 200_000, settleMs: 60_000 });
+    expect((await monthRows()).find((row) => row.grain === "resource" && row.resource_id === "C" && row.month === NOV)!.events).toBe(2);
+    // To the start of tomorrow: September less 1–9 Sep, October whole, November from the tier alone (no rows after the 25th).
+    const stats = await computeStats(env.DB, { ...range, to: dayStart(day("2026-11-26")) });
+    // A: 2, 3, 8, 12; B: 4, 5, 7, 11; C: 6, 9, 14.
+    expect(stats.top_resources.map((row) => [row.resource_id, row.events])).toEqual([["A", 4], ["B", 4], ["C", 3]]);
+    expect(stats.totals.events).toBe(11);
+  });
+
   it("folds a late event into a retired day's rows and month, and follows day rows deleted by hand", async () => {
     const retired = await retireDay(env, day("2026-09-12"), { snapshot: NOW + 120_000 - 60_000, now: NOW + 120_000 });
     expect(retired?.deleted).toBe(2);
@@ -216,8 +228,8 @@ describe("the monthly tier of the rollups", () => {
     const sepA = async () => (await monthRows()).find((row) => row.grain === "resource" && row.resource_id === "A" && row.month === SEP)!.events;
     expect(await sepA()).toBe(4);
     // Same keys as event 2: the fold updates the existing day row (1 → 2 events) and the month (1, 2, 3, 12, 13).
-    await seedRows([handRow(13, "2026-09-12", "dataset/A", "Oslo", "download", "success", NOW + 130_000)]);
-    const run = await runRollup(env.DB, { now: NOW + 200_000, settleMs: 60_000 });
+    await seedRows([handRow(13, "2026-09-12", "dataset/A", "Oslo", "download", "success", NOW + 230_000)]);
+    const run = await runRollup(env.DB, { now: NOW + 300_000, settleMs: 60_000 });
     expect(run.folded).toBe(1);
     const dayRow = await env.DB.prepare(
       "SELECT events FROM event_rollups WHERE grain = 'resource' AND day = ?1 AND resource_id = 'A' AND action = 'download' AND status = 'success'",
