@@ -23,7 +23,7 @@ export function random(seed: number): () => number {
 /** Empties the ledger with everything derived from it (rollups, seals), so a test starts from a fresh deployment. */
 export async function clearLedger(): Promise<void> {
   await env.DB.batch(
-    ["events", "actors", "event_rollups", "rollup_days", "maintenance_state", "maintenance_leases", "integrity_seals", "integrity_verifications"].map((table) =>
+    ["events", "actors", "event_rollups", "event_rollup_months", "rollup_days", "maintenance_state", "maintenance_leases", "integrity_seals", "integrity_verifications"].map((table) =>
       env.DB.prepare(`DELETE FROM ${table}`),
     ),
   );

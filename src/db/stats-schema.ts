@@ -37,13 +37,35 @@ export const eventRollups = sqliteTable(
     primaryKey({
       columns: [table.grain, table.day, table.action, table.status, table.accessMethod, table.country, table.resourceType, table.resourceId, table.organisation],
     }),
-    // Also cover what a ranking sums, so that a long range is ranked key by key in index order (stats.ts: rankedSql).
+    // Also cover what a ranking sums, so that the edge days of a long range are summed key by key in index order (stats.ts: keyedSums).
     index("event_rollups_resource").on(table.grain, table.resourceType, table.resourceId, table.day, table.action, table.accessMethod, table.events),
     index("event_rollups_organisation").on(table.grain, table.organisation, table.day, table.action, table.accessMethod, table.events),
     // Covering indexes of the top-list scans over short ranges: ranking reads only these, never the rows with their user sets.
     index("event_rollups_rank_resource").on(table.grain, table.day, table.action, table.accessMethod, table.resourceType, table.resourceId, table.events),
     index("event_rollups_rank_organisation").on(table.grain, table.day, table.action, table.accessMethod, table.organisation, table.events),
   ],
+);
+
+/**
+ * Monthly event counts of the `resource` and `organisation` rollups (migration 0014), so that ranking a long range reads
+ * a few rows per key. WITHOUT ROWID (drizzle cannot say so); triggers on `event_rollups` keep every row equal to the sum
+ * of its month's day rows, whoever writes them.
+ */
+export const eventRollupMonths = sqliteTable(
+  "event_rollup_months",
+  {
+    grain: text("grain", { enum: ["resource", "organisation"] }).notNull(),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    organisation: text("organisation").notNull(),
+    /** Day number of the month's first day (UTC). */
+    month: integer("month").notNull(),
+    action: text("action").notNull(),
+    accessMethod: text("access_method", { enum: ["regular", "machine", "robot"] }).notNull(),
+    /** Counted events of both statuses. */
+    events: integer("events").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.grain, table.resourceType, table.resourceId, table.organisation, table.month, table.action, table.accessMethod] })],
 );
 
 /** One row per rolled-up day: which receipt time its rollup reflects, and whether its raw rows were archived away. */

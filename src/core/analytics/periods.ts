@@ -38,6 +38,18 @@ export function isoWeekMonday(label: string): number | undefined {
 
 export const monthLabel = (day: number) => dayLabel(day).slice(0, 7);
 
+/** The first day (day number) of the month holding `day`. */
+export function monthStart(day: number): number {
+  const date = new Date(dayStart(day));
+  return dayOf(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1));
+}
+
+/** The first day of the month after the one holding `day`. */
+export function nextMonthStart(day: number): number {
+  const date = new Date(dayStart(day));
+  return dayOf(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1));
+}
+
 export function periodLabel(interval: Interval, day: number): string {
   if (interval === "week") return isoWeekLabel(day);
   if (interval === "month") return monthLabel(day);

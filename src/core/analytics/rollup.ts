@@ -1,7 +1,8 @@
 // Daily rollups of counted events. A day that still has raw rows is rebuilt from them inside SQLite (INSERT … SELECT …
 // GROUP BY); a day whose raw rows were archived is never rebuilt, only folded: late events are added to its rows. Each day
 // records the receipt time its rollup reflects, so stats add exactly the raw rows received after it. The day's COUNTER
-// counts (core/counter) are written in the same atomic batches.
+// counts (core/counter) are written in the same atomic batches; the monthly tier of the resource and organisation rows
+// (event_rollup_months) follows every write to them through triggers (migration 0014).
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { HyperLogLog, parseUserHashes, sketchOf, sketchSql } from "./hll";
 import { ApiError } from "../../lib/errors";

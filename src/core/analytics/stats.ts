@@ -6,7 +6,7 @@ import { eventIdsOfActorsSql } from "../../db/event-storage";
 import { preparedWithinLimits } from "../../db/limits";
 import { parseUserHashes, UserCounter } from "./hll";
 import { actorKeyFor, normaliseEmail } from "../ledger/ingest";
-import { DAY_MS, dayOf, dayStart, periodLabel, periodsOf, type Interval } from "./periods";
+import { DAY_MS, dayOf, dayStart, monthStart, nextMonthStart, periodLabel, periodsOf, type Interval } from "./periods";
 import { ACCESS_METHOD_SQL, grainFor, ROLLUP_VERSION, ROLLUP_WATERMARK, type Grain } from "./rollup";
 
 export interface StatsScope {
@@ -30,13 +30,16 @@ interface Coverage {
   version: number;
   spanStart: number;
   spanEnd: number;
+  /** The day after the last day with rollup rows (a day's rows are written with its rollup_days row). */
+  rowsEnd: number;
 }
 
 async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> {
   const { results } = await db
     .prepare(
       `SELECT name, value FROM maintenance_state WHERE name IN (?1, ?2)
-       UNION ALL SELECT 'watermark_day_rolled', 1 FROM rollup_days WHERE day = (SELECT value FROM maintenance_state WHERE name = ?1) / ${DAY_MS}`,
+       UNION ALL SELECT 'watermark_day_rolled', 1 FROM rollup_days WHERE day = (SELECT value FROM maintenance_state WHERE name = ?1) / ${DAY_MS}
+       UNION ALL SELECT 'last_rolled_day', max(day) FROM rollup_days`,
     )
     .bind(ROLLUP_WATERMARK, ROLLUP_VERSION)
     .all<{ name: string; value: number }>();
@@ -46,11 +49,47 @@ async function coverageOf(db: D1Database, scope: StatsScope): Promise<Coverage> 
   // The rollup run rolls the open day too: once the watermark's day has a rollup, it holds the day's events received up
   // to the watermark (runs since roll it whenever it receives events), so the rollups answer it like a closed day.
   const rolledDays = dayOf(watermark) + (state.watermark_day_rolled ? 1 : 0);
+  const rowsEnd = state.last_rolled_day == null ? 0 : state.last_rolled_day + 1;
   const firstDay = Math.ceil(scope.from / DAY_MS);
   const endDay = Math.min(Math.floor(scope.to / DAY_MS), rolledDays);
   return endDay > firstDay
-    ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay) }
-    : { watermark, version, spanStart: scope.from, spanEnd: scope.from };
+    ? { watermark, version, spanStart: dayStart(firstDay), spanEnd: dayStart(endDay), rowsEnd }
+    : { watermark, version, spanStart: scope.from, spanEnd: scope.from, rowsEnd };
+}
+
+/**
+ * How a ranking sums the covered days [firstDay, endDay) from the monthly tier (event_rollup_months, whose rows equal the
+ * sums of their month's day rows): whole months from the tier; a month the range covers in part either from its days
+ * (`plus`), or from the tier less its days outside the range (`minus`), whichever reads fewer days (no day from `rowsEnd`
+ * on holds rows). The months read from the tier are consecutive: [firstMonth, endMonth), empty when firstMonth = endMonth.
+ */
+export interface MonthPlan {
+  firstMonth: number;
+  endMonth: number;
+  plus: [number, number][];
+  minus: [number, number][];
+}
+
+export function monthPlan(firstDay: number, endDay: number, rowsEnd: number): MonthPlan {
+  const months: number[] = [];
+  const plus: [number, number][] = [];
+  const minus: [number, number][] = [];
+  for (let month = monthStart(firstDay); month < endDay; month = nextMonthStart(month)) {
+    const next = nextMonthStart(month);
+    const from = Math.max(firstDay, month);
+    const to = Math.min(endDay, next);
+    const after = Math.max(0, Math.min(next, rowsEnd) - to);
+    if (from - month + after >= to - from) {
+      plus.push([from, to]);
+      continue;
+    }
+    months.push(month);
+    if (from > month) minus.push([month, from]);
+    if (after > 0) minus.push([to, to + after]);
+  }
+  return months.length > 0
+    ? { firstMonth: months[0]!, endMonth: nextMonthStart(months.at(-1)!), plus, minus }
+    : { firstMonth: 0, endMonth: 0, plus, minus };
 }
 
 /** Numbered parameters of one statement; a named value is bound once however often the SQL mentions it. */
@@ -142,17 +181,34 @@ class Sources {
   }
 
   /**
-   * `SELECT <keys>, events` with each key's events summed over the covered days (NULL for keys without any: a ranking
-   * leaves them out with `HAVING events IS NOT NULL`, as filtering here would compute each sum twice), by one seek
-   * per key of the grain into the keyed index (grain, key…, day, action, access_method, events), which visits only the
-   * range's rows and in key order. Grouping the range's rows instead sorts every one of them: over a long range of a
-   * resource grain that holds about one row per event, that sort is most of the cost of a cold /v1/stats.
+   * `SELECT <keys>, events` with each key's events summed over the covered days (0 for keys without any: a ranking leaves
+   * them out with `HAVING events > 0`), from the monthly tier (monthPlan): its rows of the months that overlap the range
+   * are grouped by key in primary-key order (no sort), which lists every key with an event in the range and sums the
+   * months the plan reads whole; the days of a partly covered month are then added, or those outside the range taken
+   * away, by one seek per key into the keyed day index (grain, key…, day, action, access_method, events). Summing every
+   * day row instead reads about one row per event of a long range at the resource grain; grouping them sorts each one.
    */
   keyedSums(grain: "resource" | "organisation", keys: string[], extra: string[]): string | null {
-    const perKey = this.rollups(grain, "sum(events)", [...extra, ...keys.map((key) => `${key} = keys.${key}`)]);
-    if (!perKey) return null;
-    return `SELECT ${keys.map((key) => `keys.${key} AS ${key}`).join(", ")}, (${perKey}) AS events
-      FROM (SELECT DISTINCT ${keys.join(", ")} FROM event_rollups WHERE grain = '${grain}' AND ${extra.join(" AND ")}) AS keys`;
+    if (!this.hasRollups) return null;
+    const { params, coverage } = this;
+    const firstDay = dayOf(coverage.spanStart);
+    const endDay = dayOf(coverage.spanEnd);
+    const plan = monthPlan(firstDay, endDay, coverage.rowsEnd);
+    // The columns a grain leaves empty complete the prefix of the monthly tier's primary key.
+    const emptyColumns = grain === "resource" ? ["organisation = ''"] : ["resource_type = ''", "resource_id = ''"];
+    const conditions = [`grain = '${grain}'`, ...this.dimensionConditions(), ...extra];
+    const perKey = [...conditions, ...keys.map((key) => `${key} = months.${key}`)].join(" AND ");
+    const days = ([from, to]: [number, number], name: string) =>
+      `coalesce((SELECT sum(events) FROM event_rollups WHERE day >= ${params.add(`${name}From`, from)} AND day < ${params.add(`${name}To`, to)} AND ${perKey}), 0)`;
+    const planned = `month >= ${params.add("firstMonth", plan.firstMonth)} AND month < ${params.add("endMonth", plan.endMonth)}`;
+    const months = `SELECT ${keys.join(", ")}, sum(CASE WHEN ${planned} THEN events ELSE 0 END) AS events FROM event_rollup_months
+      WHERE ${[...conditions, ...emptyColumns].join(" AND ")} AND month >= ${params.add("monthsFrom", monthStart(firstDay))} AND month < ${params.add("monthsTo", endDay)}
+      GROUP BY ${keys.join(", ")}`;
+    const edges = [
+      ...plan.plus.map((range, index) => ` + ${days(range, `plus${index}`)}`),
+      ...plan.minus.map((range, index) => ` - ${days(range, `minus${index}`)}`),
+    ].join("");
+    return `SELECT ${keys.map((key) => `months.${key} AS ${key}`).join(", ")}, months.events${edges} AS events FROM (${months}) AS months`;
   }
 
   statement(db: D1Database, sql: string): D1PreparedStatement {
@@ -199,10 +255,12 @@ function userSetsSql(sources: Sources, grain: Grain, keyColumns: string, rollupC
 }
 
 /**
- * Covered days from which top lists are ranked key by key. Keyed ranking costs one seek per key of the grain whatever the
- * range, grouping costs a sort of every row in the range: over 90 days of the 1,000,000-event bench ledger (5,000
- * resources, ~6,000 resource rows a day) keyed ranking took a quarter of the time; below about a month the range's rows
- * are few enough that grouping them is the safer choice for a grain with many keys.
+ * Covered days from which top lists are ranked from the monthly tier (Sources.keyedSums). That costs a pass over the
+ * grain's monthly rows of the months the range touches and a seek per key for a partly covered month, whatever the range;
+ * grouping costs a sort of every day row in the range: over 90 days of the 1,000,000-event bench ledger (5,000 resources,
+ * ~6,000 resource rows a day, ~15,000 resource rows a month) grouping took four times as long as summing each key's day
+ * rows, which took ten times as long as the monthly tier; below about a month the range's rows are few enough that
+ * grouping them is the safer choice for a grain with many keys.
  */
 const KEYED_RANKING_MIN_DAYS = 28;
 
@@ -280,7 +338,7 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
   )} GROUP BY day, status`;
   const counting = request.userCounting ?? "exact";
   const newCounter = () => new UserCounter(counting === "estimated");
-  // Long ranges are ranked key by key (Sources.keyedSums) where a keyed index holds the grain; short ones by grouping the
+  // Long ranges are ranked from the monthly tier (Sources.keyedSums) where it holds the grain; short ones by grouping the
   // range's rows through the day-first rank indexes.
   const keyed = (source: Sources, grain: Grain) => source.coveredDays >= KEYED_RANKING_MIN_DAYS && (grain === "resource" || grain === "organisation");
   const organisations = sources();
@@ -293,7 +351,7 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       raw: "organisation <> ''",
       ...(keyed(organisations, organisationGrain) ? { rollupSql: organisations.keyedSums("organisation", ["organisation"], ["organisation <> ''"]) } : {}),
     },
-  )} GROUP BY organisation HAVING events IS NOT NULL ORDER BY events DESC, organisation LIMIT ${organisations.params.add("limit", request.topOrganisations)}`;
+  )} GROUP BY organisation HAVING events > 0 ORDER BY events DESC, organisation LIMIT ${organisations.params.add("limit", request.topOrganisations)}`;
   const resources = sources();
   const resourcesSql = `SELECT resource_type, resource_id, sum(events) AS events FROM ${resources.union(
     resourceGrain,
@@ -304,7 +362,7 @@ async function aggregateStats(db: D1Database, request: StatsRequest, coverage: C
       raw: "resource_id <> ''",
       ...(keyed(resources, resourceGrain) ? { rollupSql: resources.keyedSums("resource", ["resource_type", "resource_id"], ["resource_id <> ''"]) } : {}),
     },
-  )} GROUP BY resource_type, resource_id HAVING events IS NOT NULL ORDER BY events DESC, resource_type, resource_id LIMIT ${resources.params.add("limit", request.topResources)}`;
+  )} GROUP BY resource_type, resource_id HAVING events > 0 ORDER BY events DESC, resource_type, resource_id LIMIT ${resources.params.add("limit", request.topResources)}`;
 
   // The split ignores the access-method filter: it shows what the filter keeps and what it leaves out.
   const allMethods = () => new Sources({ ...request, accessMethods: undefined }, coverage);

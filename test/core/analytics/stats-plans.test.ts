@@ -1,5 +1,6 @@
-// Query plans of the /v1/stats rankings: a long range sums each key's days through the keyed covering index (one seek per
-// key, no sort of the range's rows), a short one groups the range's rows through the day-first rank index.
+// Query plans of the /v1/stats rankings: a long range groups the monthly tier in primary-key order (no sort) and adds or
+// takes away the days of partly covered months by one seek per key into the keyed covering index; a short one groups the
+// range's day rows through the day-first rank index.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runRollup } from "../../../src/core/analytics/rollup";
@@ -36,15 +37,20 @@ describe("query plans of the stats rankings", () => {
     await runRollup(env.DB, { now: NOW, settleMs: 60_000 });
   }, 60_000);
 
-  it("ranks a long range key by key through the keyed covering indexes, each key's sum computed once", async () => {
-    for (const [key, index, seek] of [
-      ["resource_type, resource_id", "event_rollups_resource", "grain=? AND resource_type=? AND resource_id=? AND day>? AND day<?"],
-      ["organisation", "event_rollups_organisation", "grain=? AND organisation=? AND day>? AND day<?"],
+  it("ranks a long range from the monthly tier in key order, with one keyed seek per key and partly covered month", async () => {
+    // 4 May – 12 June: May from the tier less 1–3 May (3 days outside against 28 inside), June from the tier alone (no day
+    // after 12 June has rollup rows): one keyed seek of the day rows per key, no sort of any rows.
+    for (const [key, monthSeek, index, daySeek] of [
+      ["resource_type, resource_id", "grain=?", "event_rollups_resource", "grain=? AND resource_type=? AND resource_id=? AND day>? AND day<?"],
+      ["organisation", "grain=? AND resource_type=? AND resource_id=?", "event_rollups_organisation", "grain=? AND organisation=? AND day>? AND day<?"],
     ] as const) {
       const [plan] = await rankingPlans(DAYS, key);
-      // Once: a filter on the per-key sum outside its subquery would make SQLite compute every sum twice.
-      expect(plan!.filter((line) => line === `SEARCH event_rollups USING COVERING INDEX ${index} (${seek})`), key).toHaveLength(1);
-      expect(plan, key).toContain(`SEARCH event_rollups USING COVERING INDEX ${index} (grain=?)`);
+      const months = plan!.indexOf("CO-ROUTINE months");
+      expect(plan![months + 1], key).toBe(`SEARCH event_rollup_months USING PRIMARY KEY (${monthSeek})`);
+      expect(plan!.filter((line) => line === `SEARCH event_rollups USING COVERING INDEX ${index} (${daySeek})`), key).toHaveLength(1);
+      // The only sorts are the final grouping and ordering of the ranked keys (with the raw rows after the rollups).
+      expect(plan!.filter((line) => line.startsWith("USE TEMP B-TREE")), key).toEqual(["USE TEMP B-TREE FOR GROUP BY", "USE TEMP B-TREE FOR ORDER BY"]);
+      expect(plan!.some((line) => line.includes("SCAN event_rollup"))).toBe(false);
     }
   });
 
