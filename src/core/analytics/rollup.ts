@@ -1,7 +1,7 @@
 // Daily rollups of counted events. A day that still has raw rows is rebuilt from them inside SQLite (INSERT … SELECT …
-// GROUP BY); a day whose raw rows were archived is never rebuilt, only folded: late events are added to its rows. Each day
-// records the receipt time its rollup reflects, so stats add exactly the raw rows received after it. The day's COUNTER
-// counts (core/counter) are written in the same atomic batches.
+// GROUP BY) unless none of those rows changed since its last rebuild; a day whose raw rows were archived is never rebuilt,
+// only folded: late events are added to its rows. Each day records the receipt time its rollup reflects, so stats add
+// exactly the raw rows received after it. The day's COUNTER counts (core/counter) are written in the same atomic batches.
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { HyperLogLog, parseUserHashes, sketchOf, sketchSql } from "./hll";
 import { ApiError } from "../../lib/errors";
@@ -110,11 +110,22 @@ interface DayState {
   rolled_through: number;
   rolled_at: number;
   purged_at: number | null;
+  raw_rows: number | null;
 }
 
 export async function dayState(db: D1Database, day: number): Promise<DayState | null> {
-  return db.prepare("SELECT rolled_through, rolled_at, purged_at FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
+  return db.prepare("SELECT rolled_through, rolled_at, purged_at, raw_rows FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
 }
+
+/**
+ * How many ledger rows a rebuild of the day at receipt time `through` (an SQL expression) reads: its own rows and those of
+ * the 30 s after it (COUNTER double-clicks, counter/count.ts), received in (-1, through]. Counted from the covering index
+ * `event_rows_occurred` alone (it holds the primary key's received_at; both columns are stored as they are): through the
+ * view the planner walks the receipt order instead, ~80× slower.
+ */
+const rawRowsSql = (day: number, through: string) =>
+  `(SELECT count(*) FROM event_rows WHERE occurred_at >= ${dayStart(day)} AND occurred_at <= ${dayStart(day) + DAY_MS + DOUBLE_CLICK_MS}
+     AND +received_at > -1 AND +received_at <= ${through})`;
 
 async function rebuildDay(db: D1Database, day: number, snapshot: number, now: number, rules: CounterRules): Promise<void> {
   const params = [day, dayStart(day), dayStart(day) + DAY_MS, -1, snapshot];
@@ -127,8 +138,8 @@ async function rebuildDay(db: D1Database, day: number, snapshot: number, now: nu
     ...replaceCounterDay(db, day, counter, { sql: rebuildAllowed("?2", "?3"), params: [day, snapshot] }),
     preparedWithinLimits(
       db,
-      `INSERT INTO rollup_days (day, rolled_through, rolled_at) VALUES (?1, ?2, ?3)
-       ON CONFLICT(day) DO UPDATE SET rolled_through = excluded.rolled_through, rolled_at = excluded.rolled_at
+      `INSERT INTO rollup_days (day, rolled_through, rolled_at, raw_rows) VALUES (?1, ?2, ?3, ${rawRowsSql(day, "?2")})
+       ON CONFLICT(day) DO UPDATE SET rolled_through = excluded.rolled_through, rolled_at = excluded.rolled_at, raw_rows = excluded.raw_rows
        WHERE rollup_days.rolled_through <= excluded.rolled_through AND rollup_days.purged_at IS NULL`,
       [day, snapshot, now],
     ),
@@ -209,9 +220,29 @@ async function foldDay(db: D1Database, day: number, state: DayState, snapshot: n
   );
 }
 
+/**
+ * Moves an unpurged day's rollup to `snapshot` without rebuilding it when a rebuild would read exactly the rows it was
+ * built from: the count of rows it would read now equals `raw_rows`. Before a day is purged its rows are only ever added,
+ * so an equal count means that no row arrived since, neither received after `rolled_through` nor flushed late with an
+ * earlier receipt time. Check and move are one statement (atomic); false when the count differs or the state moved.
+ */
+async function raiseIfCurrent(db: D1Database, day: number, state: DayState, snapshot: number, now: number): Promise<boolean> {
+  if (state.raw_rows === null || state.purged_at !== null) return false;
+  const result = await preparedWithinLimits(
+    db,
+    `UPDATE rollup_days SET rolled_through = ?1, rolled_at = ?2
+     WHERE day = ?3 AND rolled_through = ?4 AND purged_at IS NULL AND raw_rows = ${rawRowsSql(day, "?1")}`,
+    [snapshot, now, day, state.rolled_through],
+  ).run();
+  return (result.meta.changes ?? 0) === 1;
+}
+
 export type DayOutcome = "rebuilt" | "folded" | "current";
 
-/** Brings one day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
+/**
+ * Brings one day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist (or only move its receipt time
+ * when none of them changed), fold afterwards.
+ */
 export async function rollDay(
   db: D1Database,
   day: number,
@@ -225,6 +256,7 @@ export async function rollDay(
     await foldDay(db, day, state, snapshot, now, rules);
     return "folded";
   }
+  if (state && (await raiseIfCurrent(db, day, state, snapshot, now))) return "current";
   await rebuildDay(db, day, snapshot, now, rules);
   return "rebuilt";
 }
