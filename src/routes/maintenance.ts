@@ -44,7 +44,7 @@ const rollupRoute = createRoute({
   tags: ["Maintenance"],
   summary: "Roll up days: the cron's incremental run (empty body; the open day too), or a rebuild of closed days in [from, to)",
   description:
-    "Rebuilding is idempotent: a day that still has raw rows is recomputed from them (unless none of them changed since its last rebuild); a day whose raw rows were archived keeps its rollup and only folds in events that arrived since. 409 while a cron run holds the lease.",
+    "Rebuilding is idempotent: a day that still has raw rows is recomputed from them; a day whose raw rows were archived keeps its rollup and only folds in events that arrived since. 409 while a cron run holds the lease.",
   security,
   middleware: [requireScope("admin"), ...jsonBody(16 * 1024)] as const,
   request: { body: { required: true, content: { "application/json": { schema: RollupRequestSchema } } } },
@@ -66,7 +66,7 @@ maintenance.openapi(rollupRoute, async (c) => {
   const toDay = dayOf(body.to);
   if (toDay <= fromDay || toDay - fromDay > MAX_REBUILD_DAYS)
     throw new ApiError("invalid_request", `\`to\` must be after \`from\`, at most ${MAX_REBUILD_DAYS} days`, { details: [{ path: "to", message: "out of range" }] });
-  const run = await rebuildDays(c.var.db, fromDay, toDay, { settleMs, counter: c.var.config.counterRules });
+  const run = await rebuildDays(c.var.db, fromDay, toDay, { settleMs, counter: c.var.config.counterRules, force: true });
   await recordAdminAction(c.env, c.var.config, {
     action: "rollup.run",
     apiKeyId: c.var.apiKeyId,

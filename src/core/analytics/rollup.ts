@@ -241,7 +241,7 @@ export type DayOutcome = "rebuilt" | "folded" | "current";
 
 /**
  * Brings one day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist (or only move its receipt time
- * when none of them changed), fold afterwards.
+ * when none of them changed, unless `force`: an operator's rebuild, e.g. after the COUNTER rules changed), fold afterwards.
  */
 export async function rollDay(
   db: D1Database,
@@ -249,6 +249,7 @@ export async function rollDay(
   snapshot: number,
   now = Date.now(),
   rules: CounterRules = DEFAULT_COUNTER_RULES,
+  { force = false } = {},
 ): Promise<DayOutcome> {
   const state = await dayState(db, day);
   if (state && state.rolled_through > snapshot) return "current";
@@ -256,7 +257,7 @@ export async function rollDay(
     await foldDay(db, day, state, snapshot, now, rules);
     return "folded";
   }
-  if (state && (await raiseIfCurrent(db, day, state, snapshot, now))) return "current";
+  if (state && !force && (await raiseIfCurrent(db, day, state, snapshot, now))) return "current";
   await rebuildDay(db, day, snapshot, now, rules);
   return "rebuilt";
 }
@@ -358,10 +359,17 @@ async function distinctDays(db: D1Database, sql: string, params: unknown[]): Pro
   return results.map((row) => row.day);
 }
 
-async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number, now: number, rules: CounterRules): Promise<Omit<RollupRun, "watermark">> {
+async function rollDays(
+  db: D1Database,
+  days: Iterable<number>,
+  snapshot: number,
+  now: number,
+  rules: CounterRules,
+  options: { force?: boolean } = {},
+): Promise<Omit<RollupRun, "watermark">> {
   const summary = { days: 0, rebuilt: 0, folded: 0 };
   for (const day of [...new Set(days)].sort((a, b) => a - b)) {
-    const outcome = await rollDay(db, day, snapshot, now, rules);
+    const outcome = await rollDay(db, day, snapshot, now, rules, options);
     summary.days++;
     if (outcome === "rebuilt") summary.rebuilt++;
     if (outcome === "folded") summary.folded++;
@@ -422,12 +430,15 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
   return { watermark: snapshot, ...summary };
 }
 
-/** Rebuilds (or, for archived days, folds) every closed day in [fromDay, toDay) that has events or rollups. */
+/**
+ * Rebuilds (or, for archived days, folds) every closed day in [fromDay, toDay) that has events or rollups; a day whose
+ * ledger rows did not change since its last rebuild only moves its receipt time unless `force`.
+ */
 export async function rebuildDays(
   db: D1Database,
   fromDay: number,
   toDay: number,
-  options: RollupOptions,
+  options: RollupOptions & { force?: boolean },
 ): Promise<Omit<RollupRun, "watermark"> & { snapshot: number }> {
   const now = options.now ?? Date.now();
   const snapshot = now - options.settleMs;
@@ -440,5 +451,5 @@ export async function rebuildDays(
     ]),
     distinctDays(db, "SELECT day FROM rollup_days WHERE day >= ?1 AND day < ?2", [fromDay, end]),
   ]);
-  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now, options.counter ?? DEFAULT_COUNTER_RULES)) };
+  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now, options.counter ?? DEFAULT_COUNTER_RULES, { force: options.force })) };
 }
