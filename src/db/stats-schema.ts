@@ -76,6 +76,11 @@ export const rollupDays = sqliteTable("rollup_days", {
   rolledAt: integer("rolled_at").notNull(),
   /** Set once retention has converted the day's user sets to sketches; from then on the day is folded, never rebuilt. */
   purgedAt: integer("purged_at"),
+  /**
+   * Ledger rows the last rebuild read (occurred in the day or the 30 s after it, received ≤ rolled_through); NULL when
+   * unknown. While the same count still holds, the rollup is current (rollup.ts: raiseIfCurrent).
+   */
+  rawRows: integer("raw_rows"),
 });
 
 /** Named numeric state of maintenance jobs, e.g. the rollup watermark. */

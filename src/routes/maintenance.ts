@@ -66,7 +66,7 @@ maintenance.openapi(rollupRoute, async (c) => {
   const toDay = dayOf(body.to);
   if (toDay <= fromDay || toDay - fromDay > MAX_REBUILD_DAYS)
     throw new ApiError("invalid_request", `\`to\` must be after \`from\`, at most ${MAX_REBUILD_DAYS} days`, { details: [{ path: "to", message: "out of range" }] });
-  const run = await rebuildDays(c.var.db, fromDay, toDay, { settleMs, counter: c.var.config.counterRules });
+  const run = await rebuildDays(c.var.db, fromDay, toDay, { settleMs, counter: c.var.config.counterRules, force: true });
   await recordAdminAction(c.env, c.var.config, {
     action: "rollup.run",
     apiKeyId: c.var.apiKeyId,

@@ -1,8 +1,10 @@
 // Daily rollups of counted events. A day that still has raw rows is rebuilt from them inside SQLite (INSERT … SELECT …
-// GROUP BY); a day whose raw rows were archived is never rebuilt, only folded: late events are added to its rows. Each day
-// records the receipt time its rollup reflects, so stats add exactly the raw rows received after it. The day's COUNTER
-// counts (core/counter) are written in the same atomic batches; the monthly tier of the resource and organisation rows
-// (event_rollup_months) follows every write to them through triggers (migration 0014).
+// Daily rollups of counted events. A day that still has raw rows is rebuilt from them inside SQLite (INSERT … SELECT …
+// GROUP BY) unless none of those rows changed since its last rebuild; a day whose raw rows were archived is never rebuilt,
+// only folded: late events are added to its rows. Each day records the receipt time its rollup reflects, so stats add
+// exactly the raw rows received after it. The day's COUNTER counts (core/counter) are written in the same atomic batches;
+// the monthly tier of the resource and organisation rows (event_rollup_months) follows every write to them through
+// triggers (migration 0014).
 import { chunkForJsonParameter, preparedWithinLimits } from "../../db/limits";
 import { HyperLogLog, parseUserHashes, sketchOf, sketchSql } from "./hll";
 import { ApiError } from "../../lib/errors";
@@ -111,11 +113,22 @@ interface DayState {
   rolled_through: number;
   rolled_at: number;
   purged_at: number | null;
+  raw_rows: number | null;
 }
 
 export async function dayState(db: D1Database, day: number): Promise<DayState | null> {
-  return db.prepare("SELECT rolled_through, rolled_at, purged_at FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
+  return db.prepare("SELECT rolled_through, rolled_at, purged_at, raw_rows FROM rollup_days WHERE day = ?1").bind(day).first<DayState>();
 }
+
+/**
+ * How many ledger rows a rebuild of the day at receipt time `through` (an SQL expression) reads: its own rows and those of
+ * the 30 s after it (COUNTER double-clicks, counter/count.ts), received in (-1, through]. Counted from the covering index
+ * `event_rows_occurred` alone (it holds the primary key's received_at; both columns are stored as they are): through the
+ * view the planner walks the receipt order instead, ~80× slower.
+ */
+const rawRowsSql = (day: number, through: string) =>
+  `(SELECT count(*) FROM event_rows WHERE occurred_at >= ${dayStart(day)} AND occurred_at <= ${dayStart(day) + DAY_MS + DOUBLE_CLICK_MS}
+     AND +received_at > -1 AND +received_at <= ${through})`;
 
 async function rebuildDay(db: D1Database, day: number, snapshot: number, now: number, rules: CounterRules): Promise<void> {
   const params = [day, dayStart(day), dayStart(day) + DAY_MS, -1, snapshot];
@@ -128,8 +141,8 @@ async function rebuildDay(db: D1Database, day: number, snapshot: number, now: nu
     ...replaceCounterDay(db, day, counter, { sql: rebuildAllowed("?2", "?3"), params: [day, snapshot] }),
     preparedWithinLimits(
       db,
-      `INSERT INTO rollup_days (day, rolled_through, rolled_at) VALUES (?1, ?2, ?3)
-       ON CONFLICT(day) DO UPDATE SET rolled_through = excluded.rolled_through, rolled_at = excluded.rolled_at
+      `INSERT INTO rollup_days (day, rolled_through, rolled_at, raw_rows) VALUES (?1, ?2, ?3, ${rawRowsSql(day, "?2")})
+       ON CONFLICT(day) DO UPDATE SET rolled_through = excluded.rolled_through, rolled_at = excluded.rolled_at, raw_rows = excluded.raw_rows
        WHERE rollup_days.rolled_through <= excluded.rolled_through AND rollup_days.purged_at IS NULL`,
       [day, snapshot, now],
     ),
@@ -210,15 +223,36 @@ async function foldDay(db: D1Database, day: number, state: DayState, snapshot: n
   );
 }
 
+/**
+ * Moves an unpurged day's rollup to `snapshot` without rebuilding it when a rebuild would read exactly the rows it was
+ * built from: the count of rows it would read now equals `raw_rows`. Before a day is purged its rows are only ever added,
+ * so an equal count means that no row arrived since, neither received after `rolled_through` nor flushed late with an
+ * earlier receipt time. Check and move are one statement (atomic); false when the count differs or the state moved.
+ */
+async function raiseIfCurrent(db: D1Database, day: number, state: DayState, snapshot: number, now: number): Promise<boolean> {
+  if (state.raw_rows === null || state.purged_at !== null) return false;
+  const result = await preparedWithinLimits(
+    db,
+    `UPDATE rollup_days SET rolled_through = ?1, rolled_at = ?2
+     WHERE day = ?3 AND rolled_through = ?4 AND purged_at IS NULL AND raw_rows = ${rawRowsSql(day, "?1")}`,
+    [snapshot, now, day, state.rolled_through],
+  ).run();
+  return (result.meta.changes ?? 0) === 1;
+}
+
 export type DayOutcome = "rebuilt" | "folded" | "current";
 
-/** Brings one day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist, fold afterwards. */
+/**
+ * Brings one day's rollup up to `snapshot` (a receipt time): rebuild while raw rows exist (or only move its receipt time
+ * when none of them changed, unless `force`: an operator's rebuild, e.g. after the COUNTER rules changed), fold afterwards.
+ */
 export async function rollDay(
   db: D1Database,
   day: number,
   snapshot: number,
   now = Date.now(),
   rules: CounterRules = DEFAULT_COUNTER_RULES,
+  { force = false } = {},
 ): Promise<DayOutcome> {
   const state = await dayState(db, day);
   if (state && state.rolled_through > snapshot) return "current";
@@ -226,6 +260,7 @@ export async function rollDay(
     await foldDay(db, day, state, snapshot, now, rules);
     return "folded";
   }
+  if (state && !force && (await raiseIfCurrent(db, day, state, snapshot, now))) return "current";
   await rebuildDay(db, day, snapshot, now, rules);
   return "rebuilt";
 }
@@ -327,10 +362,17 @@ async function distinctDays(db: D1Database, sql: string, params: unknown[]): Pro
   return results.map((row) => row.day);
 }
 
-async function rollDays(db: D1Database, days: Iterable<number>, snapshot: number, now: number, rules: CounterRules): Promise<Omit<RollupRun, "watermark">> {
+async function rollDays(
+  db: D1Database,
+  days: Iterable<number>,
+  snapshot: number,
+  now: number,
+  rules: CounterRules,
+  options: { force?: boolean } = {},
+): Promise<Omit<RollupRun, "watermark">> {
   const summary = { days: 0, rebuilt: 0, folded: 0 };
   for (const day of [...new Set(days)].sort((a, b) => a - b)) {
-    const outcome = await rollDay(db, day, snapshot, now, rules);
+    const outcome = await rollDay(db, day, snapshot, now, rules, options);
     summary.days++;
     if (outcome === "rebuilt") summary.rebuilt++;
     if (outcome === "folded") summary.folded++;
@@ -391,12 +433,15 @@ async function rollUpSinceWatermark(db: D1Database, now: number, settleMs: numbe
   return { watermark: snapshot, ...summary };
 }
 
-/** Rebuilds (or, for archived days, folds) every closed day in [fromDay, toDay) that has events or rollups. */
+/**
+ * Rebuilds (or, for archived days, folds) every closed day in [fromDay, toDay) that has events or rollups; a day whose
+ * ledger rows did not change since its last rebuild only moves its receipt time unless `force`.
+ */
 export async function rebuildDays(
   db: D1Database,
   fromDay: number,
   toDay: number,
-  options: RollupOptions,
+  options: RollupOptions & { force?: boolean },
 ): Promise<Omit<RollupRun, "watermark"> & { snapshot: number }> {
   const now = options.now ?? Date.now();
   const snapshot = now - options.settleMs;
@@ -409,5 +454,5 @@ export async function rebuildDays(
     ]),
     distinctDays(db, "SELECT day FROM rollup_days WHERE day >= ?1 AND day < ?2", [fromDay, end]),
   ]);
-  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now, options.counter ?? DEFAULT_COUNTER_RULES)) };
+  return { snapshot, ...(await rollDays(db, [...withEvents, ...withRollups], snapshot, now, options.counter ?? DEFAULT_COUNTER_RULES, { force: options.force })) };
 }

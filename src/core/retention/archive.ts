@@ -16,6 +16,12 @@ import { dayOfParquetKey, PARQUET_PREFIX, parquetRows } from "./parquet";
 export const ARCHIVE_PREFIX = "archive/events/";
 const ARCHIVE_KEY = /^archive\/events\/(\d{4})\/(\d{2})\/(\d{2})\.ndjson\.gz$/;
 const PAGE_ROWS = 5_000;
+/**
+ * Ledger rows per keyset page of a day being archived. A page is cut at ~1.5 MB of JSON (json-pages.ts), after SQLite has
+ * decoded and serialised every row up to the LIMIT: at ~560–680 B per row, a LIMIT of 5,000 returned ~2,200 rows per
+ * page and computed the rest for nothing; 2,000 rows (~1.3 MB) fit whole.
+ */
+const LEDGER_PAGE_ROWS = 2_000;
 const encoder = new TextEncoder();
 
 export const eventColumns = [
@@ -103,7 +109,7 @@ async function* ledgerRowsOfDay(db: D1Database, day: number): AsyncGenerator<Eve
       db,
       `SELECT ${eventColumns.join(", ")} FROM events
        WHERE occurred_at >= ? AND occurred_at < ? AND (occurred_at, id) > (?, ?) ORDER BY occurred_at, id LIMIT ?`,
-      [dayStart(day), dayStart(day) + DAY_MS, after[0], after[1], PAGE_ROWS],
+      [dayStart(day), dayStart(day) + DAY_MS, after[0], after[1], LEDGER_PAGE_ROWS],
       eventColumns,
       ["occurred_at", "id"],
     );

@@ -2,7 +2,7 @@
 // Spark, Trino, ClickHouse and R2 SQL read directly. Each copy is encoded from the day's verified NDJSON archive (the
 // source of truth, during its read-back) and checked to hold the very same rows before it counts; restore reads it like
 // the NDJSON object.
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from "hyparquet";
+import { parquetMetadataAsync, parquetRead, parquetReadObjects, type AsyncBuffer } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { z } from "@hono/zod-openapi";
 import { toHex } from "../../lib/crypto";
@@ -10,7 +10,7 @@ import { ApiError } from "../../lib/errors";
 import { accessMethodOf } from "../counter/classify";
 import type { EventRow } from "../ledger/ingest";
 import { dayLabel, dayOf } from "../analytics/periods";
-import { ArchivedRowSchema, archiveLine, eventColumns, type ArchiveManifest } from "./archive";
+import { ArchivedRowSchema, eventColumns, type ArchiveManifest } from "./archive";
 
 const PARQUET_KEY = /^archive\/events\/date=(\d{4})-(\d{2})-(\d{2})\/events\.parquet$/;
 /** Rows per row group: bounds the column arrays held while writing and the rows decoded at once while reading. */
@@ -72,12 +72,40 @@ function parquetSchema() {
 export interface EncodedParquet {
   bytes: ArrayBuffer;
   rows: number;
+  /** ColumnDigest of the values given to the encoder. */
+  sha256: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * SHA-256 of row groups column by column, each column's values (INT64 as numbers, absent as null) as one JSON array:
+ * the same for the values encoded and for the values a copy decodes to exactly when they are equal, value for value.
+ */
+class ColumnDigest {
+  private readonly digest = new crypto.DigestStream("SHA-256");
+  private readonly writer = this.digest.getWriter();
+
+  constructor() {
+    // An abandoned digest rejects these; they are awaited only by finish().
+    for (const settled of [this.writer.closed, this.digest.digest]) settled.catch(() => undefined);
+  }
+
+  async add(values: readonly unknown[]): Promise<void> {
+    await this.writer.write(encoder.encode(`${JSON.stringify(values)}\n`));
+  }
+
+  async finish(): Promise<string> {
+    await this.writer.close();
+    return toHex(await this.digest.digest);
+  }
 }
 
 /** Encodes rows (in the archive's order) as one Parquet file, a row group at a time, as they are added. */
 export class ParquetEncoder {
   private readonly writer = new ByteWriter();
   private readonly parquet = new ParquetWriter({ writer: this.writer, schema: parquetSchema(), createdBy: "download-audit" });
+  private readonly digest = new ColumnDigest();
   private group: EventRow[] = [];
   private rows = 0;
 
@@ -91,20 +119,20 @@ export class ParquetEncoder {
   async finish(): Promise<EncodedParquet> {
     await this.writeGroup();
     this.parquet.finish();
-    return { bytes: this.writer.getBuffer(), rows: this.rows };
+    return { bytes: this.writer.getBuffer(), rows: this.rows, sha256: await this.digest.finish() };
   }
 
   private async writeGroup(): Promise<void> {
     const group = this.group;
     if (group.length === 0) return;
     this.group = [];
-    await this.parquet.write({
-      columnData: columns().map(({ name, integer }) => ({
-        name,
-        data: group.map((row) => (integer && row[name] !== null ? BigInt(row[name] as number) : row[name])),
-      })),
-      rowGroupSize: ROW_GROUP_ROWS,
-    });
+    const columnData = [];
+    for (const { name, integer } of columns()) {
+      const values = group.map((row) => row[name] ?? null);
+      await this.digest.add(values);
+      columnData.push({ name, data: integer ? values.map((value) => (value === null ? null : BigInt(value as number))) : values });
+    }
+    await this.parquet.write({ columnData, rowGroupSize: ROW_GROUP_ROWS });
     this.rows += group.length;
   }
 }
@@ -137,37 +165,46 @@ export async function* parquetRows(bytes: ArrayBuffer): AsyncGenerator<EventRow>
 }
 
 /**
- * SHA-256 (hex) and count of decoded rows as archive lines: equal to the NDJSON archive's exactly when the rows are the
- * same, so the rows need no schema check of their own here.
+ * The ColumnDigest and row count of what a Parquet copy decodes to, read a row group at a time with hyparquet (the same
+ * reader restore uses), each column as decoded rather than assembled into row objects.
  */
-async function digestOfRows(rows: AsyncIterable<Record<string, unknown>>): Promise<{ sha256: string; rows: number }> {
-  const digest = new crypto.DigestStream("SHA-256");
-  const writer = digest.getWriter();
-  const encoder = new TextEncoder();
-  let count = 0;
-  let lines: string[] = [];
-  const write = async () => {
-    await writer.write(encoder.encode(lines.join("")));
-    lines = [];
-  };
-  for await (const row of rows) {
-    lines.push(archiveLine(row as unknown as EventRow));
-    count++;
-    if (lines.length === 1_000) await write();
+async function digestOfCopy(bytes: ArrayBuffer): Promise<{ sha256: string; rows: number }> {
+  const file = asyncBuffer(bytes);
+  const metadata = await parquetMetadataAsync(file);
+  const digest = new ColumnDigest();
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
+    await parquetRead({
+      file,
+      metadata,
+      rowStart,
+      rowEnd,
+      onChunk: ({ columnName, columnData, rowStart: start }) => chunks.set(columnName, [...(chunks.get(columnName) ?? []), { rowStart: start, data: columnData }]),
+    });
+    for (const { name } of columns()) {
+      const values: unknown[] = [];
+      for (const chunk of (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart))
+        for (let index = 0; index < chunk.data.length; index++) {
+          const value = chunk.data[index];
+          values.push(typeof value === "bigint" ? Number(value) : (value ?? null));
+        }
+      await digest.add(values);
+    }
+    rowStart = rowEnd;
   }
-  await write();
-  await writer.close();
-  return { sha256: toHex(await digest.digest), rows: count };
+  return { sha256: await digest.finish(), rows: rowStart };
 }
 
 /**
  * Stores the Parquet copy of a verified NDJSON archive, encoded from the lines of the very version verified, after
- * reading the copy back and checking that its rows hash to the archive's SHA-256. Overwrites an older copy: the NDJSON
- * object is the record.
+ * decoding the copy and checking that it holds the archive's number of rows and, column by column, exactly the values
+ * the encoder was given. Overwrites an older copy: the NDJSON object is the record.
  */
 export async function storeDayParquet(bucket: R2Bucket, manifest: ArchiveManifest, encoded: EncodedParquet): Promise<{ key: string; rows: number; size: number }> {
-  const check = await digestOfRows(parquetObjects(encoded.bytes));
-  if (check.rows !== manifest.rows || check.sha256 !== manifest.sha256)
+  const check = await digestOfCopy(encoded.bytes);
+  if (check.rows !== manifest.rows || encoded.rows !== manifest.rows || check.sha256 !== encoded.sha256)
     throw new Error(`The Parquet copy of ${manifest.key} does not hold the archived rows; nothing deleted`);
   const key = parquetKey(manifest.day);
   const written = await bucket.put(key, encoded.bytes, {

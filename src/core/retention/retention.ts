@@ -6,7 +6,7 @@ import { preparedWithinLimits } from "../../db/limits";
 import type { Config, CounterRules } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
 import type { EventRow } from "../ledger/ingest";
-import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive } from "./archive";
+import { archiveKey, deleteArchivedRows, verifyArchive, writeDayArchive, type ArchiveManifest } from "./archive";
 import { acquireLease, releaseLease, renewLease } from "./maintenance";
 import { ParquetEncoder, storeDayParquet } from "./parquet";
 import { sealedThrough } from "../integrity/seals";
@@ -52,12 +52,15 @@ interface DayRetirement {
   deleted: number;
 }
 
-/** Archives, verifies, purges the rollup's user sets and deletes one day; throws before deleting if any step fails. */
-export async function retireDay(
-  env: Env,
-  day: number,
-  options: { snapshot: number; now: number; counter?: CounterRules },
-): Promise<DayRetirement | null> {
+/** A day whose archive is written, read back, verified and copied to Parquet; its rows are not deleted yet. */
+interface ArchivedDay {
+  manifest: ArchiveManifest;
+  /** The ids of the verified object's lines: the only rows the delete may touch. */
+  ids: string[];
+}
+
+/** Brings the day's rollup up to date, writes its archive, verifies it by one read-back and stores its Parquet copy. */
+async function archiveDay(env: Env, day: number, options: { snapshot: number; now: number; counter?: CounterRules }): Promise<ArchivedDay | null> {
   await rollDay(env.DB, day, options.snapshot, options.now, options.counter);
   const manifest = await writeDayArchive(env.BUCKET, env.DB, day);
   if (!manifest) return null;
@@ -72,13 +75,28 @@ export async function retireDay(
   });
   if (!verified) throw new Error(`${manifest.key} failed verification after writing; nothing deleted`);
   await storeDayParquet(env.BUCKET, manifest, await parquet.finish());
-  const purged = await purgeDayUsers(env.DB, day, options.now);
+  return { manifest, ids };
+}
+
+/** Purges the archived day's user sets from its rollup, then deletes exactly its archived rows that are sealed and rolled up. */
+async function deleteArchivedDay(env: Env, { manifest, ids }: ArchivedDay, now: number): Promise<DayRetirement> {
+  const purged = await purgeDayUsers(env.DB, manifest.day, now);
   if (!purged) throw new ApiError("conflict", `The rollup of ${manifest.key} changed during retention; nothing deleted`);
   // Rows not sealed yet stay in D1 (they are in the archive too) until a later run: a window is sealed from D1, so a row
   // retired before its seal would be missing from it.
   const sealedTo = await sealedThrough(env.DB);
   const deleted = await deleteArchivedRows(env.DB, ids, manifest, sealedTo === null ? purged.rolled_through : Math.min(purged.rolled_through, sealedTo - 1));
   return { key: manifest.key, events: manifest.fromLedger, deleted };
+}
+
+/** Archives, verifies, purges the rollup's user sets and deletes one day; throws before deleting if any step fails. */
+export async function retireDay(
+  env: Env,
+  day: number,
+  options: { snapshot: number; now: number; counter?: CounterRules },
+): Promise<DayRetirement | null> {
+  const archived = await archiveDay(env, day, options);
+  return archived && deleteArchivedDay(env, archived, options.now);
 }
 
 /** Deletes rollups of days before `beforeDay`, at most 1,000 rows per statement. */
@@ -123,14 +141,26 @@ export async function runRetention(
   if (!lease) throw new ApiError("conflict", "Another retention run is in progress");
   try {
     const snapshot = now - config.rollupSettleSeconds * 1000;
-    for await (const day of daysWithEventsBefore(env.DB, cutoff)) {
-      const retired = await retireDay(env, day, { snapshot, now, counter: config.counterRules });
-      if (retired) {
-        result.archived.push(retired.key);
-        result.events += retired.events;
-        result.deleted += retired.deleted;
+    // Two days in flight: while D1 deletes one day's rows, the Worker archives the next (encoding, gzip, read-back,
+    // Parquet), so the two mostly wait on different things. Days are independent; a failure stops the run after the
+    // day being deleted has finished, and every day archived but not deleted is retired again by the next run.
+    let deleting: Promise<void> = Promise.resolve();
+    const record = (retired: DayRetirement) => {
+      result.archived.push(retired.key);
+      result.events += retired.events;
+      result.deleted += retired.deleted;
+    };
+    try {
+      for await (const day of daysWithEventsBefore(env.DB, cutoff)) {
+        const archived = await archiveDay(env, day, { snapshot, now, counter: config.counterRules });
+        await deleting;
+        if (archived) deleting = deleteArchivedDay(env, archived, now).then(record);
+        // Observed by the next `await deleting`; this only keeps a failure from counting as unhandled meanwhile.
+        deleting.catch(() => undefined);
+        await renewLease(env.DB, lease, LEASE_MS);
       }
-      await renewLease(env.DB, lease, LEASE_MS);
+    } finally {
+      await deleting;
     }
     if (config.rollupRetentionDays > 0)
       result.rollups_deleted = await pruneRollups(env.DB, dayOf(now) - Math.max(config.rollupRetentionDays, config.retentionDays));

@@ -95,11 +95,19 @@ describe("Parquet copies of retired days", { timeout: 60_000 }, () => {
   it("refuses a copy that does not hold the archived rows, and the day keeps every ledger row", async () => {
     const before = await seedThreeOldDays();
     const manifest = (await writeDayArchive(env.BUCKET, env.DB, FIRST_DAY))!;
-    const encoder = new ParquetEncoder();
-    expect(await verifyArchive(env.BUCKET, manifest, (lines) => encoder.add(lines.map((line) => JSON.parse(line) as EventRow)))).toBe(true);
+    const [encoder, altered] = [new ParquetEncoder(), new ParquetEncoder()];
+    expect(
+      await verifyArchive(env.BUCKET, manifest, async (lines) => {
+        const rows = lines.map((line) => JSON.parse(line) as EventRow);
+        await encoder.add(rows);
+        // The same rows with one value changed: a copy that decodes to other values than the encoder was given.
+        await altered.add(rows.map((row, index) => (index === 0 ? { ...row, title: `${row.title ?? ""}!` } : row)));
+      }),
+    ).toBe(true);
     const encoded = await encoder.finish();
-    await expect(storeDayParquet(env.BUCKET, { ...manifest, sha256: "0".repeat(64) }, encoded)).rejects.toThrow(/does not hold the archived rows/);
     await expect(storeDayParquet(env.BUCKET, { ...manifest, rows: manifest.rows + 1 }, encoded)).rejects.toThrow(/does not hold the archived rows/);
+    await expect(storeDayParquet(env.BUCKET, manifest, { ...encoded, bytes: (await altered.finish()).bytes })).rejects.toThrow(/does not hold the archived rows/);
+    await expect(storeDayParquet(env.BUCKET, manifest, { ...encoded, sha256: "0".repeat(64) })).rejects.toThrow(/does not hold the archived rows/);
     expect(await env.BUCKET.head(parquetKey(FIRST_DAY))).toBeNull();
 
     const failingParquet = new Proxy(env.BUCKET, {

@@ -34,12 +34,12 @@ async function ledgerIds(day: number): Promise<string[]> {
     .sort();
 }
 
-/** 300 events on one day older than the cutoff; returns their ids, sorted. */
-async function seedDay(): Promise<string[]> {
-  const next = random(11);
+/** 300 events on one day older than the cutoff (by default DAY_RETIRED); returns their ids, sorted. */
+async function seedDay(day = DAY_RETIRED): Promise<string[]> {
+  const next = random(11 + day);
   const rows = await seedRows(
     Array.from({ length: 300 }, (_, index) => {
-      const occurredAt = dayStart(DAY_RETIRED) + Math.floor(next() * DAY);
+      const occurredAt = dayStart(day) + Math.floor(next() * DAY);
       return { input: randomInput(next, occurredAt, index), receivedAt: occurredAt + 1000 };
     }),
   );
@@ -64,8 +64,8 @@ function failing<T extends object>(target: T, method: string, failOn: (call: num
 }
 
 /** The end state every fault must leave: each row of the day in the ledger or in the archive, none twice in the ledger. */
-async function expectNothingLost(original: string[]): Promise<void> {
-  const [ledger, archive] = [await ledgerIds(DAY_RETIRED), await archivedIds(DAY_RETIRED)];
+async function expectNothingLost(original: string[], day = DAY_RETIRED): Promise<void> {
+  const [ledger, archive] = [await ledgerIds(day), await archivedIds(day)];
   expect(new Set(ledger).size).toBe(ledger.length);
   expect([...new Set([...ledger, ...archive])].sort()).toEqual(original);
 }
@@ -136,6 +136,51 @@ describe("retention under R2 and D1 faults (issue 10)", { timeout: 60_000 }, () 
     expect(await archivedIds(DAY_RETIRED)).toEqual(original);
     await expectNothingLost(original);
     await expectRetired(original);
+  });
+
+  it("R2 failing while the next day is archived as the previous day's rows are deleted: that day finishes, the next keeps its rows", async () => {
+    const NEXT_DAY = DAY_RETIRED + 1;
+    const [original, next] = [await seedDay(), await seedDay(NEXT_DAY)];
+    // Puts: the first day's NDJSON archive and Parquet copy, then the next day's NDJSON archive, which fails while the
+    // first day's rows are being deleted.
+    const bucket = failing(env.BUCKET, "put", (call) => call === 3, "R2 put failed for the next day");
+    await expect(runRetention({ ...env, BUCKET: bucket }, config, { now: NOW })).rejects.toThrow("R2 put failed for the next day");
+    expect(await archivedIds(DAY_RETIRED)).toEqual(original);
+    expect(await ledgerIds(DAY_RETIRED)).toEqual([]);
+    expect(await ledgerIds(NEXT_DAY)).toEqual(next);
+    expect(await env.BUCKET.head(archiveKey(NEXT_DAY))).toBeNull();
+    await expectRetired(original);
+    expect(await archivedIds(NEXT_DAY)).toEqual(next);
+    expect(await ledgerIds(NEXT_DAY)).toEqual([]);
+  });
+
+  it("D1 failing while a day's rows are deleted as the next day is archived: no row of either day is lost, and the next run finishes", async () => {
+    const NEXT_DAY = DAY_RETIRED + 1;
+    const [original, next] = [await seedDay(), await seedDay(NEXT_DAY)];
+    let deletes = 0;
+    const db = new Proxy(env.DB, {
+      get(target, property) {
+        if (property === "batch")
+          return async (statements: D1PreparedStatement[]) => {
+            if (deletes > 0) throw new Error("D1 failed mid-delete");
+            return target.batch(statements);
+          };
+        if (property === "prepare")
+          return (query: string) => {
+            if (query.startsWith("DELETE FROM event_rows")) deletes++;
+            return target.prepare(query);
+          };
+        const member = Reflect.get(target, property);
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    });
+    await expect(runRetention({ ...env, DB: db }, config, { now: NOW })).rejects.toThrow("D1 failed mid-delete");
+    expect(await archivedIds(DAY_RETIRED)).toEqual(original);
+    await expectNothingLost(original);
+    await expectNothingLost(next, NEXT_DAY);
+    await expectRetired(original);
+    expect(await archivedIds(NEXT_DAY)).toEqual(next);
+    expect(await ledgerIds(NEXT_DAY)).toEqual([]);
   });
 
   it("a restore racing retention of the same day: no row is lost or doubled, and the next run retires the day again", async () => {

@@ -135,6 +135,24 @@ describe("retention and archive", { timeout: 60_000 }, () => {
     expect((await readArchive(key)).length).toBe(rows);
   });
 
+  it("archives a day of more rows than one read page (2,000) once each, in (occurred_at, id) order across page boundaries", async () => {
+    const next = random(2300);
+    const day = CUTOFF_DAY - 3;
+    // 2,300 rows on 400 distinct milliseconds: rows sharing a time straddle the page boundaries.
+    const seeded = await seedRows(
+      Array.from({ length: 2300 }, (_, index) => {
+        const occurredAt = dayStart(day) + Math.floor(next() * 400) * 1000;
+        return { input: randomInput(next, occurredAt, index), receivedAt: occurredAt + 1000 };
+      }),
+    );
+    const result = await runRetention(env, config, { now: NOW });
+    expect(result).toMatchObject({ archived: [archiveKey(day)], events: 2300, deleted: 2300 });
+    const archived = await readArchive(archiveKey(day));
+    const inOrder = [...seeded].sort((a, b) => a.occurred_at - b.occurred_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    expect(archived.map((row) => row.id)).toEqual(inOrder.map((row) => row.id));
+    expect(await allRows()).toEqual([]);
+  });
+
   it("deletes rollups older than ROLLUP_RETENTION_DAYS (never younger than RETENTION_DAYS) when it is set", async () => {
     await seedOldDays();
     const keepDays = 185;
