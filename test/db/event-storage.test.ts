@@ -47,6 +47,20 @@ const LEGACY_ROWS: Row[] = [
   { id: "2f1e0d9c-8b7a-5c6d-9e0f-a1b2c3d4e5f6", received_at: T + 3000, occurred_at: T + 3000, action: "download", status: "success", client_id: "2f1e0d9c-8b7a-4c6d-9e0f-a1b2c3d4e5f6", content_hash: hex("0"), actor_key: hex("7"), user_key: hex("7"), key_id: "key-1" },
 ];
 
+/** The D1 binding, recording each batched statement's rows written (D1's meta.rows_written) in order. */
+function rowsWrittenSpy(): { db: D1Database; written: number[] } {
+  const written: number[] = [];
+  const db = {
+    prepare: (sql: string) => env.DB.prepare(sql),
+    batch: async (statements: D1PreparedStatement[]) => {
+      const results = await env.DB.batch(statements);
+      written.push(...results.map((result) => result.meta.rows_written ?? 0));
+      return results;
+    },
+  } as unknown as D1Database;
+  return { db, written };
+}
+
 /** Every logical column with its SQLite type, in seal order: what seals and readers see. */
 async function logicalRows(): Promise<Record<string, unknown>[]> {
   const columns = EVENT_COLUMNS.flatMap((column) => [column, `typeof(${column}) AS type_of_${column}`]).join(", ");
@@ -129,15 +143,7 @@ describe("event_rows and its dictionary", () => {
     const resources = async () => (await env.DB.prepare("SELECT count(*) AS n FROM event_resources WHERE resource_id = 'dict-ds-1'").first<{ n: number }>())!.n;
     expect(await resources()).toBe(0);
     const knownBefore = (await env.DB.prepare("SELECT count(*) AS n FROM event_strings WHERE value IN (SELECT value FROM json_each(?1))").bind(JSON.stringify(strings)).first<{ n: number }>())!.n;
-    const written: number[] = [];
-    const spy = {
-      prepare: (sql: string) => env.DB.prepare(sql),
-      batch: async (statements: D1PreparedStatement[]) => {
-        const results = await env.DB.batch(statements);
-        written.push(...results.map((result) => result.meta.rows_written ?? 0));
-        return results;
-      },
-    } as unknown as D1Database;
+    const { db: spy, written } = rowsWrittenSpy();
     const start = await count();
     await storeEvents(spy, [await prepareEvent(input(1), config(), request)]);
     const known = await count();
@@ -188,15 +194,7 @@ describe("event_rows and its dictionary", () => {
 
   it("writes a new actor's row, plus an e-mail index entry only when it has an e-mail", async () => {
     const rowsWritten = async (actor: { id?: string; email?: string; name?: string }, n: number) => {
-      const written: number[] = [];
-      const spy = {
-        prepare: (sql: string) => env.DB.prepare(sql),
-        batch: async (statements: D1PreparedStatement[]) => {
-          const results = await env.DB.batch(statements);
-          written.push(...results.map((result) => result.meta.rows_written ?? 0));
-          return results;
-        },
-      } as unknown as D1Database;
+      const { db: spy, written } = rowsWrittenSpy();
       // Strings and resource known from the events above: only the actor upsert and the event insert can write.
       const event = EventInputSchema.parse({ ...input(10 + n), actor: { ...actor, organisation: "Dictionary Lab" } });
       await storeEvents(spy, [await prepareEvent(event, config(), { ...request, receivedAt: request.receivedAt + 10 + n })]);
@@ -212,15 +210,7 @@ describe("event_rows and its dictionary", () => {
   });
 
   it("writes, for a chunk, exactly the rows its new events, actors and resources account for", async () => {
-    const written: number[] = [];
-    const spy = {
-      prepare: (sql: string) => env.DB.prepare(sql),
-      batch: async (statements: D1PreparedStatement[]) => {
-        const results = await env.DB.batch(statements);
-        written.push(...results.map((result) => result.meta.rows_written ?? 0));
-        return results;
-      },
-    } as unknown as D1Database;
+    const { db: spy, written } = rowsWrittenSpy();
     const event = (n: number, extra: object) =>
       EventInputSchema.parse({ id: `chunk-${n}`, action: "download", resource: { type: "dataset", id: n === 4 ? "chunk-ds-2" : "chunk-ds-1" }, ...extra });
     const inputs = [
